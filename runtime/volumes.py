@@ -1,0 +1,209 @@
+"""Volumes and the three views of one file.
+
+A file on the shared EFS file system has three names:
+
+- its *container path*, as the job sees it (``/opt/efs/scratch/X``);
+- its *EFS URI*, independent of any mount (``efs://fs-123:/scratch/X``);
+- its *local path*, where this process has the file system mounted (a Lambda's ``/mnt/efs``,
+  or a directory on a laptop standing in for EFS).
+
+This module is the one place that converts between them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from pathlib import Path, PurePosixPath
+from typing import Annotated, Literal, TypeVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+VolumeName = Literal["scratch", "shared", "tmp"]
+
+EFS_URI_PATTERN = re.compile(r"^efs://(?P<fs>[A-Za-z0-9][A-Za-z0-9_.-]*):(?P<path>/.*)$")
+
+
+class VolumeError(ValueError):
+    """A path or URI that no configured volume or mount can resolve."""
+
+
+def _absolute_posix(value: str) -> str:
+    path = PurePosixPath(value)
+    if not path.is_absolute() or ".." in path.parts:
+        raise ValueError(f"must be an absolute path without '..', got {value!r}")
+    return str(path)
+
+
+AbsolutePosixPath = Annotated[str, AfterValidator(_absolute_posix)]
+
+
+class EfsUri(BaseModel):
+    """``efs://<file system id>:<absolute path inside the file system>``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    file_system_id: str
+    path: AbsolutePosixPath
+
+    @classmethod
+    def parse(cls, uri: str) -> EfsUri:
+        match = EFS_URI_PATTERN.match(uri)
+        if match is None:
+            raise VolumeError(f"not an EFS URI (efs://fs-id:/path): {uri!r}")
+        return cls(file_system_id=match["fs"], path=match["path"])
+
+    def __str__(self) -> str:
+        return f"efs://{self.file_system_id}:{self.path}"
+
+    def joinpath(self, *parts: str) -> EfsUri:
+        return EfsUri(
+            file_system_id=self.file_system_id, path=str(PurePosixPath(self.path, *parts))
+        )
+
+
+class Volume(BaseModel):
+    """One EFS directory mounted into the job's container."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: VolumeName
+    file_system_id: str
+    access_point_id: str | None = None
+    efs_path: AbsolutePosixPath
+    container_path: AbsolutePosixPath
+    read_only: bool = False
+
+    def efs_uri(self, relative: str = "") -> EfsUri:
+        path = PurePosixPath(self.efs_path, relative) if relative else PurePosixPath(self.efs_path)
+        return EfsUri(file_system_id=self.file_system_id, path=str(path))
+
+
+class VolumeConfiguration(BaseModel):
+    """Where the scratch, shared and (optional) tmp volumes live and where jobs see them."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    file_system_id: str = Field(default="fs-local", min_length=1)
+    scratch_access_point_id: str | None = None
+    shared_access_point_id: str | None = None
+    tmp_access_point_id: str | None = None
+    scratch_efs_path: AbsolutePosixPath = "/scratch"
+    shared_efs_path: AbsolutePosixPath = "/shared"
+    tmp_efs_path: AbsolutePosixPath = "/tmp"
+    scratch_container_path: AbsolutePosixPath = "/opt/efs/scratch"
+    shared_container_path: AbsolutePosixPath = "/opt/efs/shared"
+    tmp_container_path: AbsolutePosixPath = "/opt/efs/tmp"
+    use_tmp_volume: bool = False
+
+    @property
+    def scratch(self) -> Volume:
+        return Volume(
+            name="scratch",
+            file_system_id=self.file_system_id,
+            access_point_id=self.scratch_access_point_id,
+            efs_path=self.scratch_efs_path,
+            container_path=self.scratch_container_path,
+        )
+
+    @property
+    def shared(self) -> Volume:
+        # The input cache is shared by every job: jobs may read it, never change it.
+        return Volume(
+            name="shared",
+            file_system_id=self.file_system_id,
+            access_point_id=self.shared_access_point_id,
+            efs_path=self.shared_efs_path,
+            container_path=self.shared_container_path,
+            read_only=True,
+        )
+
+    @property
+    def tmp(self) -> Volume | None:
+        if not self.use_tmp_volume:
+            return None
+        return Volume(
+            name="tmp",
+            file_system_id=self.file_system_id,
+            access_point_id=self.tmp_access_point_id,
+            efs_path=self.tmp_efs_path,
+            container_path=self.tmp_container_path,
+        )
+
+    def volumes(self) -> list[Volume]:
+        return [v for v in (self.scratch, self.shared, self.tmp) if v is not None]
+
+
+def _relative_to(path: PurePosixPath, base: PurePosixPath) -> PurePosixPath | None:
+    try:
+        return path.relative_to(base)
+    except ValueError:
+        return None
+
+
+def container_to_efs(container_path: str, volumes: Iterable[Volume]) -> EfsUri:
+    """The EFS URI of a path as the job's container sees it."""
+    path = PurePosixPath(_absolute_posix(container_path))
+    for volume in _longest_first(volumes, key="container_path"):
+        relative = _relative_to(path, PurePosixPath(volume.container_path))
+        if relative is not None:
+            return volume.efs_uri(str(relative) if relative.parts else "")
+    raise VolumeError(f"container path {container_path!r} is on no mounted volume")
+
+
+def efs_to_container(uri: EfsUri | str, volumes: Iterable[Volume]) -> str:
+    """The path at which the job's container sees an EFS URI."""
+    efs = EfsUri.parse(uri) if isinstance(uri, str) else uri
+    for volume in _longest_first(volumes, key="efs_path"):
+        if volume.file_system_id != efs.file_system_id:
+            continue
+        relative = _relative_to(PurePosixPath(efs.path), PurePosixPath(volume.efs_path))
+        if relative is not None:
+            return str(PurePosixPath(volume.container_path, relative))
+    raise VolumeError(f"{efs} is on no volume mounted into the job")
+
+
+class EfsMount(BaseModel):
+    """Where this process sees a file system: its ``efs_path`` is mounted at ``local_path``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    file_system_id: str
+    efs_path: AbsolutePosixPath = "/"
+    local_path: Path
+
+
+def efs_to_local(uri: EfsUri | str, mounts: Iterable[EfsMount]) -> Path:
+    """The local path of an EFS URI, through whichever mount covers it."""
+    efs = EfsUri.parse(uri) if isinstance(uri, str) else uri
+    for mount in _longest_first(mounts, key="efs_path"):
+        if mount.file_system_id != efs.file_system_id:
+            continue
+        relative = _relative_to(PurePosixPath(efs.path), PurePosixPath(mount.efs_path))
+        if relative is not None:
+            return mount.local_path.joinpath(*relative.parts)
+    raise VolumeError(f"{efs} is not under any local mount of {efs.file_system_id}")
+
+
+def local_to_efs(path: Path, mounts: Iterable[EfsMount]) -> EfsUri:
+    """The EFS URI of a local path under one of the mounts."""
+    resolved = path.absolute()
+    for mount in sorted(mounts, key=lambda m: len(m.local_path.parts), reverse=True):
+        try:
+            relative = resolved.relative_to(mount.local_path.absolute())
+        except ValueError:
+            continue
+        return EfsUri(
+            file_system_id=mount.file_system_id,
+            path=str(PurePosixPath(mount.efs_path, *relative.parts)),
+        )
+    raise VolumeError(f"local path {str(path)!r} is under no EFS mount")
+
+
+_Located = TypeVar("_Located", Volume, EfsMount)
+
+
+def _longest_first(items: Iterable[_Located], *, key: str) -> Iterator[_Located]:
+    # The most specific prefix wins when volumes nest (e.g. /scratch and /scratch/tmp).
+    depth = lambda item: len(PurePosixPath(getattr(item, key)).parts)  # noqa: E731
+    return iter(sorted(items, key=depth, reverse=True))
