@@ -1,0 +1,86 @@
+"""The ``demand`` command."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from runtime.config import load_configuration
+from runtime.errors import DocumentError, PlanError
+from runtime.plan import build_plan
+from runtime.plan_summary import render_plan
+from runtime.spec import load_spec_file, spec_json_schema
+
+app = typer.Typer(
+    name="demand",
+    help="Plan and run demand executions: a container command with its data staged in and out.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+# Exit code for a request that is invalid (as for a command-line usage error).
+EXIT_INVALID = 2
+
+
+@contextmanager
+def reported_errors() -> Iterator[None]:
+    """Turn the project's input errors into one stderr line per problem and exit code 2."""
+    try:
+        yield
+    except DocumentError as exc:
+        for problem in exc.problems:
+            typer.echo(f"error: {problem}", err=True)
+        raise typer.Exit(EXIT_INVALID) from None
+    except PlanError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(EXIT_INVALID) from None
+
+
+SpecArgument = Annotated[
+    Path, typer.Argument(help="The request: a DemandExecution spec, JSON or YAML.", metavar="SPEC")
+]
+
+
+@app.command()
+def plan(
+    spec: SpecArgument,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")] = False,
+    file_system: Annotated[
+        str | None, typer.Option("--file-system", help="EFS file system id to plan for.")
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", help="Volumes and context settings, JSON or YAML."),
+    ] = None,
+) -> None:
+    """Validate SPEC and print the ExecutionPlan it becomes; nothing is run."""
+    with reported_errors():
+        configuration = load_configuration(config, file_system_id=file_system)
+        execution_plan = build_plan(
+            load_spec_file(spec), configuration.volumes, configuration.context
+        )
+    if json_output:
+        typer.echo(execution_plan.model_dump_json(indent=2))
+    else:
+        render_plan(execution_plan, Console())
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of a spec, for editors to validate against."""
+    typer.echo(json.dumps(spec_json_schema(), indent=2))
+
+
+def main() -> None:
+    app(prog_name="demand")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

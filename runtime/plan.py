@@ -1,0 +1,444 @@
+"""The ExecutionPlan: everything needed to run one request, decided before anything runs.
+
+``build_plan(spec, volumes, context)`` is pure: no AWS, no file system. The state machine, the
+local runner and ``demand plan`` read only the plan it returns.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from runtime.environment import EnvFileMode, batch_environment, split_environment
+from runtime.script import env_file_content, job_script, referenced_names
+from runtime.spec import (
+    DemandExecution,
+    InputBinding,
+    env_name,
+    input_bindings,
+    output_bindings,
+    param_text,
+)
+from runtime.sync.request import SyncRequest
+from runtime.volumes import Volume, VolumeConfiguration, container_to_efs
+
+# Where the platform keeps its own files inside a working dir (env file, logs).
+PLATFORM_DIR = ".demand"
+
+
+class ContextConfiguration(BaseModel):
+    """How this environment plans executions: the settings a request does not choose."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    isolate_inputs: bool = False
+    cleanup_inputs: bool = True
+    cleanup_working_dir: bool = True
+    keep_working_dir_on_failure: bool = False
+    env_file_mode: EnvFileMode = EnvFileMode.IF_REQUIRED
+    env_size_limit: int = Field(default=8192, gt=0)
+    default_job_queue: str | None = None
+    gpu_job_queue: str | None = None
+    default_job_role: str | None = None
+    name_prefix: str = Field(default="demand", pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
+    privileged: bool = False
+    retry_attempts: int = Field(default=3, ge=1, le=10)
+    timeout_seconds: int | None = Field(default=None, ge=60)
+    tags: dict[str, str] = Field(default_factory=dict)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class PathRef(_Model):
+    container_path: str
+    efs_uri: str
+
+
+class PlannedInput(_Model):
+    name: str
+    env_name: str
+    remote: str
+    container_path: str
+    efs_uri: str
+    shared: bool
+
+
+class PlannedOutput(_Model):
+    name: str
+    env_name: str
+    remote: str
+    container_path: str
+    efs_uri: str
+
+
+class Resources(_Model):
+    vcpus: int
+    memory: int
+    gpu: int
+
+    def to_batch(self) -> list[dict[str, str]]:
+        requirements = [
+            {"type": "VCPU", "value": str(self.vcpus)},
+            {"type": "MEMORY", "value": str(self.memory)},
+        ]
+        if self.gpu:
+            requirements.append({"type": "GPU", "value": str(self.gpu)})
+        return requirements
+
+
+class MountPoint(_Model):
+    container_path: str
+    source_volume: str
+    read_only: bool
+
+
+class JobVolume(_Model):
+    """An EFS volume of the job definition: always encrypted in transit, IAM-authorised."""
+
+    name: str
+    file_system_id: str
+    root_directory: str
+    access_point_id: str | None
+
+    def to_batch(self) -> dict[str, Any]:
+        efs: dict[str, Any] = {
+            "fileSystemId": self.file_system_id,
+            # With an access point, the access point chooses the directory; Batch wants "/".
+            "rootDirectory": "/" if self.access_point_id else self.root_directory,
+            "transitEncryption": "ENABLED",
+            "authorizationConfig": {"iam": "ENABLED"},
+        }
+        if self.access_point_id:
+            efs["authorizationConfig"]["accessPointId"] = self.access_point_id
+        return {"name": self.name, "efsVolumeConfiguration": efs}
+
+
+class RetryRule(_Model):
+    action: Literal["RETRY", "EXIT"]
+    on_status_reason: str | None = None
+    on_reason: str | None = None
+    on_exit_code: str | None = None
+
+
+class EnvFile(_Model):
+    path: str
+    content: str
+
+
+class JobPlan(_Model):
+    image: str
+    job_definition_name: str
+    job_name: str
+    job_queue: str | None
+    job_role: str | None
+    command: list[str]
+    environment: dict[str, str]
+    env_file: EnvFile | None
+    resources: Resources
+    mount_points: list[MountPoint]
+    volumes: list[JobVolume]
+    privileged: bool
+    retry_attempts: int
+    retry_rules: list[RetryRule]
+    timeout_seconds: int | None
+    tags: dict[str, str]
+
+    def job_definition(self) -> dict[str, Any]:
+        """RegisterJobDefinition's arguments: only what the definition's name is a hash of."""
+        return _definition_body(self) | {"jobDefinitionName": self.job_definition_name}
+
+    def container_overrides(self) -> dict[str, Any]:
+        """SubmitJob's containerOverrides, in the API's own shape."""
+        return {
+            "command": self.command,
+            "environment": batch_environment(self.environment),
+            "resourceRequirements": self.resources.to_batch(),
+        }
+
+
+class CleanupRequest(_Model):
+    path: str
+    on_success: bool = True
+    on_failure: bool = True
+
+
+class ExecutionPlan(_Model):
+    execution_id: str
+    execution_type: str
+    volumes: list[Volume]
+    working_dir: PathRef
+    tmp_dir: PathRef
+    inputs: list[PlannedInput]
+    outputs: list[PlannedOutput]
+    job: JobPlan
+    stage_in: list[SyncRequest]
+    stage_out: list[SyncRequest]
+    cleanup: list[CleanupRequest]
+
+
+def shared_cache_key(remote: str) -> str:
+    """The cache directory of a remote input: a hash of its URI, the same for every execution."""
+    return hashlib.sha256(remote.encode("utf-8")).hexdigest()
+
+
+def _remote_basename(remote: str) -> str:
+    # s3://b/dir/ and s3://b/dir both name "dir"; a bucket root is named after its bucket.
+    return PurePosixPath(remote.split("://", 1)[1].rstrip("/")).name
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Where one execution's files go, in the container's view."""
+
+    volumes: VolumeConfiguration
+    context: ContextConfiguration
+    working: PurePosixPath
+    tmp: PurePosixPath
+
+    def ref(self, container_path: PurePosixPath) -> PathRef:
+        efs = container_to_efs(str(container_path), self.volumes.volumes())
+        return PathRef(container_path=str(container_path), efs_uri=str(efs))
+
+
+def build_plan(
+    spec: DemandExecution,
+    volumes: VolumeConfiguration | None = None,
+    context: ContextConfiguration | None = None,
+) -> ExecutionPlan:
+    """Turn a validated request into its plan. Pure: the same arguments give the same plan."""
+    volumes = volumes or VolumeConfiguration()
+    context = context or ContextConfiguration()
+    working = PurePosixPath(volumes.scratch.container_path, spec.execution_id)
+    tmp_volume = volumes.tmp
+    # Each execution gets its own TMPDIR, cleaned with it.
+    tmp = (
+        PurePosixPath(tmp_volume.container_path, spec.execution_id)
+        if tmp_volume is not None
+        else working / PLATFORM_DIR / "tmp"
+    )
+    layout = _Layout(volumes=volumes, context=context, working=working, tmp=tmp)
+    ref = layout.ref
+
+    inputs = [_planned_input(binding, layout) for binding in input_bindings(spec)]
+    outputs = [
+        PlannedOutput(
+            name=binding.name,
+            env_name=binding.env_name,
+            remote=binding.remote,
+            **ref(working / binding.local).model_dump(),
+        )
+        for binding in output_bindings(spec)
+    ]
+    job = _job_plan(spec, layout, inputs, outputs)
+
+    stage_in: dict[tuple[str, str], SyncRequest] = {}
+    for planned in inputs:
+        # Two parameters naming one remote share one cache path and one transfer.
+        stage_in.setdefault(
+            (planned.remote, planned.efs_uri),
+            SyncRequest(source=planned.remote, destination=planned.efs_uri, cached=planned.shared),
+        )
+    stage_out = [SyncRequest(source=out.efs_uri, destination=out.remote) for out in outputs]
+
+    return ExecutionPlan(
+        execution_id=spec.execution_id,
+        execution_type=spec.execution_type,
+        volumes=volumes.volumes(),
+        working_dir=ref(working),
+        tmp_dir=ref(tmp),
+        inputs=inputs,
+        outputs=outputs,
+        job=job,
+        stage_in=list(stage_in.values()),
+        stage_out=stage_out,
+        cleanup=_cleanup_requests(context, ref(working), ref(tmp), tmp_volume, inputs),
+    )
+
+
+def _planned_input(binding: InputBinding, layout: _Layout) -> PlannedInput:
+    remote = binding.remote
+    if layout.context.isolate_inputs:
+        path = layout.working / (binding.local or _remote_basename(remote))
+    else:
+        # Keep the object's own name under the hash: tools often read a format from the suffix.
+        path = PurePosixPath(
+            layout.volumes.shared.container_path, shared_cache_key(remote), _remote_basename(remote)
+        )
+    return PlannedInput(
+        name=binding.name,
+        env_name=binding.env_name,
+        remote=remote,
+        shared=not layout.context.isolate_inputs,
+        **layout.ref(path).model_dump(),
+    )
+
+
+def _job_plan(
+    spec: DemandExecution,
+    layout: _Layout,
+    inputs: list[PlannedInput],
+    outputs: list[PlannedOutput],
+) -> JobPlan:
+    context, volumes, working, tmp = layout.context, layout.volumes, layout.working, layout.tmp
+    params = spec.execution_parameters
+    platform = {
+        "EXECUTION_ID": spec.execution_id,
+        "WORKING_DIR": str(working),
+        "TMPDIR": str(tmp),
+    }
+    by_param = {name: param_text(value) for name, value in params.params.items()}
+    by_param |= {i.name: i.container_path for i in inputs}
+    by_param |= {o.name: o.container_path for o in outputs}
+    environment = platform | {env_name(name): value for name, value in by_param.items()}
+
+    references = referenced_names(params.command)
+    variable_for = {name: env_name(name) for name in references}
+    env_file_path = str(working / PLATFORM_DIR / "env")
+
+    def command(env_file: str | None) -> list[str]:
+        script = job_script(
+            params.command,
+            variable_for,
+            working_dir=str(working),
+            tmp_dir=str(tmp),
+            env_file=env_file,
+        )
+        return ["/bin/bash", "-c", script]
+
+    direct, in_file = split_environment(
+        environment,
+        keep_direct=set(platform) | set(variable_for.values()),
+        mode=context.env_file_mode,
+        limit=context.env_size_limit,
+        command_direct=command(None),
+        command_with_file=command(env_file_path),
+    )
+    env_file = EnvFile(path=env_file_path, content=env_file_content(in_file)) if in_file else None
+
+    resources = spec.resource_requirements
+    batch = spec.execution_platform.aws_batch
+    queue = batch.job_queue_name if batch and batch.job_queue_name else None
+    if queue is None:
+        queue = context.gpu_job_queue if resources.gpu else context.default_job_queue
+    tags = context.tags | spec.execution_metadata.tags | {"demand:execution-id": spec.execution_id}
+    if spec.execution_metadata.user:
+        tags["demand:user"] = spec.execution_metadata.user
+
+    draft = JobPlan(
+        image=spec.execution_image,
+        job_definition_name="",
+        job_name=f"{context.name_prefix}-{spec.execution_id}",
+        job_queue=queue,
+        job_role=(batch.job_role if batch and batch.job_role else context.default_job_role),
+        command=command(env_file.path if env_file else None),
+        environment=direct,
+        env_file=env_file,
+        resources=Resources(vcpus=resources.vcpus, memory=resources.memory, gpu=resources.gpu),
+        mount_points=[
+            MountPoint(container_path=v.container_path, source_volume=v.name, read_only=v.read_only)
+            for v in volumes.volumes()
+        ],
+        volumes=[_job_volume(v) for v in volumes.volumes()],
+        privileged=context.privileged,
+        retry_attempts=context.retry_attempts,
+        retry_rules=[
+            # Spot reclamation and lost hosts are worth another attempt; the user's own
+            # failure (any other reason, including a non-zero exit) is not.
+            RetryRule(action="RETRY", on_status_reason="Host EC2*"),
+            RetryRule(action="RETRY", on_reason="CannotPullContainerError*"),
+            RetryRule(action="EXIT", on_reason="*"),
+        ],
+        timeout_seconds=context.timeout_seconds,
+        tags=tags,
+    )
+    return draft.model_copy(update={"job_definition_name": _definition_name(draft, context)})
+
+
+def _job_volume(volume: Volume) -> JobVolume:
+    return JobVolume(
+        name=volume.name,
+        file_system_id=volume.file_system_id,
+        root_directory=volume.efs_path,
+        access_point_id=volume.access_point_id,
+    )
+
+
+def _definition_body(job: JobPlan) -> dict[str, Any]:
+    retry: dict[str, Any] = {
+        "attempts": job.retry_attempts,
+        "evaluateOnExit": [
+            {
+                key: value
+                for key, value in {
+                    "action": rule.action,
+                    "onStatusReason": rule.on_status_reason,
+                    "onReason": rule.on_reason,
+                    "onExitCode": rule.on_exit_code,
+                }.items()
+                if value is not None
+            }
+            for rule in job.retry_rules
+        ],
+    }
+    container: dict[str, Any] = {
+        "image": job.image,
+        "resourceRequirements": job.resources.to_batch(),
+        "mountPoints": [
+            {
+                "containerPath": m.container_path,
+                "sourceVolume": m.source_volume,
+                "readOnly": m.read_only,
+            }
+            for m in job.mount_points
+        ],
+        "volumes": [v.to_batch() for v in job.volumes],
+        "privileged": job.privileged,
+    }
+    if job.job_role:
+        container["jobRoleArn"] = job.job_role
+    body: dict[str, Any] = {
+        "type": "container",
+        "platformCapabilities": ["EC2"],
+        "containerProperties": container,
+        "retryStrategy": retry,
+        "propagateTags": True,
+    }
+    if job.timeout_seconds:
+        body["timeout"] = {"attemptDurationSeconds": job.timeout_seconds}
+    return body
+
+
+def _definition_name(job: JobPlan, context: ContextConfiguration) -> str:
+    # A hash of the definition's content only: executions with the same image, resources,
+    # volumes and role share one definition; nothing execution-specific goes in.
+    body = json.dumps(_definition_body(job), sort_keys=True, separators=(",", ":"))
+    return f"{context.name_prefix}-{hashlib.sha256(body.encode()).hexdigest()[:20]}"
+
+
+def _cleanup_requests(
+    context: ContextConfiguration,
+    working: PathRef,
+    tmp: PathRef,
+    tmp_volume: Volume | None,
+    inputs: list[PlannedInput],
+) -> list[CleanupRequest]:
+    on_failure = not context.keep_working_dir_on_failure
+    requests: list[CleanupRequest] = []
+    if context.cleanup_working_dir:
+        requests.append(CleanupRequest(path=working.efs_uri, on_failure=on_failure))
+        if tmp_volume is not None:
+            requests.append(CleanupRequest(path=tmp.efs_uri, on_failure=on_failure))
+    elif context.cleanup_inputs:
+        requests += [
+            CleanupRequest(path=planned.efs_uri, on_failure=on_failure)
+            for planned in inputs
+            if not planned.shared
+        ]
+    return requests

@@ -1,0 +1,343 @@
+"""The DemandExecution request a user submits, and its validation.
+
+The models accept the established DemandExecution JSON shape unchanged. Validation happens in
+two passes — the shape (pydantic), then the meaning (references, paths, URIs, names) — and
+reports *every* problem at once as a :class:`SpecError`, one line per problem naming its field.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Mapping
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic.alias_generators import to_camel
+
+from runtime.documents import read_document, validate_document
+from runtime.errors import SpecError
+
+# ${NAME} in a command argument refers to a parameter (by its name or its variable name).
+PARAM_REFERENCE = re.compile(r"\$\{([^}]*)\}")
+# Safe as a directory name, a Step Functions execution name (≤ 80) and part of a Batch job name.
+EXECUTION_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,79}$")
+ENV_NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Bucket naming rules: 3–63 characters of lower-case letters, digits, dots and hyphens.
+S3_URI_PATTERN = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:/(?P<key>.*))?$")
+# Separates the two halves of a "remote @ local" / "local @ remote" parameter value.
+PAIR_SEPARATOR = re.compile(r"\s+@\s+")
+
+# Variables the platform sets itself; a parameter may not take their names.
+RESERVED_ENV_NAMES = frozenset({"EXECUTION_ID", "WORKING_DIR", "TMPDIR", "PATH", "HOME"})
+
+# Any JSON value; its form is checked by meaning, so that errors name the parameter plainly.
+ParamValue = Any
+
+
+def env_name(param_name: str) -> str:
+    """The environment variable that carries a parameter: upper case, ``-`` and ``.`` → ``_``."""
+    return param_name.upper().replace("-", "_").replace(".", "_")
+
+
+class _Model(BaseModel):
+    # Unknown fields are errors: a typo must not silently drop a setting. Established requests
+    # may spell fields in camelCase (executionParameters); both spellings are accepted.
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        alias_generator=to_camel,
+        validate_by_name=True,
+        validate_by_alias=True,
+        serialize_by_alias=False,
+    )
+
+
+class ExecutionParameters(_Model):
+    command: list[str] = Field(default_factory=list)
+    params: dict[str, ParamValue] = Field(default_factory=dict)
+    inputs: list[str] = Field(default_factory=list)
+    outputs: list[str] = Field(default_factory=list)
+    output_s3_prefix: str | None = None
+    # Accepted so that established requests validate unchanged; not used by this platform.
+    outputs_metadata: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    param_pair_overrides: list[dict[str, Any]] | None = None
+    verbosity: bool = False
+
+
+class ResourceRequirements(_Model):
+    vcpus: int = Field(default=1, gt=0)
+    memory: int = Field(default=1024, gt=0, description="MiB")
+    gpu: int = Field(default=0, ge=0)
+
+
+class AwsBatchPlatform(_Model):
+    job_queue_name: str | None = None
+    job_role: str | None = None
+
+
+class ExecutionPlatform(_Model):
+    aws_batch: AwsBatchPlatform | None = None
+
+
+class ExecutionMetadata(_Model):
+    user: str | None = None
+    tags: dict[str, str] = Field(default_factory=dict)
+    # Accepted so that established requests validate unchanged; not used by this platform.
+    arn: str | None = None
+    notify_on: dict[str, bool] = Field(default_factory=dict)
+    notify_list: list[str] = Field(default_factory=list)
+
+    @field_validator("tags", mode="before")
+    @classmethod
+    def _tags_from_text(cls, value: object) -> object:
+        # The established form also allows "a=b,c" or ["a=b", "c"]; a bare key gets "".
+        if isinstance(value, str):
+            value = [item for item in value.split(",") if item.strip()]
+        if isinstance(value, list) and all(isinstance(item, str) for item in value):
+            pairs = (item.partition("=") for item in value)
+            return {key.strip(): text.strip() for key, _, text in pairs}
+        return value
+
+
+class DemandExecution(_Model):
+    """One request: run ``execution_image`` with ``execution_parameters`` on demand."""
+
+    execution_type: str = "custom"
+    execution_id: str = Field(default_factory=lambda: str(uuid.uuid4()))
+    execution_image: str = Field(min_length=1)
+    execution_parameters: ExecutionParameters
+    resource_requirements: ResourceRequirements = Field(default_factory=ResourceRequirements)
+    execution_platform: ExecutionPlatform = Field(default_factory=ExecutionPlatform)
+    execution_metadata: ExecutionMetadata = Field(default_factory=ExecutionMetadata)
+
+
+class InputBinding(_Model):
+    """An input parameter: ``remote`` (s3:// or file://) staged to ``local`` (or the cache)."""
+
+    name: str
+    env_name: str
+    remote: str
+    local: str | None = None
+
+
+class OutputBinding(_Model):
+    """An output parameter: ``local`` (under the working dir) uploaded to ``remote``."""
+
+    name: str
+    env_name: str
+    local: str
+    remote: str
+
+
+# --- loading ---------------------------------------------------------------------------------
+
+
+def load_spec_file(path: Path) -> DemandExecution:
+    """Read a JSON or YAML spec file and validate it."""
+    return parse_spec(read_document(path, SpecError))
+
+
+def parse_spec(data: object) -> DemandExecution:
+    """Validate a parsed spec; raise :class:`SpecError` listing every problem."""
+    if not isinstance(data, Mapping):
+        raise SpecError([f"spec: expected an object at the top level, got {type(data).__name__}"])
+    spec = validate_document(DemandExecution, data, SpecError)
+    problems = spec_problems(spec)
+    if problems:
+        raise SpecError(problems)
+    return spec
+
+
+# --- meaning ---------------------------------------------------------------------------------
+
+
+def spec_problems(spec: DemandExecution) -> list[str]:
+    """Every problem with a shape-valid spec, one line each (empty when the spec is valid)."""
+    problems: list[str] = []
+    params = spec.execution_parameters
+    where = "execution_parameters"
+
+    if not EXECUTION_ID_PATTERN.match(spec.execution_id):
+        problems.append(
+            "execution_id: must be 1–80 letters, digits, '-' or '_', starting with a letter or "
+            f"digit, got {spec.execution_id!r}"
+        )
+    if not params.command or not params.command[0].strip():
+        problems.append(f"{where}.command: no command given")
+
+    problems += _name_problems(params)
+    problems += _reference_problems(params)
+    for name in params.inputs:
+        try:
+            if name in params.params:
+                input_binding(name, params.params[name])
+        except ValueError as exc:
+            problems.append(f"{where}.params.{name}: {exc}")
+    for name in params.outputs:
+        try:
+            if name in params.params:
+                output_binding(name, params.params[name], params.output_s3_prefix)
+        except ValueError as exc:
+            problems.append(f"{where}.params.{name}: {exc}")
+    if params.output_s3_prefix is not None:
+        problem = remote_uri_problem(params.output_s3_prefix)
+        if problem:
+            problems.append(f"{where}.output_s3_prefix: {problem}")
+    for key, value in spec.execution_metadata.tags.items():
+        if not 1 <= len(key) <= 128 or len(value) > 256:
+            problems.append(
+                f"execution_metadata.tags.{key}: keys take 1–128 characters, values up to 256"
+            )
+    return problems
+
+
+def _name_problems(params: ExecutionParameters) -> list[str]:
+    problems: list[str] = []
+    where = "execution_parameters"
+    for field, names in (("inputs", params.inputs), ("outputs", params.outputs)):
+        for name in names:
+            if name not in params.params:
+                problems.append(f"{where}.{field}: {name!r} is not in params")
+    both = set(params.inputs) & set(params.outputs)
+    for name in sorted(both):
+        problems.append(f"{where}.outputs: {name!r} is listed as an input too")
+
+    seen: dict[str, str] = {}
+    for name in params.params:
+        variable = env_name(name)
+        if not ENV_NAME_PATTERN.match(variable):
+            problems.append(
+                f"{where}.params.{name}: {variable!r} is not a valid environment variable name"
+            )
+        elif variable in RESERVED_ENV_NAMES:
+            problems.append(f"{where}.params.{name}: {variable} is set by the platform")
+        elif variable in seen:
+            problems.append(
+                f"{where}.params.{name}: same environment variable {variable} as {seen[variable]!r}"
+            )
+        seen.setdefault(variable, name)
+    return problems
+
+
+def _reference_problems(params: ExecutionParameters) -> list[str]:
+    known = {env_name(name) for name in params.params} | RESERVED_ENV_NAMES
+    problems = []
+    for index, argument in enumerate(params.command):
+        for reference in PARAM_REFERENCE.findall(argument):
+            if env_name(reference) not in known:
+                problems.append(
+                    f"execution_parameters.command[{index}]: ${{{reference}}} names no parameter"
+                )
+    return problems
+
+
+# --- bindings --------------------------------------------------------------------------------
+
+
+def remote_uri_problem(uri: str) -> str | None:
+    """Why ``uri`` is not a usable remote location (``s3://bucket/key`` or ``file:///path``)."""
+    if uri.startswith("s3://"):
+        match = S3_URI_PATTERN.match(uri)
+        if match is None or ".." in match["bucket"]:
+            return f"malformed S3 URI {uri!r} (expected s3://bucket/key)"
+        return None
+    if uri.startswith("file://"):
+        if not uri.removeprefix("file://").startswith("/"):
+            return f"file URI must be absolute (file:///path), got {uri!r}"
+        return None
+    return f"expected an s3:// or file:// URI, got {uri!r}"
+
+
+def local_path_problem(path: str) -> str | None:
+    """Why ``path`` cannot name a place under the working directory."""
+    posix = PurePosixPath(path)
+    if not path.strip() or path.strip() in {".", "./"}:
+        return "local path is empty"
+    if posix.is_absolute():
+        return f"local path {path!r} must be relative to the working directory"
+    if ".." in posix.parts:
+        return f"local path {path!r} escapes the working directory"
+    if "\x00" in path:
+        return "local path contains a NUL character"
+    return None
+
+
+def _pair(value: ParamValue, first: str, second: str) -> tuple[str | None, str | None]:
+    """Split ``"a @ b"`` / ``{first: a, second: b}`` / ``"a"`` into its two halves."""
+    if isinstance(value, str):
+        halves = PAIR_SEPARATOR.split(value.strip(), maxsplit=1)
+        return halves[0], (halves[1] if len(halves) == 2 else None)
+    if isinstance(value, dict):
+        unknown = set(value) - {first, second}
+        if unknown:
+            raise ValueError(f"unknown keys {sorted(unknown)} (expected {first!r}, {second!r})")
+        a, b = value.get(first), value.get(second)
+        if not all(isinstance(v, str | None) for v in (a, b)):
+            raise ValueError(f"{first!r} and {second!r} must be strings")
+        return a, b
+    raise ValueError(f"expected a string or an object, got {type(value).__name__}")
+
+
+def input_binding(name: str, value: ParamValue) -> InputBinding:
+    """``"s3://b/k"``, ``"s3://b/k @ local/name"`` or ``{"remote": ..., "local": ...}``."""
+    remote, local = _pair(value, "remote", "local")
+    if not remote:
+        raise ValueError("an input needs a remote URI")
+    problem = remote_uri_problem(remote)
+    if problem is None and local is not None:
+        problem = local_path_problem(local)
+    if problem:
+        raise ValueError(problem)
+    return InputBinding(name=name, env_name=env_name(name), remote=remote, local=local)
+
+
+def output_binding(name: str, value: ParamValue, output_prefix: str | None) -> OutputBinding:
+    """``"local/name"``, ``"local/name @ s3://b/k"`` or ``{"local": ..., "remote": ...}``."""
+    local, remote = _pair(value, "local", "remote")
+    if not local:
+        raise ValueError("an output needs a local path")
+    problem = local_path_problem(local)
+    if problem:
+        raise ValueError(problem)
+    if remote is None:
+        if output_prefix is None:
+            raise ValueError("an output needs a destination: give one or set output_s3_prefix")
+        remote = output_prefix.rstrip("/") + "/" + str(PurePosixPath(local))
+    problem = remote_uri_problem(remote)
+    if problem:
+        raise ValueError(problem)
+    return OutputBinding(name=name, env_name=env_name(name), local=local, remote=remote)
+
+
+def input_bindings(spec: DemandExecution) -> list[InputBinding]:
+    params = spec.execution_parameters
+    return [input_binding(name, params.params[name]) for name in params.inputs]
+
+
+def output_bindings(spec: DemandExecution) -> list[OutputBinding]:
+    params = spec.execution_parameters
+    return [
+        output_binding(name, params.params[name], params.output_s3_prefix)
+        for name in params.outputs
+    ]
+
+
+def param_text(value: ParamValue) -> str:
+    """A plain parameter's value as its environment variable carries it."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return ""
+    if isinstance(value, int | float):
+        return str(value)
+    return json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
+def spec_json_schema() -> dict[str, Any]:
+    """The JSON Schema of a spec, for editors."""
+    return DemandExecution.model_json_schema()
