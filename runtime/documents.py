@@ -45,8 +45,15 @@ def validate_document(
 
 def describe(error: ErrorDetails) -> str:
     """``field.path[0]: message`` for one pydantic error."""
-    location = "".join(
-        f"[{part}]" if isinstance(part, int) else f".{part}" for part in error["loc"]
-    ).lstrip(".")
+    location = "".join(field_part(part) for part in error["loc"]).lstrip(".")
     message = "unknown field" if error["type"] == "extra_forbidden" else error["msg"]
     return f"{location or 'document'}: {message}"
+
+
+def field_part(part: str | int) -> str:
+    """One step of a field path: ``.name``, ``[0]``, or ``['odd name']`` when it must be quoted."""
+    if isinstance(part, int):
+        return f"[{part}]"
+    if part and all(c.isalnum() or c in "_-" for c in part):
+        return f".{part}"
+    return f"[{part!r}]"

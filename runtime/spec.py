@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
-from runtime.documents import read_document, validate_document
+from runtime.documents import field_part, read_document, validate_document
 from runtime.errors import SpecError
 
 # ${NAME} in a command argument refers to a parameter (by its name or its variable name).
@@ -32,6 +32,43 @@ PAIR_SEPARATOR = re.compile(r"\s+@\s+")
 
 # Variables the platform sets itself; a parameter may not take their names.
 RESERVED_ENV_NAMES = frozenset({"EXECUTION_ID", "WORKING_DIR", "TMPDIR", "PATH", "HOME"})
+# Variables bash sets or changes as the job script runs: a parameter by one of these names
+# would not reach the command with its own value (e.g. ${pwd} would become the working dir).
+SHELL_ENV_NAMES = frozenset(
+    {
+        "_",
+        "PWD",
+        "OLDPWD",
+        "SHLVL",
+        "IFS",
+        "RANDOM",
+        "SRANDOM",
+        "SECONDS",
+        "LINENO",
+        "UID",
+        "EUID",
+        "PPID",
+        "GROUPS",
+        "HOSTNAME",
+        "HOSTTYPE",
+        "MACHTYPE",
+        "OSTYPE",
+        "OPTIND",
+        "OPTARG",
+        "OPTERR",
+        "PIPESTATUS",
+        "EPOCHSECONDS",
+        "EPOCHREALTIME",
+        "SHELLOPTS",
+        "BASHOPTS",
+        "FUNCNAME",
+        "DIRSTACK",
+        "HISTCMD",
+        "PS4",
+        "BASH",
+        "BASHPID",
+    }
+)
 
 # Any JSON value; its form is checked by meaning, so that errors name the parameter plainly.
 ParamValue = Any
@@ -52,6 +89,7 @@ class _Model(BaseModel):
         validate_by_name=True,
         validate_by_alias=True,
         serialize_by_alias=False,
+        loc_by_alias=False,
     )
 
 
@@ -167,6 +205,17 @@ def spec_problems(spec: DemandExecution) -> list[str]:
         )
     if not params.command or not params.command[0].strip():
         problems.append(f"{where}.command: no command given")
+    # A process's arguments and environment are C strings: a NUL cannot reach the job.
+    problems += [
+        f"{where}.command[{index}]: contains a NUL character"
+        for index, argument in enumerate(params.command)
+        if "\x00" in argument
+    ]
+    problems += [
+        f"{where}.params{field_part(name)}: contains a NUL character"
+        for name, value in params.params.items()
+        if isinstance(value, str) and "\x00" in value
+    ]
 
     problems += _name_problems(params)
     problems += _reference_problems(params)
@@ -175,22 +224,21 @@ def spec_problems(spec: DemandExecution) -> list[str]:
             if name in params.params:
                 input_binding(name, params.params[name])
         except ValueError as exc:
-            problems.append(f"{where}.params.{name}: {exc}")
+            problems.append(f"{where}.params{field_part(name)}: {exc}")
     for name in params.outputs:
         try:
             if name in params.params:
                 output_binding(name, params.params[name], params.output_s3_prefix)
         except ValueError as exc:
-            problems.append(f"{where}.params.{name}: {exc}")
+            problems.append(f"{where}.params{field_part(name)}: {exc}")
     if params.output_s3_prefix is not None:
         problem = remote_uri_problem(params.output_s3_prefix)
         if problem:
             problems.append(f"{where}.output_s3_prefix: {problem}")
     for key, value in spec.execution_metadata.tags.items():
         if not 1 <= len(key) <= 128 or len(value) > 256:
-            problems.append(
-                f"execution_metadata.tags.{key}: keys take 1–128 characters, values up to 256"
-            )
+            field = f"execution_metadata.tags{field_part(key)}"
+            problems.append(f"{field}: keys take 1–128 characters, values up to 256")
     return problems
 
 
@@ -208,16 +256,15 @@ def _name_problems(params: ExecutionParameters) -> list[str]:
     seen: dict[str, str] = {}
     for name in params.params:
         variable = env_name(name)
+        field = f"{where}.params{field_part(name)}"
         if not ENV_NAME_PATTERN.match(variable):
-            problems.append(
-                f"{where}.params.{name}: {variable!r} is not a valid environment variable name"
-            )
+            problems.append(f"{field}: {variable!r} is not a valid environment variable name")
         elif variable in RESERVED_ENV_NAMES:
-            problems.append(f"{where}.params.{name}: {variable} is set by the platform")
+            problems.append(f"{field}: {variable} is set by the platform")
+        elif variable in SHELL_ENV_NAMES or variable.startswith(("BASH_", "COMP_")):
+            problems.append(f"{field}: {variable} is set by the shell the job runs in")
         elif variable in seen:
-            problems.append(
-                f"{where}.params.{name}: same environment variable {variable} as {seen[variable]!r}"
-            )
+            problems.append(f"{field}: same environment variable {variable} as {seen[variable]!r}")
         seen.setdefault(variable, name)
     return problems
 
@@ -340,4 +387,4 @@ def param_text(value: ParamValue) -> str:
 
 def spec_json_schema() -> dict[str, Any]:
     """The JSON Schema of a spec, for editors."""
-    return DemandExecution.model_json_schema()
+    return DemandExecution.model_json_schema(by_alias=False)

@@ -1,0 +1,97 @@
+"""``demand plan`` and ``demand schema`` as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+from typer.testing import CliRunner
+
+from runtime.cli import app
+from tests.runtime.specs import spec_dict
+
+EXAMPLES = Path(__file__).parents[2] / "examples"
+runner = CliRunner()
+
+
+def write_spec(tmp_path: Path, data: object, name: str = "spec.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
+def test_plan_json_for_every_example() -> None:
+    for example in sorted(EXAMPLES.glob("*.yaml")):
+        result = runner.invoke(app, ["plan", str(example), "--json"])
+        assert result.exit_code == 0, (example, result.output)
+        plan = json.loads(result.stdout)
+        assert plan["job"]["command"][:2] == ["/bin/bash", "-c"]
+
+
+def test_plan_with_file_system_and_config(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "volumes:\n  scratch_access_point_id: fsap-1\ncontext:\n  isolate_inputs: true\n"
+    )
+    spec = write_spec(tmp_path, spec_dict())
+    result = runner.invoke(
+        app, ["plan", str(spec), "--json", "--file-system", "fs-42", "--config", str(config)]
+    )
+    assert result.exit_code == 0, result.output
+    plan = json.loads(result.stdout)
+    assert plan["working_dir"]["efs_uri"] == "efs://fs-42:/scratch/exec-1"
+    assert plan["inputs"][0]["container_path"] == "/opt/efs/scratch/exec-1/in.txt"
+    assert plan["job"]["volumes"][0]["access_point_id"] == "fsap-1"
+
+
+def test_readable_plan(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["plan", str(write_spec(tmp_path, spec_dict()))])
+    assert result.exit_code == 0, result.output
+    assert "exec-1" in result.stdout
+    assert "s3://bucket/data/in.txt" in result.stdout
+
+
+def test_bad_spec_gives_one_line_per_problem_and_exit_2(tmp_path: Path) -> None:
+    data = spec_dict(command=["run", "${ghost}"], inputs=["input", "nope"])
+    result = runner.invoke(app, ["plan", str(write_spec(tmp_path, data))])
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert sorted(result.stderr.splitlines()) == [
+        "error: execution_parameters.command[1]: ${ghost} names no parameter",
+        "error: execution_parameters.inputs: 'nope' is not in params",
+    ]
+
+
+def test_bad_config_is_reported_like_a_bad_spec(tmp_path: Path) -> None:
+    config = tmp_path / "config.json"
+    config.write_text('{"context": {"env_size_limit": 0, "typo": 1}}')
+    spec = write_spec(tmp_path, spec_dict())
+    result = runner.invoke(app, ["plan", str(spec), "--config", str(config)])
+    assert result.exit_code == 2
+    assert sorted(result.stderr.splitlines()) == [
+        "error: context.env_size_limit: Input should be greater than 0",
+        "error: context.typo: unknown field",
+    ]
+
+
+def test_missing_file_is_one_line_no_traceback() -> None:
+    # A real process: what a user sees, including that no traceback is printed.
+    result = subprocess.run(
+        [sys.executable, "-m", "runtime.cli", "plan", "no/such/spec.yaml"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr == "error: no/such/spec.yaml: cannot read: No such file or directory\n"
+
+
+def test_schema_is_json_schema() -> None:
+    result = runner.invoke(app, ["schema"])
+    assert result.exit_code == 0
+    schema = json.loads(result.stdout)
+    assert schema["title"] == "DemandExecution"
+    assert "execution_parameters" in schema["properties"]

@@ -1,0 +1,270 @@
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from runtime.environment import EnvFileMode, overrides_size
+from runtime.errors import PlanError
+from runtime.plan import ContextConfiguration, ExecutionPlan, build_plan, shared_cache_key
+from runtime.spec import parse_spec
+from runtime.volumes import VolumeConfiguration
+from tests.runtime.specs import spec_dict
+
+VOLUMES = VolumeConfiguration(
+    file_system_id="fs-123",
+    scratch_access_point_id="fsap-scratch",
+    shared_access_point_id="fsap-shared",
+)
+
+
+def plan_of(
+    data: dict[str, Any] | None = None,
+    volumes: VolumeConfiguration = VOLUMES,
+    **context: Any,
+) -> ExecutionPlan:
+    return build_plan(parse_spec(data or spec_dict()), volumes, ContextConfiguration(**context))
+
+
+def test_working_dir_and_outputs_live_under_scratch() -> None:
+    plan = plan_of()
+    assert plan.working_dir.container_path == "/opt/efs/scratch/exec-1"
+    assert plan.working_dir.efs_uri == "efs://fs-123:/scratch/exec-1"
+    assert plan.tmp_dir.container_path.startswith("/opt/efs/scratch/exec-1/")
+    [output] = plan.outputs
+    assert output.container_path == "/opt/efs/scratch/exec-1/out.txt"
+    assert output.efs_uri == "efs://fs-123:/scratch/exec-1/out.txt"
+    assert output.remote == "s3://bucket/results/out.txt"
+    assert [(r.source, r.destination) for r in plan.stage_out] == [
+        ("efs://fs-123:/scratch/exec-1/out.txt", "s3://bucket/results/out.txt")
+    ]
+
+
+def test_shared_input_path_is_a_hash_of_the_remote_across_executions() -> None:
+    first = plan_of()
+    second = plan_of(spec_dict() | {"execution_id": "exec-2"})
+    [a], [b] = first.inputs, second.inputs
+    key = shared_cache_key("s3://bucket/data/in.txt")
+    assert a.container_path == b.container_path == f"/opt/efs/shared/{key}/in.txt"
+    assert a.efs_uri == f"efs://fs-123:/shared/{key}/in.txt"
+    assert a.shared
+    assert [(r.source, r.destination, r.cached) for r in first.stage_in] == [
+        ("s3://bucket/data/in.txt", a.efs_uri, True)
+    ]
+
+
+def test_two_params_with_one_remote_share_one_path_and_one_transfer() -> None:
+    plan = plan_of(
+        spec_dict(
+            command=["cmp", "${a}", "${b}"],
+            params={"a": "s3://bucket/x", "b": "s3://bucket/x"},
+            inputs=["a", "b"],
+            outputs=[],
+        )
+    )
+    assert plan.inputs[0].container_path == plan.inputs[1].container_path
+    assert len(plan.stage_in) == 1
+    assert plan.job.environment["A"] == plan.job.environment["B"] == plan.inputs[0].container_path
+
+
+def test_isolated_inputs_go_under_the_working_dir_and_are_cleaned() -> None:
+    data = spec_dict(
+        params={"input": "s3://bucket/data/in.txt @ inputs/in.txt", "output": "o", "level": 1}
+    )
+    plan = plan_of(data, isolate_inputs=True, cleanup_working_dir=False, cleanup_inputs=True)
+    [planned] = plan.inputs
+    assert planned.container_path == "/opt/efs/scratch/exec-1/inputs/in.txt"
+    assert not planned.shared
+    assert [(r.destination, r.cached) for r in plan.stage_in] == [(planned.efs_uri, False)]
+    assert [c.path for c in plan.cleanup] == [planned.efs_uri]
+
+
+def test_cleanup_follows_the_configuration() -> None:
+    assert [c.path for c in plan_of().cleanup] == ["efs://fs-123:/scratch/exec-1"]
+    assert plan_of(cleanup_working_dir=False, cleanup_inputs=False).cleanup == []
+    # Shared inputs belong to every execution: never cleaned by one.
+    assert plan_of(cleanup_working_dir=False, cleanup_inputs=True).cleanup == []
+    kept = plan_of(keep_working_dir_on_failure=True).cleanup
+    assert [(c.on_success, c.on_failure) for c in kept] == [(True, False)]
+
+
+def test_tmp_volume_gives_each_execution_its_own_tmpdir() -> None:
+    volumes = VOLUMES.model_copy(update={"use_tmp_volume": True, "tmp_access_point_id": "fsap-t"})
+    plan = plan_of(volumes=volumes)
+    assert plan.tmp_dir.container_path == "/opt/efs/tmp/exec-1"
+    assert plan.job.environment["TMPDIR"] == "/opt/efs/tmp/exec-1"
+    assert [c.path for c in plan.cleanup] == [
+        "efs://fs-123:/scratch/exec-1",
+        "efs://fs-123:/tmp/exec-1",
+    ]
+    assert [m.container_path for m in plan.job.mount_points] == [
+        "/opt/efs/scratch",
+        "/opt/efs/shared",
+        "/opt/efs/tmp",
+    ]
+
+
+def test_environment_carries_platform_variables_and_one_per_parameter() -> None:
+    environment = plan_of().job.environment
+    assert environment["EXECUTION_ID"] == "exec-1"
+    assert environment["WORKING_DIR"] == "/opt/efs/scratch/exec-1"
+    assert environment["INPUT"].startswith("/opt/efs/shared/")
+    assert environment["OUTPUT"] == "/opt/efs/scratch/exec-1/out.txt"
+    assert environment["LEVEL"] == "3"
+
+
+def test_job_definition_name_hashes_the_definition_not_the_execution() -> None:
+    base = plan_of().job
+    other_execution = plan_of(
+        spec_dict(params={"input": "s3://bucket/other", "output": "x", "level": 9})
+        | {"execution_id": "exec-9"}
+    ).job
+    assert base.job_definition_name == other_execution.job_definition_name
+    assert base.job_name != other_execution.job_name
+    new_image = plan_of(spec_dict() | {"execution_image": "other:2"}).job
+    assert new_image.job_definition_name != base.job_definition_name
+    privileged = plan_of(privileged=True).job
+    assert privileged.job_definition_name != base.job_definition_name
+
+
+def test_job_definition_is_safe_by_default() -> None:
+    definition = plan_of().job.job_definition()
+    container = definition["containerProperties"]
+    assert container["privileged"] is False
+    assert all(
+        v["efsVolumeConfiguration"]["transitEncryption"] == "ENABLED" for v in container["volumes"]
+    )
+    scratch, shared = container["volumes"]
+    assert scratch["efsVolumeConfiguration"]["authorizationConfig"] == {
+        "iam": "ENABLED",
+        "accessPointId": "fsap-scratch",
+    }
+    assert scratch["efsVolumeConfiguration"]["rootDirectory"] == "/"
+    assert shared["name"] == "shared"
+    assert {m["sourceVolume"]: m["readOnly"] for m in container["mountPoints"]} == {
+        "scratch": False,
+        "shared": True,
+    }
+    rules = definition["retryStrategy"]["evaluateOnExit"]
+    assert rules[0] == {"action": "RETRY", "onStatusReason": "Host EC2*"}
+    assert rules[-1] == {"action": "EXIT", "onReason": "*"}
+    assert container["resourceRequirements"] == [
+        {"type": "VCPU", "value": "2"},
+        {"type": "MEMORY", "value": "4096"},
+    ]
+    assert plan_of(privileged=True).job.job_definition()["containerProperties"]["privileged"]
+
+
+def test_timeout_and_role() -> None:
+    job = plan_of(timeout_seconds=3600, default_job_role="arn:aws:iam::1:role/r").job
+    definition = job.job_definition()
+    assert definition["timeout"] == {"attemptDurationSeconds": 3600}
+    assert definition["containerProperties"]["jobRoleArn"] == "arn:aws:iam::1:role/r"
+
+
+def test_queue_choice() -> None:
+    assert plan_of().job.job_queue == "queue"
+    data = spec_dict()
+    data["execution_platform"] = {}
+    assert plan_of(data, default_job_queue="default").job.job_queue == "default"
+    data["resource_requirements"] = {"vcpus": 1, "memory": 1, "gpu": 1}
+    assert plan_of(data, default_job_queue="d", gpu_job_queue="g").job.job_queue == "g"
+
+
+def test_tags_combine_environment_spec_and_user() -> None:
+    tags = plan_of(tags={"env": "dev"}).job.tags
+    assert tags == {
+        "env": "dev",
+        "project": "p1",
+        "demand:execution-id": "exec-1",
+        "demand:user": "ada",
+    }
+
+
+def big_params(count: int, size: int) -> dict[str, Any]:
+    return spec_dict(
+        command=["run", "${input}", "${p0}"],
+        params={"input": "s3://bucket/in", "output": "o"}
+        | {f"p{i}": "é" * size for i in range(count)},
+    )
+
+
+def test_env_file_never_keeps_everything_direct() -> None:
+    job = plan_of(env_file_mode=EnvFileMode.NEVER).job
+    assert job.env_file is None
+    assert "LEVEL" in job.environment
+
+
+def test_env_file_always_moves_unreferenced_variables() -> None:
+    job = plan_of(env_file_mode=EnvFileMode.ALWAYS).job
+    assert job.env_file is not None
+    assert job.env_file.path == "/opt/efs/scratch/exec-1/.demand/env"
+    assert "LEVEL=3" in job.env_file.content.splitlines()
+    # Referenced by the command, or set by the platform: stay in the container overrides.
+    assert {"INPUT", "OUTPUT", "EXECUTION_ID", "WORKING_DIR", "TMPDIR"} <= set(job.environment)
+    assert "LEVEL" not in job.environment
+    assert ". /opt/efs/scratch/exec-1/.demand/env" in job.command[2]
+
+
+def test_env_file_if_required_measures_bytes_on_the_wire() -> None:
+    # 20 values of 100 "é": 2000 characters but 4000 bytes, plus JSON framing.
+    small = plan_of(big_params(20, 100), env_size_limit=20_000).job
+    assert small.env_file is None
+    overrides = small.container_overrides()
+    size = len(
+        json.dumps(
+            {"command": overrides["command"], "environment": overrides["environment"]},
+            separators=(",", ":"),
+        ).encode()
+    )
+    assert size == overrides_size(small.command, small.environment)
+    assert 4000 < size < 20_000
+    large = plan_of(big_params(20, 100), env_size_limit=size - 1).job
+    assert large.env_file is not None
+    assert set(large.environment) == {"EXECUTION_ID", "WORKING_DIR", "TMPDIR", "INPUT", "P0"}
+    assert overrides_size(large.command, large.environment) <= size - 1
+
+
+def test_environment_too_large_to_send_is_a_plan_error() -> None:
+    with pytest.raises(PlanError, match="over the 1000-byte limit"):
+        plan_of(big_params(20, 100), env_file_mode=EnvFileMode.NEVER, env_size_limit=1000)
+    with pytest.raises(PlanError, match="variables the command references are too large"):
+        plan_of(big_params(1, 2000), env_size_limit=1000)
+
+
+def test_plan_json_has_the_documented_keys() -> None:
+    document = json.loads(plan_of().model_dump_json())
+    assert {
+        "execution_id",
+        "job",
+        "working_dir",
+        "inputs",
+        "outputs",
+        "stage_in",
+        "stage_out",
+        "cleanup",
+    } <= set(document)
+    assert {
+        "image",
+        "job_definition_name",
+        "job_name",
+        "job_queue",
+        "command",
+        "environment",
+        "resources",
+        "mount_points",
+        "volumes",
+        "privileged",
+        "env_file",
+    } <= set(document["job"])
+    assert set(document["job"]["resources"]) == {"vcpus", "memory", "gpu"}
+    assert set(document["working_dir"]) == {"container_path", "efs_uri"}
+    assert {"name", "remote", "container_path", "efs_uri"} <= set(document["inputs"][0])
+    assert {"source", "destination"} <= set(document["stage_in"][0])
+    assert "path" in document["cleanup"][0]
+    assert ExecutionPlan.model_validate(document) == plan_of()
+
+
+def test_plan_is_deterministic() -> None:
+    assert plan_of().model_dump_json() == plan_of().model_dump_json()

@@ -1,0 +1,229 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from runtime.errors import SpecError
+from runtime.spec import (
+    env_name,
+    input_bindings,
+    load_spec_file,
+    output_bindings,
+    parse_spec,
+    spec_json_schema,
+)
+from tests.runtime.specs import spec_dict
+
+
+def problems_of(data: Any) -> list[str]:
+    with pytest.raises(SpecError) as caught:
+        parse_spec(data)
+    return caught.value.problems
+
+
+def test_valid_spec_parses() -> None:
+    spec = parse_spec(spec_dict())
+    assert spec.execution_id == "exec-1"
+    assert spec.resource_requirements.vcpus == 2
+
+
+def test_established_camel_case_request_is_accepted() -> None:
+    spec = parse_spec(
+        {
+            "executionType": "custom",
+            "executionId": "x1",
+            "executionImage": "img",
+            "executionParameters": {
+                "command": ["cmd", "${A}/${B}"],
+                "params": {"A": "a", "B": "b", "C": "c"},
+                "outputsMetadata": {},
+                "verbosity": True,
+            },
+            "resourceRequirements": {"memory": 8192, "vcpus": 4},
+            "executionPlatform": {"awsBatch": {"jobQueueName": "queue"}},
+            "executionMetadata": {"user": "u", "tags": "a=b,c", "notifyList": []},
+        }
+    )
+    assert spec.execution_platform.aws_batch is not None
+    assert spec.execution_platform.aws_batch.job_queue_name == "queue"
+    assert spec.execution_metadata.tags == {"a": "b", "c": ""}
+
+
+def test_execution_id_is_generated_when_missing() -> None:
+    data = spec_dict()
+    del data["execution_id"]
+    assert parse_spec(data).execution_id != parse_spec(data).execution_id
+
+
+@pytest.mark.parametrize(
+    ("name", "variable"),
+    [("input-file", "INPUT_FILE"), ("a.b", "A_B"), ("Mixed", "MIXED"), ("x_1", "X_1")],
+)
+def test_env_names(name: str, variable: str) -> None:
+    assert env_name(name) == variable
+
+
+def test_input_value_forms() -> None:
+    spec = parse_spec(
+        spec_dict(
+            command=["run"],
+            params={
+                "plain": "s3://bucket/a/b.txt",
+                "named": "s3://bucket/c @ local/c.txt",
+                "mapped": {"remote": "s3://bucket/d", "local": "d"},
+                "filed": "file:///data/e",
+            },
+            inputs=["plain", "named", "mapped", "filed"],
+            outputs=[],
+        )
+    )
+    bindings = {b.name: (b.remote, b.local) for b in input_bindings(spec)}
+    assert bindings == {
+        "plain": ("s3://bucket/a/b.txt", None),
+        "named": ("s3://bucket/c", "local/c.txt"),
+        "mapped": ("s3://bucket/d", "d"),
+        "filed": ("file:///data/e", None),
+    }
+
+
+def test_output_value_forms() -> None:
+    spec = parse_spec(
+        spec_dict(
+            command=["run"],
+            params={
+                "prefixed": "dir/out.txt",
+                "explicit": "b.txt @ s3://other/key.txt",
+                "mapped": {"local": "c", "remote": "s3://other/c"},
+            },
+            inputs=[],
+            outputs=["prefixed", "explicit", "mapped"],
+        )
+    )
+    bindings = {b.name: (b.local, b.remote) for b in output_bindings(spec)}
+    assert bindings == {
+        "prefixed": ("dir/out.txt", "s3://bucket/results/dir/out.txt"),
+        "explicit": ("b.txt", "s3://other/key.txt"),
+        "mapped": ("c", "s3://other/c"),
+    }
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"command": []}, "execution_parameters.command: no command given"),
+        ({"command": ["run", "${missing}"]}, "${missing} names no parameter"),
+        ({"inputs": ["input", "nope"]}, "execution_parameters.inputs: 'nope' is not in params"),
+        ({"outputs": ["output", "gone"]}, "execution_parameters.outputs: 'gone' is not in params"),
+        (
+            {"params": {"input": "s3://bucket/x", "output": "/abs/out"}},
+            "params.output: local path '/abs/out' must be relative",
+        ),
+        (
+            {"params": {"input": "s3://bucket/x", "output": "a/../../out"}},
+            "params.output: local path 'a/../../out' escapes the working directory",
+        ),
+        (
+            {"params": {"input": "s3://bucket/x @ ../up", "output": "o"}},
+            "params.input: local path '../up' escapes",
+        ),
+        ({"params": {"input": "s3:/bucket/x", "output": "o"}}, "params.input: expected an s3://"),
+        ({"params": {"input": "s3://B_ad/x", "output": "o"}}, "params.input: malformed S3 URI"),
+        ({"params": {"input": "s3://bucket/x", "output": "o @ s3://"}}, "malformed S3 URI"),
+        (
+            {"output_s3_prefix": None},
+            "params.output: an output needs a destination: give one or set output_s3_prefix",
+        ),
+        ({"output_s3_prefix": "results/"}, "output_s3_prefix: expected an s3:// or file:// URI"),
+        (
+            {"params": {"input": "s3://bucket/x", "output": "o", "INPUT": "s3://bucket/y"}},
+            "params.INPUT: same environment variable INPUT as 'input'",
+        ),
+        (
+            {"params": {"input": "s3://bucket/x", "output": "o", "path": "/x"}},
+            "params.path: PATH is set by the platform",
+        ),
+        (
+            {"params": {"input": "s3://bucket/x", "output": "o", "pwd": "x"}},
+            "params.pwd: PWD is set by the shell the job runs in",
+        ),
+        (
+            {"params": {"input": "s3://bucket/x", "output": "o", "9lives": "x"}},
+            "params.9lives: '9LIVES' is not a valid environment variable name",
+        ),
+        ({"outputs": ["output", "input"]}, "outputs: 'input' is listed as an input too"),
+        ({"params": {"input": 5, "output": "o"}}, "params.input: expected a string or an object"),
+        (
+            {"params": {"input": {"remote": "s3://bucket/x", "bogus": 1}, "output": "o"}},
+            "params.input: unknown keys ['bogus']",
+        ),
+    ],
+)
+def test_invalid_parameters_are_named(change: dict[str, Any], expected: str) -> None:
+    problems = problems_of(spec_dict(**change))
+    assert any(expected in problem for problem in problems), problems
+
+
+@pytest.mark.parametrize(
+    ("section", "value", "expected"),
+    [
+        ("resource_requirements", {"vcpus": 0}, "resource_requirements.vcpus: Input should be"),
+        ("resource_requirements", {"memory": -5}, "resource_requirements.memory: Input should be"),
+        ("execution_id", "../etc", "execution_id: must be"),
+        ("execution_id", "has space", "execution_id: must be"),
+        ("execution_id", "x" * 81, "execution_id: must be"),
+        ("execution_image", "", "execution_image: String should have at least 1 character"),
+        ("unexpected", 1, "unexpected: unknown field"),
+    ],
+)
+def test_invalid_fields_are_named(section: str, value: Any, expected: str) -> None:
+    data = spec_dict()
+    data[section] = value
+    problems = problems_of(data)
+    assert any(problem.startswith(expected) for problem in problems), problems
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    problems = problems_of(
+        spec_dict(command=["run", "${nope}"], inputs=["input", "ghost"], output_s3_prefix=None)
+    )
+    assert len(problems) == 3, problems
+
+
+def test_missing_image_and_parameters() -> None:
+    problems = problems_of({"execution_id": "x"})
+    assert sorted(problems) == [
+        "execution_image: Field required",
+        "execution_parameters: Field required",
+    ]
+
+
+def test_top_level_must_be_an_object() -> None:
+    assert problems_of(["a"]) == ["spec: expected an object at the top level, got list"]
+
+
+def test_yaml_and_json_files(tmp_path: Path) -> None:
+    yaml_file = tmp_path / "spec.yaml"
+    yaml_file.write_text(
+        "execution_image: img\nexecution_parameters:\n  command: [echo, hi]\n", encoding="utf-8"
+    )
+    json_file = tmp_path / "spec.json"
+    json_file.write_text('{"execution_image": "img", "execution_parameters": {"command": ["x"]}}')
+    assert load_spec_file(yaml_file).execution_parameters.command == ["echo", "hi"]
+    assert load_spec_file(json_file).execution_parameters.command == ["x"]
+
+
+def test_unreadable_and_malformed_files(tmp_path: Path) -> None:
+    with pytest.raises(SpecError, match="cannot read"):
+        load_spec_file(tmp_path / "absent.yaml")
+    broken = tmp_path / "broken.json"
+    broken.write_text("{nope")
+    with pytest.raises(SpecError, match="not valid JSON"):
+        load_spec_file(broken)
+
+
+def test_json_schema_describes_the_spec() -> None:
+    schema = spec_json_schema()
+    assert "execution_parameters" in schema["properties"]
+    assert "execution_image" in schema["required"]

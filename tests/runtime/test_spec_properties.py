@@ -1,0 +1,72 @@
+"""Whatever a user sends, validation answers with the project's own error or a valid spec."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from runtime.errors import PlanError, SpecError
+from runtime.plan import build_plan
+from runtime.spec import parse_spec
+from tests.runtime.specs import spec_dict
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+FIELDS = [
+    ("execution_id",),
+    ("execution_image",),
+    ("execution_type",),
+    ("resource_requirements",),
+    ("resource_requirements", "vcpus"),
+    ("execution_platform",),
+    ("execution_metadata", "tags"),
+    ("execution_parameters",),
+    ("execution_parameters", "command"),
+    ("execution_parameters", "params"),
+    ("execution_parameters", "params", "input"),
+    ("execution_parameters", "params", "output"),
+    ("execution_parameters", "inputs"),
+    ("execution_parameters", "outputs"),
+    ("execution_parameters", "output_s3_prefix"),
+]
+
+
+def replaced(data: dict[str, Any], path: tuple[str, ...], value: Any) -> dict[str, Any]:
+    target = data
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    return data
+
+
+@settings(max_examples=300, deadline=None)
+@given(path=st.sampled_from(FIELDS), value=JSON)
+def test_any_field_replaced_by_any_json_gives_a_spec_error_or_a_plan(
+    path: tuple[str, ...], value: Any
+) -> None:
+    try:
+        spec = parse_spec(replaced(spec_dict(), path, value))
+    except SpecError as error:
+        assert error.problems
+        assert all(isinstance(p, str) and p and "\n" not in p for p in error.problems)
+        return
+    with contextlib.suppress(PlanError):
+        build_plan(spec)
+
+
+@settings(max_examples=100, deadline=None)
+@given(document=JSON)
+def test_any_document_gives_a_spec_error(document: Any) -> None:
+    try:
+        parse_spec(document)
+    except SpecError as error:
+        assert error.problems
