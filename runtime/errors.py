@@ -36,3 +36,7 @@ class PlanError(DemandError):
 
 class TransientAwsError(DemandError):
     """An AWS call failed in a way that may succeed if retried (throttling, 5xx)."""
+
+
+class AwsRequestError(DemandError):
+    """AWS refused a request in a way a retry will not change (permissions, bad values)."""

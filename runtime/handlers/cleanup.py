@@ -1,0 +1,35 @@
+"""Lambda step 5: remove the execution's working dir (and isolated inputs), nothing else."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
+
+from runtime.deployment import DeploymentSettings
+from runtime.handlers.observability import logger, tracer
+from runtime.steps.cleanup import CleanupItem, clean_up_execution
+
+
+class CleanupEvent(BaseModel):
+    cleanup: CleanupItem
+    status: Literal["SUCCEEDED", "FAILED"]
+    error: dict[str, Any] | None = None
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@event_parser(model=CleanupEvent)
+def handler(event: CleanupEvent, context: LambdaContext) -> dict[str, Any]:
+    logger.append_keys(execution_id=event.cleanup.execution_id)
+    settings = DeploymentSettings.from_environment()
+    removed = clean_up_execution(
+        event.cleanup,
+        volumes=settings.planning().volumes,
+        mounts=settings.mounts(),
+        succeeded=event.status == "SUCCEEDED",
+    )
+    logger.info("cleaned up", extra={"removed": removed, "status": event.status})
+    return {"removed": removed}

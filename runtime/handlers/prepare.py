@@ -1,0 +1,28 @@
+"""Lambda step 1: validate the spec and plan the execution (runtime.steps.prepare)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
+
+from runtime.deployment import DeploymentSettings
+from runtime.handlers.observability import logger, tracer
+from runtime.steps.prepare import prepare_execution
+
+
+class PrepareEvent(BaseModel):
+    spec: dict[str, Any]
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@event_parser(model=PrepareEvent)
+def handler(event: PrepareEvent, context: LambdaContext) -> dict[str, Any]:
+    logger.append_keys(execution_id=event.spec.get("execution_id"))
+    settings = DeploymentSettings.from_environment()
+    result = prepare_execution(event.spec, settings.planning(), settings.mounts())
+    logger.info("planned", extra={"plan_ref": result["plan_ref"]})
+    return result

@@ -1,0 +1,24 @@
+"""Lambda step 2b / 4: one stage-in or stage-out item, until done or out of time."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from runtime.deployment import DeploymentSettings
+from runtime.handlers.observability import deadline_from, logger, tracer
+from runtime.steps.stage import SyncItem, run_item
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@event_parser(model=SyncItem)
+def handler(event: SyncItem, context: LambdaContext) -> dict[str, Any]:
+    logger.append_keys(execution_id=event.execution_id, direction=event.direction)
+    deadline = deadline_from(context.get_remaining_time_in_millis(), time.monotonic())
+    item = run_item(event, DeploymentSettings.from_environment().mounts(), deadline=deadline)
+    logger.info("sync item", extra=item.model_dump(exclude={"requests", "cursor"}))
+    return item.model_dump()

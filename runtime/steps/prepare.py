@@ -1,0 +1,69 @@
+"""The Prepare step: validate the request, plan it, lay out its working dir, and hand the state
+machine the part of the plan it routes on."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from runtime.config import PlanningConfiguration
+from runtime.errors import PlanError
+from runtime.plan import ExecutionPlan, build_plan
+from runtime.spec import parse_spec
+from runtime.steps.cleanup import CleanupItem
+from runtime.steps.stage import sync_items
+from runtime.volumes import EfsMount
+from runtime.workdir import plan_file, prepare_working_dir
+
+
+def prepare_execution(
+    spec: object, configuration: PlanningConfiguration, mounts: Sequence[EfsMount]
+) -> dict[str, Any]:
+    """Everything the state machine needs after Prepare (``$.plan``), as JSON-ready data."""
+    plan = build_plan(parse_spec(spec), configuration.volumes, configuration.context)
+    if plan.job.job_queue is None:
+        raise PlanError(
+            "no job queue: set execution_platform.aws_batch.job_queue_name "
+            "or deploy the environment with a default queue"
+        )
+    prepare_working_dir(plan, mounts)
+    return state_machine_view(plan)
+
+
+def state_machine_view(plan: ExecutionPlan) -> dict[str, Any]:
+    """The plan as the state machine reads it: Batch's own field names, stages as items.
+
+    Sizes stay bounded whatever the plan: the environment is capped by the env-file limit, and
+    a stage is at most a few dozen items that refer to the stored plan when it is large.
+    """
+    reference = str(plan_file(plan))
+    overrides = plan.job.container_overrides()
+    stages = {
+        direction: [item.model_dump() for item in sync_items(plan, direction, reference)]
+        for direction in ("stage_in", "stage_out")
+    }
+    return {
+        "execution_id": plan.execution_id,
+        "plan_ref": reference,
+        "job": {
+            "definition": plan.job.job_definition(),
+            "submit": {
+                "JobName": plan.job.job_name,
+                "JobQueue": plan.job.job_queue,
+                "ContainerOverrides": {
+                    "Command": overrides["command"],
+                    "Environment": [
+                        {"Name": v["name"], "Value": v["value"]} for v in overrides["environment"]
+                    ],
+                    "ResourceRequirements": [
+                        {"Type": r["type"], "Value": r["value"]}
+                        for r in overrides["resourceRequirements"]
+                    ],
+                },
+                "Tags": plan.job.tags,
+            },
+        },
+        "stage_in": {"items": stages["stage_in"], "pending": bool(stages["stage_in"])},
+        "stage_out": {"items": stages["stage_out"], "pending": bool(stages["stage_out"])},
+        "cleanup": CleanupItem(execution_id=plan.execution_id, requests=plan.cleanup).model_dump(),
+    }

@@ -1,0 +1,118 @@
+"""The working dir of one execution on the file system: made before the job, removed after.
+
+Both the Prepare step (a Lambda with EFS mounted) and the local runner call these, so the job
+finds the same things in the same places wherever it runs.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path, PurePosixPath
+
+from runtime.errors import PlanError
+from runtime.plan import PLATFORM_DIR, CleanupRequest, ExecutionPlan
+from runtime.spec import EXECUTION_ID_PATTERN
+from runtime.volumes import (
+    EfsMount,
+    EfsUri,
+    VolumeConfiguration,
+    container_to_efs,
+    efs_to_local,
+)
+
+PLAN_FILE = "plan.json"
+
+
+def local_path(plan: ExecutionPlan, container_path: str, mounts: Sequence[EfsMount]) -> Path:
+    """Where this process sees a path of the job's container."""
+    return efs_to_local(container_to_efs(container_path, plan.volumes), mounts)
+
+
+def plan_file(plan: ExecutionPlan) -> EfsUri:
+    """Where the full plan is kept, for steps that receive only a reference to it."""
+    return EfsUri.parse(plan.working_dir.efs_uri).joinpath(PLATFORM_DIR, PLAN_FILE)
+
+
+def prepare_working_dir(plan: ExecutionPlan, mounts: Sequence[EfsMount]) -> Path:
+    """Create the working and tmp dirs, write the env file and the plan. Idempotent."""
+    working = efs_to_local(plan.working_dir.efs_uri, mounts)
+    (working / PLATFORM_DIR).mkdir(parents=True, exist_ok=True)
+    efs_to_local(plan.tmp_dir.efs_uri, mounts).mkdir(parents=True, exist_ok=True)
+    for output in plan.outputs:
+        # The job can write "results/x.txt" without making "results" first.
+        efs_to_local(output.efs_uri, mounts).parent.mkdir(parents=True, exist_ok=True)
+    if plan.job.env_file is not None:
+        write_atomically(
+            local_path(plan, plan.job.env_file.path, mounts), plan.job.env_file.content
+        )
+    write_atomically(efs_to_local(plan_file(plan), mounts), plan.model_dump_json())
+    return working
+
+
+def read_plan(reference: str, mounts: Sequence[EfsMount]) -> ExecutionPlan:
+    """The full plan that :func:`prepare_working_dir` stored."""
+    return ExecutionPlan.model_validate_json(efs_to_local(reference, mounts).read_bytes())
+
+
+def write_atomically(path: Path, content: str) -> None:
+    """Write a whole file or nothing: a reader never sees half of it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(
+        "w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.", delete=False
+    ) as handle:
+        handle.write(content)
+    os.replace(handle.name, path)
+
+
+def execution_roots(execution_id: str, volumes: VolumeConfiguration) -> list[EfsUri]:
+    """The only places an execution's cleanup may remove from: its dirs on scratch and tmp.
+
+    Derived from the deployment's volumes and the execution id — never from the plan being
+    cleaned up — so a plan that points elsewhere cannot widen them.
+    """
+    if not EXECUTION_ID_PATTERN.match(execution_id):
+        raise PlanError(f"cleanup refused: {execution_id!r} is not an execution id")
+    scratch_and_tmp = [volumes.scratch, *([volumes.tmp] if volumes.tmp else [])]
+    return [volume.efs_uri(execution_id) for volume in scratch_and_tmp]
+
+
+def clean_up(
+    requests: Sequence[CleanupRequest],
+    *,
+    roots: Sequence[EfsUri],
+    mounts: Sequence[EfsMount],
+    succeeded: bool,
+) -> list[str]:
+    """Remove what the requests name, refusing anything outside ``roots``. Returns what went.
+
+    Every request is checked before anything is removed, so a plan that points elsewhere
+    removes nothing at all.
+    """
+    chosen = [r for r in requests if (r.on_success if succeeded else r.on_failure)]
+    for request in chosen:
+        target = EfsUri.parse(request.path)
+        if not any(_within(target, root) for root in roots):
+            raise PlanError(
+                f"cleanup refused: {request.path} is outside "
+                + ", ".join(str(root) for root in roots)
+            )
+    removed = []
+    for request in chosen:
+        path = efs_to_local(request.path, mounts)
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        elif path.exists() or path.is_symlink():
+            path.unlink()
+        else:
+            continue
+        removed.append(request.path)
+    return removed
+
+
+def _within(target: EfsUri, root: EfsUri) -> bool:
+    if target.file_system_id != root.file_system_id:
+        return False
+    return PurePosixPath(target.path).is_relative_to(PurePosixPath(root.path))
