@@ -12,7 +12,12 @@ import typer
 from rich.console import Console
 
 from runtime.config import load_configuration
-from runtime.errors import DocumentError, PlanError
+from runtime.errors import DemandError, DocumentError, PlanError
+from runtime.local.jobs import RunnerName, runner_named
+from runtime.local.progress import staging_progress
+from runtime.local.report import render_report
+from runtime.local.root import LocalRoot, default_root
+from runtime.local.runner import LocalRun
 from runtime.plan import build_plan
 from runtime.plan_summary import render_plan
 from runtime.spec import load_spec_file, spec_json_schema
@@ -41,6 +46,9 @@ def reported_errors() -> Iterator[None]:
     except PlanError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(EXIT_INVALID) from None
+    except DemandError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
 
 
 SpecArgument = Annotated[
@@ -55,10 +63,7 @@ def plan(
     file_system: Annotated[
         str | None, typer.Option("--file-system", help="EFS file system id to plan for.")
     ] = None,
-    config: Annotated[
-        Path | None,
-        typer.Option("--config", help="Volumes and context settings, JSON or YAML."),
-    ] = None,
+    config: ConfigOption = None,
 ) -> None:
     """Validate SPEC and print the ExecutionPlan it becomes; nothing is run."""
     with reported_errors():
@@ -70,6 +75,49 @@ def plan(
         typer.echo(execution_plan.model_dump_json(indent=2))
     else:
         render_plan(execution_plan, Console())
+
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", help="Volumes and context settings, JSON or YAML."),
+]
+
+
+@app.command()
+def run(
+    spec: SpecArgument,
+    root: Annotated[
+        Path | None,
+        typer.Option(help="Directory standing in for EFS [default: ~/.cache/demand]."),
+    ] = None,
+    runner: Annotated[
+        RunnerName, typer.Option(help="Run the job as a local process or in a Docker container.")
+    ] = "process",
+    keep: Annotated[
+        bool, typer.Option("--keep", help="Keep the working dir afterwards, for debugging.")
+    ] = False,
+    config: ConfigOption = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print the final report as JSON on stdout.")
+    ] = False,
+) -> None:
+    """Run SPEC here: prepare, stage in, run the job, stage out, clean up."""
+    console = Console(stderr=True)
+    with reported_errors():
+        execution = LocalRun(
+            spec=load_spec_file(spec),
+            root=LocalRoot(root or default_root()),
+            runner=runner_named(runner),
+            configuration=load_configuration(config),
+            keep=keep,
+            progress=staging_progress(console),
+        )
+        report = execution.execute()
+    if json_output:
+        typer.echo(report.model_dump_json(indent=2))
+    else:
+        render_report(report, console)
+    raise typer.Exit(report.exit_code)
 
 
 @app.command()

@@ -174,8 +174,55 @@ class OutputBinding(_Model):
 
 
 def load_spec_file(path: Path) -> DemandExecution:
-    """Read a JSON or YAML spec file and validate it."""
-    return parse_spec(read_document(path, SpecError))
+    """Read a JSON or YAML spec file and validate it.
+
+    A relative ``file://`` URI (``file://data/x``) is taken relative to the spec file's own
+    directory, so that a spec and its local data can travel together.
+    """
+    data = read_document(path, SpecError)
+    if isinstance(data, Mapping):
+        data = _with_relative_files_resolved(data, path.parent.resolve())
+    return parse_spec(data)
+
+
+def _with_relative_files_resolved(data: Mapping[str, Any], base: Path) -> dict[str, Any]:
+    def resolve(uri: Any) -> Any:
+        if isinstance(uri, str) and uri.startswith("file://") and not uri.startswith("file:///"):
+            return (base / uri.removeprefix("file://")).as_uri() + (
+                "/" if uri.endswith("/") else ""
+            )
+        return uri
+
+    def resolve_value(value: Any) -> Any:
+        if isinstance(value, str):
+            return " @ ".join(resolve(half) for half in PAIR_SEPARATOR.split(value.strip(), 1))
+        if isinstance(value, dict):
+            return {key: resolve(item) for key, item in value.items()}
+        return value
+
+    result = dict(data)
+    for key in ("execution_parameters", "executionParameters"):
+        parameters = result.get(key)
+        if not isinstance(parameters, Mapping):
+            continue
+        parameters = dict(parameters)
+        staged = [
+            name
+            for field in ("inputs", "outputs")
+            for name in (parameters.get(field) or [])
+            if isinstance(name, str)
+        ]
+        params = parameters.get("params")
+        if isinstance(params, Mapping):
+            parameters["params"] = {
+                name: resolve_value(value) if name in staged else value
+                for name, value in params.items()
+            }
+        for prefix in ("output_s3_prefix", "outputS3Prefix"):
+            if prefix in parameters:
+                parameters[prefix] = resolve(parameters[prefix])
+        result[key] = parameters
+    return result
 
 
 def parse_spec(data: object) -> DemandExecution:
