@@ -1,0 +1,249 @@
+"""Per-environment settings, read from the ``environments`` map in cdk.json's context.
+
+Every setting is validated here, before any construct is built, so that a typo or an impossible
+value is reported as one line naming the environment and the setting rather than as a
+CloudFormation failure halfway through a deployment.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
+
+ENVIRONMENTS_CONTEXT_KEY = "environments"
+SELECTED_ENVIRONMENT_CONTEXT_KEY = "env"
+
+EnvironmentName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,19}$")]
+AccountId = Annotated[str, StringConstraints(pattern=r"^\d{12}$")]
+Region = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")]
+AvailabilityZone = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[a-z]+)+-\d[a-z]$")]
+VpcId = Annotated[str, StringConstraints(pattern=r"^vpc-[0-9a-f]{8,17}$")]
+SubnetId = Annotated[str, StringConstraints(pattern=r"^subnet-[0-9a-f]{8,17}$")]
+BucketName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")]
+# An instance type ("m6i.large"), a family ("m6i") or "optimal", as AWS Batch accepts them.
+InstanceType = Annotated[
+    str, StringConstraints(pattern=r"^(optimal|[a-z][a-z0-9-]*[0-9][a-z0-9-]*(\.[a-z0-9]+)?)$")
+]
+IamRoleArn = Annotated[
+    str,
+    StringConstraints(
+        pattern=r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9_+=,.@/-]+$", max_length=2048
+    ),
+]
+TagKey = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+TagValue = Annotated[str, StringConstraints(max_length=256)]
+
+# The interface endpoints a new VPC may get; each costs per hour per availability zone.
+InterfaceEndpoint = Literal[
+    "batch",
+    "ecr.api",
+    "ecr.dkr",
+    "ecs",
+    "ecs-agent",
+    "ecs-telemetry",
+    "elasticfilesystem",
+    "logs",
+    "states",
+    "sts",
+    "xray",
+]
+LogRetentionDays = Literal[
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 3653
+]
+TransitionDays = Literal[1, 7, 14, 30, 60, 90, 180, 270, 365]
+GPU_FAMILY = re.compile(r"^(g|p)\d")
+
+
+class _Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class NetworkSettings(_Settings):
+    """A VPC made for the environment, or an existing one (``vpc_id`` and its private subnets)."""
+
+    vpc_id: VpcId | None = None
+    availability_zones: list[AvailabilityZone] | None = None
+    private_subnet_ids: list[SubnetId] | None = None
+    cidr: str = Field(default="10.80.0.0/16", pattern=r"^\d{1,3}(\.\d{1,3}){3}/(1[6-9]|2[0-4])$")
+    max_azs: int = Field(default=2, ge=2, le=6)
+    nat_gateways: int = Field(default=1, ge=1, le=6)
+    interface_endpoints: list[InterfaceEndpoint] = Field(default_factory=list)
+
+    @property
+    def creates_vpc(self) -> bool:
+        return self.vpc_id is None
+
+    @model_validator(mode="after")
+    def _existing_vpc_is_complete(self) -> Self:
+        if self.vpc_id is None:
+            if self.private_subnet_ids is not None:
+                raise ValueError("private_subnet_ids is only for an existing VPC (set vpc_id)")
+            if self.availability_zones is not None and len(self.availability_zones) < 2:
+                raise ValueError("a new VPC needs at least 2 availability_zones")
+            return self
+        if not self.private_subnet_ids or not self.availability_zones:
+            raise ValueError(
+                "an existing VPC (vpc_id) needs private_subnet_ids and availability_zones, "
+                "one subnet per zone, so that synthesis needs no AWS lookup"
+            )
+        if len(self.private_subnet_ids) != len(self.availability_zones):
+            raise ValueError("private_subnet_ids and availability_zones must pair one to one")
+        if self.interface_endpoints:
+            raise ValueError("interface_endpoints are only created in a new VPC")
+        return self
+
+
+class ComputeEnvironmentSettings(_Settings):
+    """One AWS Batch managed EC2 compute environment."""
+
+    enabled: bool = True
+    instance_types: list[InstanceType] = Field(min_length=1)
+    max_vcpus: int = Field(ge=1, le=100_000)
+    min_vcpus: int = Field(default=0, ge=0)
+
+    @model_validator(mode="after")
+    def _min_below_max(self) -> Self:
+        if self.min_vcpus > self.max_vcpus:
+            raise ValueError(f"min_vcpus ({self.min_vcpus}) exceeds max_vcpus ({self.max_vcpus})")
+        return self
+
+
+class GpuComputeEnvironmentSettings(ComputeEnvironmentSettings):
+    enabled: bool = False
+    instance_types: list[InstanceType] = Field(default_factory=lambda: ["g5"], min_length=1)
+    max_vcpus: int = Field(default=64, ge=1, le=100_000)
+    spot: bool = False
+
+    @model_validator(mode="after")
+    def _gpu_families_only(self) -> Self:
+        not_gpu = [t for t in self.instance_types if not GPU_FAMILY.match(t)]
+        if not_gpu:
+            raise ValueError(f"not GPU instance types (g*/p* families): {', '.join(not_gpu)}")
+        return self
+
+
+class ComputeSettings(_Settings):
+    on_demand: ComputeEnvironmentSettings
+    spot: ComputeEnvironmentSettings
+    gpu: GpuComputeEnvironmentSettings = Field(default_factory=GpuComputeEnvironmentSettings)
+
+    @model_validator(mode="after")
+    def _on_demand_is_required(self) -> Self:
+        if not self.on_demand.enabled:
+            raise ValueError("on_demand cannot be disabled: it backs the default job queue")
+        return self
+
+
+class FileSystemSettings(_Settings):
+    throughput_mode: Literal["bursting", "elastic", "provisioned"] = "elastic"
+    provisioned_throughput_mibps: int | None = Field(default=None, ge=1, le=3414)
+    # Files unread for this many days move to Infrequent Access; None keeps them in Standard.
+    transition_to_ia_days: TransitionDays | None = 30
+    backups: bool = False
+
+    @model_validator(mode="after")
+    def _provisioned_needs_throughput(self) -> Self:
+        provisioned = self.throughput_mode == "provisioned"
+        if provisioned != (self.provisioned_throughput_mibps is not None):
+            raise ValueError(
+                "provisioned_throughput_mibps is required with, and only with, "
+                "throughput_mode 'provisioned'"
+            )
+        return self
+
+
+class DataBucketSettings(_Settings):
+    """The bucket jobs and syncs use by default: made for the environment, or an existing one."""
+
+    name: BucketName | None = None
+    versioned: bool = False
+
+    @property
+    def creates_bucket(self) -> bool:
+        return self.name is None
+
+
+class FunctionSettings(_Settings):
+    service_name: str = Field(default="demand", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    sync_memory_mb: int = Field(default=2048, ge=512, le=10240)
+
+
+class EnvironmentSettings(_Settings):
+    """Everything that differs between two deployments of the platform."""
+
+    name: EnvironmentName
+    account: AccountId | None = None
+    region: Region | None = None
+    network: NetworkSettings = Field(default_factory=NetworkSettings)
+    compute: ComputeSettings
+    file_system: FileSystemSettings = Field(default_factory=FileSystemSettings)
+    data_bucket: DataBucketSettings = Field(default_factory=DataBucketSettings)
+    # Further buckets the sync step may read inputs from / write outputs to.
+    input_buckets: list[BucketName] = Field(default_factory=list)
+    output_buckets: list[BucketName] = Field(default_factory=list)
+    # Job roles besides the stack's default one that the register step may pass to Batch.
+    job_role_arns: list[IamRoleArn] = Field(default_factory=list)
+    functions: FunctionSettings = Field(default_factory=FunctionSettings)
+    map_concurrency: int = Field(default=10, ge=1, le=1000)
+    execution_timeout_hours: int = Field(default=168, ge=1, le=8760)
+    removal_policy: Literal["retain", "destroy"] = "retain"
+    log_retention_days: LogRetentionDays = 30
+    tags: dict[TagKey, TagValue] = Field(default_factory=dict)
+
+    @property
+    def stack_name(self) -> str:
+        return f"demand-{self.name}"
+
+
+class ConfigError(ValueError):
+    """cdk.json's environments are missing, unknown or invalid; the message says which."""
+
+
+def _problems(error: ValidationError) -> list[str]:
+    problems = []
+    for item in error.errors():
+        where = ".".join(str(part) for part in item["loc"]) or "(settings)"
+        message = item["msg"].removeprefix("Value error, ")
+        problems.append(f"{where}: {message}")
+    return problems
+
+
+def parse_environment(name: str, raw: object) -> EnvironmentSettings:
+    """One environment's settings, or a ConfigError listing every problem with them."""
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"environment {name!r}: settings must be an object")
+    try:
+        return EnvironmentSettings.model_validate({**raw, "name": name})
+    except ValidationError as exc:
+        raise ConfigError(
+            f"environment {name!r} in cdk.json is invalid: " + "; ".join(_problems(exc))
+        ) from None
+
+
+def load_environments(context: Mapping[str, Any]) -> list[EnvironmentSettings]:
+    """The environments to synthesize: the one named by ``-c env=NAME``, else every one listed."""
+    listed = context.get(ENVIRONMENTS_CONTEXT_KEY)
+    if not isinstance(listed, Mapping) or not listed:
+        raise ConfigError(
+            f"cdk.json context has no {ENVIRONMENTS_CONTEXT_KEY!r} map of environment settings"
+        )
+    selected = context.get(SELECTED_ENVIRONMENT_CONTEXT_KEY)
+    if selected is None:
+        return [parse_environment(name, raw) for name, raw in listed.items()]
+    if selected not in listed:
+        raise ConfigError(
+            f"unknown environment {selected!r} (-c env=...); cdk.json lists: "
+            + ", ".join(sorted(listed))
+        )
+    return [parse_environment(str(selected), listed[selected])]

@@ -1,0 +1,220 @@
+"""AWS Batch: managed EC2 compute environments, their job queues, and the default job role."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_batch as batch
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from infra.config import ComputeEnvironmentSettings, ComputeSettings, ConfigError
+
+HOST_MOUNT_PATH = "/mnt/efs"
+ROOT_VOLUME_GIB = 50
+# A job whose resource requirements no compute environment can meet never leaves RUNNABLE:
+# cancel it, so that its execution fails (and cleans up) instead of waiting forever.
+UNSATISFIABLE_JOB_TIMEOUT = Duration.minutes(10)
+
+
+def _instance_class(family: str) -> ec2.InstanceClass:
+    try:
+        return ec2.InstanceClass[family.upper().replace("-", "_")]
+    except KeyError:
+        raise ConfigError(f"unknown EC2 instance family {family!r}") from None
+
+
+def _instance_user_data(file_system_id: str) -> ec2.UserData:
+    """ECS agent settings, and the shared file system mounted at /mnt/efs on the host.
+
+    Jobs mount their volumes through access points in their job definitions; the host mount is
+    for job definitions that use host volumes and for operators looking at an instance.
+    """
+    script = ec2.UserData.for_linux()
+    script.add_commands(
+        "cat >> /etc/ecs/ecs.config <<'ECS'",
+        "ECS_ENABLE_SPOT_INSTANCE_DRAINING=true",
+        "ECS_IMAGE_PULL_BEHAVIOR=prefer-cached",
+        "ECS_ENABLE_CONTAINER_METADATA=true",
+        "ECS",
+        "yum install -y amazon-efs-utils",
+        f"mkdir -p {HOST_MOUNT_PATH}",
+        f'echo "{file_system_id}:/ {HOST_MOUNT_PATH} efs _netdev,noresvport,tls,iam 0 0"'
+        " >> /etc/fstab",
+        f"for attempt in 1 2 3 4 5 6; do mount {HOST_MOUNT_PATH} && break; sleep 10; done",
+    )
+    multipart = ec2.MultipartUserData()
+    multipart.add_user_data_part(script, ec2.MultipartBody.SHELL_SCRIPT, True)
+    return multipart
+
+
+class BatchCompute(Construct):
+    """On-demand, Spot and (optionally) GPU compute environments behind three job queues.
+
+    - the default queue prefers the Spot environment and overflows to on-demand when Spot is
+      at its maximum vCPUs (only on-demand when Spot is off);
+    - the on-demand queue, for jobs that must not be interrupted;
+    - the GPU queue, when the GPU environment is enabled.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        environment_name: str,
+        settings: ComputeSettings,
+        vpc: ec2.IVpc,
+        subnets: ec2.SubnetSelection,
+        file_system_id: str,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._vpc = vpc
+        self._subnets = subnets
+        self.security_group = ec2.SecurityGroup(
+            self,
+            "InstanceSecurityGroup",
+            vpc=vpc,
+            description="AWS Batch instances: outbound only (images, AWS APIs, EFS)",
+            allow_all_outbound=True,
+        )
+        self.instance_role = iam.Role(
+            self,
+            "InstanceRole",
+            description="AWS Batch container instances: the ECS agent",
+            assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
+            managed_policies=[
+                iam.ManagedPolicy.from_aws_managed_policy_name(
+                    "service-role/AmazonEC2ContainerServiceforEC2Role"
+                )
+            ],
+        )
+        self._launch_template = ec2.LaunchTemplate(
+            self,
+            "LaunchTemplate",
+            user_data=_instance_user_data(file_system_id),
+            require_imdsv2=True,
+            # Containers (one hop further) cannot reach the instance's credentials.
+            http_put_response_hop_limit=1,
+            block_devices=[
+                ec2.BlockDevice(
+                    device_name="/dev/xvda",
+                    volume=ec2.BlockDeviceVolume.ebs(
+                        ROOT_VOLUME_GIB,
+                        encrypted=True,
+                        volume_type=ec2.EbsDeviceVolumeType.GP3,
+                        delete_on_termination=True,
+                    ),
+                )
+            ],
+        )
+
+        on_demand = self._compute_environment(
+            "OnDemand", settings.on_demand, spot=False, image=batch.EcsMachineImageType.ECS_AL2023
+        )
+        spot = (
+            self._compute_environment(
+                "Spot", settings.spot, spot=True, image=batch.EcsMachineImageType.ECS_AL2023
+            )
+            if settings.spot.enabled
+            else None
+        )
+        self.compute_environments = [ce for ce in (on_demand, spot) if ce is not None]
+
+        self.default_queue = self._queue(
+            "DefaultQueue", f"demand-{environment_name}-default", [spot, on_demand]
+        )
+        self.on_demand_queue = self._queue(
+            "OnDemandQueue", f"demand-{environment_name}-on-demand", [on_demand]
+        )
+        self.gpu_queue: batch.JobQueue | None = None
+        if settings.gpu.enabled:
+            gpu = self._compute_environment(
+                "Gpu",
+                settings.gpu,
+                spot=settings.gpu.spot,
+                image=batch.EcsMachineImageType.ECS_AL2023_NVIDIA,
+            )
+            self.compute_environments.append(gpu)
+            self.gpu_queue = self._queue("GpuQueue", f"demand-{environment_name}-gpu", [gpu])
+        self.queues = [q for q in (self.default_queue, self.on_demand_queue, self.gpu_queue) if q]
+
+        self.job_role_path = f"/demand/{environment_name}/jobs/"
+        self.default_job_role = iam.Role(
+            self,
+            "DefaultJobRole",
+            description="Default role of demand execution jobs",
+            assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
+            path=self.job_role_path,
+        )
+
+    @property
+    def job_role_arn_pattern(self) -> str:
+        """Every role under this environment's job-role path."""
+        return Stack.of(self).format_arn(
+            service="iam",
+            region="",
+            resource="role",
+            resource_name=f"{self.job_role_path.strip('/')}/*",
+        )
+
+    def _compute_environment(
+        self,
+        construct_id: str,
+        settings: ComputeEnvironmentSettings,
+        *,
+        spot: bool,
+        image: batch.EcsMachineImageType,
+    ) -> batch.ManagedEc2EcsComputeEnvironment:
+        return batch.ManagedEc2EcsComputeEnvironment(
+            self,
+            construct_id,
+            vpc=self._vpc,
+            vpc_subnets=self._subnets,
+            security_groups=[self.security_group],
+            instance_role=self.instance_role,
+            launch_template=self._launch_template,
+            images=[batch.EcsMachineImage(image_type=image)],
+            # "m6i.large" is an instance type, "m6i" a family (instance class) of them.
+            instance_types=[
+                ec2.InstanceType(name) for name in settings.instance_types if "." in name
+            ],
+            instance_classes=[
+                _instance_class(name)
+                for name in settings.instance_types
+                if "." not in name and name != "optimal"
+            ],
+            use_optimal_instance_classes="optimal" in settings.instance_types,
+            minv_cpus=settings.min_vcpus,
+            maxv_cpus=settings.max_vcpus,
+            spot=spot,
+            allocation_strategy=(
+                batch.AllocationStrategy.SPOT_PRICE_CAPACITY_OPTIMIZED
+                if spot
+                else batch.AllocationStrategy.BEST_FIT_PROGRESSIVE
+            ),
+            update_to_latest_image_version=True,
+        )
+
+    def _queue(
+        self,
+        construct_id: str,
+        name: str,
+        environments: list[batch.ManagedEc2EcsComputeEnvironment | None],
+    ) -> batch.JobQueue:
+        present = [ce for ce in environments if ce is not None]
+        return batch.JobQueue(
+            self,
+            construct_id,
+            job_queue_name=name,
+            compute_environments=[
+                batch.OrderedComputeEnvironment(compute_environment=ce, order=order)
+                for order, ce in enumerate(present, start=1)
+            ],
+            job_state_time_limit_actions=[
+                batch.JobStateTimeLimitAction(
+                    max_time=UNSATISFIABLE_JOB_TIMEOUT,
+                    reason=batch.JobStateTimeLimitActionsReason.JOB_RESOURCE_REQUIREMENT,
+                )
+            ],
+        )

@@ -1,0 +1,292 @@
+"""The state machine that carries one demand execution from spec to finished job.
+
+Prepare → (Register ∥ Stage in) → Run job → Stage out → Cleanup; any failure after Prepare runs
+the cleanup for failures and then fails the execution with the original error and cause.
+
+The stage-in and stage-out loops re-run their Map while any sync reports ``done: false``: a
+sync that nears the Lambda time limit returns its cursor instead of finishing, and the next
+pass resumes it (syncs already done return at once).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_batch as batch
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+from infra.constructs.functions import LambdaSteps
+
+LAMBDA_SERVICE_ERRORS = [
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+]
+# Raised by the handlers (runtime/errors.py) for what may succeed when tried again.
+TRANSIENT_STEP_ERRORS = ["TransientAwsError", "TransientSyncError"]
+# How Step Functions reports Batch API throttling and server errors on submitJob.
+BATCH_API_ERRORS = [
+    "Batch.AWSBatchException",
+    "Batch.TooManyRequestsException",
+    "Batch.ServerException",
+]
+
+
+def _retry_with_backoff(
+    state: tasks.LambdaInvoke | sfn.CustomState,
+    errors: list[str],
+    *,
+    first: Duration,
+    attempts: int,
+    longest: Duration,
+) -> None:
+    """Exponential backoff with full jitter, so that retries of many executions spread out."""
+    state.add_retry(
+        errors=errors,
+        interval=first,
+        max_attempts=attempts,
+        backoff_rate=2,
+        max_delay=longest,
+        jitter_strategy=sfn.JitterType.FULL,
+    )
+
+
+@dataclass(frozen=True)
+class _SyncLoop:
+    map: sfn.Map
+    choice: sfn.Choice
+
+
+class Orchestration(Construct):
+    """The environment's Standard state machine, logged to CloudWatch Logs and traced."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        state_machine_name: str,
+        functions: LambdaSteps,
+        job_queues: list[batch.JobQueue],
+        job_definitions: str,
+        map_concurrency: int,
+        execution_timeout: Duration,
+        log_retention: logs.RetentionDays,
+        removal_policy: RemovalPolicy,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._map_concurrency = map_concurrency
+
+        fail = sfn.Fail(self, "Fail", error_path="$.error.Error", cause_path="$.error.Cause")
+        cleanup_after_failure = self._invoke(
+            "Cleanup after failure",
+            functions.cleanup,
+            payload={
+                "cleanup": sfn.JsonPath.object_at("$.plan.cleanup"),
+                "status": "FAILED",
+                "error": sfn.JsonPath.object_at("$.error"),
+            },
+            result_path=sfn.JsonPath.DISCARD,
+        )
+        # A failing cleanup must not hide the error that brought the execution here.
+        cleanup_after_failure.add_catch(
+            fail, errors=[sfn.Errors.ALL], result_path="$.cleanup_error"
+        )
+        cleanup_after_failure.next(fail)
+
+        prepare = self._invoke("Prepare", functions.prepare, result_path="$.plan")
+        prepare.add_catch(fail, errors=[sfn.Errors.ALL], result_path="$.error")
+
+        register = self._invoke("Register", functions.register, input_path="$.plan.job.definition")
+        stage_in = self._sync_loop("Stage in", "$.plan.stage_in", "Sync input", functions.sync)
+        stage_in.choice.otherwise(sfn.Succeed(self, "Staged in"))
+        register_and_stage_in = sfn.Parallel(
+            self,
+            "Register and stage in",
+            result_selector={
+                "job_definition_arn": sfn.JsonPath.string_at("$[0].job_definition_arn")
+            },
+            result_path="$.registered",
+        )
+        register_and_stage_in.branch(register)
+        register_and_stage_in.branch(stage_in.map)
+        register_and_stage_in.add_catch(
+            cleanup_after_failure, errors=[sfn.Errors.ALL], result_path="$.error"
+        )
+
+        run_job = self._run_job()
+        run_job.add_catch(cleanup_after_failure, errors=[sfn.Errors.ALL], result_path="$.error")
+
+        stage_out = self._sync_loop("Stage out", "$.plan.stage_out", "Sync output", functions.sync)
+        stage_out.map.add_catch(
+            cleanup_after_failure, errors=[sfn.Errors.ALL], result_path="$.error"
+        )
+
+        cleanup = self._invoke(
+            "Cleanup",
+            functions.cleanup,
+            payload={"cleanup": sfn.JsonPath.object_at("$.plan.cleanup"), "status": "SUCCEEDED"},
+            result_path=sfn.JsonPath.DISCARD,
+        )
+        cleanup.add_catch(cleanup_after_failure, errors=[sfn.Errors.ALL], result_path="$.error")
+        stage_out.choice.otherwise(cleanup)
+
+        definition = prepare.next(register_and_stage_in).next(run_job).next(stage_out.map)
+
+        self.log_group = logs.LogGroup(
+            self,
+            "Logs",
+            log_group_name=f"/aws/vendedlogs/states/{state_machine_name}",
+            retention=log_retention,
+            removal_policy=removal_policy,
+        )
+        self.state_machine = sfn.StateMachine(
+            self,
+            "StateMachine",
+            state_machine_name=state_machine_name,
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            definition_body=sfn.DefinitionBody.from_chainable(definition),
+            timeout=execution_timeout,
+            tracing_enabled=True,
+            logs=sfn.LogOptions(
+                destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True
+            ),
+        )
+        self._grant_batch_submission(job_queues, job_definitions)
+
+    def _invoke(
+        self,
+        state_name: str,
+        function: lambda_.IFunction,
+        *,
+        payload: dict[str, object] | None = None,
+        input_path: str | None = None,
+        result_path: str | None = None,
+    ) -> tasks.LambdaInvoke:
+        """A Lambda step whose result is the handler's return value itself."""
+        task = tasks.LambdaInvoke(
+            self,
+            state_name,
+            lambda_function=function,
+            payload=sfn.TaskInput.from_object(payload) if payload is not None else None,
+            payload_response_only=True,
+            retry_on_service_exceptions=False,
+            input_path=input_path,
+            result_path=result_path,
+        )
+        _retry_with_backoff(
+            task,
+            LAMBDA_SERVICE_ERRORS,
+            first=Duration.seconds(2),
+            attempts=6,
+            longest=Duration.seconds(30),
+        )
+        _retry_with_backoff(
+            task,
+            TRANSIENT_STEP_ERRORS,
+            first=Duration.seconds(5),
+            attempts=5,
+            longest=Duration.minutes(2),
+        )
+        return task
+
+    def _sync_loop(
+        self, name: str, requests_path: str, sync_state_name: str, sync: lambda_.IFunction
+    ) -> _SyncLoop:
+        """A Map of syncs over ``<requests_path>.items``, repeated while any is not done."""
+        map_state = sfn.Map(
+            self,
+            name,
+            items_path=f"{requests_path}.items",
+            max_concurrency=self._map_concurrency,
+            result_selector={
+                "items": sfn.JsonPath.entire_payload,
+                "pending": sfn.JsonPath.string_at("States.ArrayContains($[*].done, false)"),
+            },
+            result_path=requests_path,
+        )
+        map_state.item_processor(self._invoke(sync_state_name, sync))
+        choice = sfn.Choice(self, f"{name} pending?")
+        choice.when(
+            sfn.Condition.boolean_equals(f"{requests_path}.pending", True),
+            map_state,
+        )
+        map_state.next(choice)
+        return _SyncLoop(map_state, choice)
+
+    def _run_job(self) -> sfn.CustomState:
+        """batch:submitJob.sync with the plan's job, whole objects taken from the state."""
+        submit = "$.plan.job.submit"
+        state = sfn.CustomState(
+            self,
+            "Run job",
+            state_json={
+                "Type": "Task",
+                "Resource": f"arn:{Stack.of(self).partition}:states:::batch:submitJob.sync",
+                "Parameters": {
+                    "JobDefinition.$": "$.registered.job_definition_arn",
+                    "JobName.$": f"{submit}.JobName",
+                    "JobQueue.$": f"{submit}.JobQueue",
+                    "ContainerOverrides.$": f"{submit}.ContainerOverrides",
+                    "Tags.$": f"{submit}.Tags",
+                    "PropagateTags": True,
+                },
+                "ResultSelector": {"JobId.$": "$.JobId", "Status.$": "$.Status"},
+                "ResultPath": "$.job",
+            },
+        )
+        _retry_with_backoff(
+            state,
+            BATCH_API_ERRORS,
+            first=Duration.seconds(5),
+            attempts=8,
+            longest=Duration.minutes(2),
+        )
+        return state
+
+    def _grant_batch_submission(
+        self, job_queues: list[batch.JobQueue], job_definitions: str
+    ) -> None:
+        stack = Stack.of(self)
+        role = self.state_machine.role
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="SubmitToOwnQueues",
+                actions=["batch:SubmitJob"],
+                resources=[*(queue.job_queue_arn for queue in job_queues), job_definitions],
+            )
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="TagSubmittedJobs",
+                actions=["batch:TagResource"],
+                resources=[stack.format_arn(service="batch", resource="job", resource_name="*")],
+            )
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="FollowAndStopJobs",
+                actions=["batch:DescribeJobs", "batch:TerminateJob"],
+                resources=["*"],
+            )
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="SyncIntegrationRule",
+                actions=["events:PutTargets", "events:PutRule", "events:DescribeRule"],
+                resources=[
+                    stack.format_arn(
+                        service="events",
+                        resource="rule",
+                        resource_name="StepFunctionsGetEventsForBatchJobsRule",
+                    )
+                ],
+            )
+        )

@@ -1,0 +1,201 @@
+"""Storage: the shared EFS file system with its access points, and the data bucket."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy, Size
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_efs as efs
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from infra.config import DataBucketSettings, FileSystemSettings
+
+# Every writer (Lambda steps and Batch jobs) acts as this POSIX user through its access point,
+# so a file one writes the others can read and remove, whatever user a job's image runs as.
+POSIX_UID = 1000
+POSIX_GID = 1000
+DIRECTORY_PERMISSIONS = "0755"
+
+# Where each volume lives in the file system (runtime/volumes.py's defaults).
+VOLUME_PATHS = {"scratch": "/scratch", "shared": "/shared", "tmp": "/tmp"}
+
+_THROUGHPUT_MODES = {
+    "bursting": efs.ThroughputMode.BURSTING,
+    "elastic": efs.ThroughputMode.ELASTIC,
+    "provisioned": efs.ThroughputMode.PROVISIONED,
+}
+_CLIENT_ACTIONS = ["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"]
+
+
+def _transition_to_ia(days: int | None) -> efs.LifecyclePolicy | None:
+    if days is None:
+        return None
+    return efs.LifecyclePolicy[f"AFTER_{days}_DAY{'S' if days > 1 else ''}"]
+
+
+def _file_system_policy() -> iam.PolicyDocument:
+    """TLS only; mount and write through a mount target, never as root.
+
+    Who can reach a mount target at all is decided by the file system's security group, which
+    admits only the Batch instances and the Lambda steps.
+    """
+    return iam.PolicyDocument(
+        statements=[
+            iam.PolicyStatement(
+                sid="DenyUnencryptedTransport",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=["*"],
+                conditions={"Bool": {"aws:SecureTransport": "false"}},
+            ),
+            iam.PolicyStatement(
+                sid="MountAndWriteThroughMountTargets",
+                principals=[iam.AnyPrincipal()],
+                actions=_CLIENT_ACTIONS,
+                conditions={"Bool": {"elasticfilesystem:AccessedViaMountTarget": "true"}},
+            ),
+        ]
+    )
+
+
+class SharedFileSystem(Construct):
+    """Encrypted EFS with one access point per volume and one, rooted at ``/``, for the Lambdas.
+
+    The Lambdas see the whole file system (``/scratch/x`` is at ``<mount>/scratch/x``); jobs see
+    each volume through its own access point.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        vpc: ec2.IVpc,
+        subnets: ec2.SubnetSelection,
+        settings: FileSystemSettings,
+        removal_policy: RemovalPolicy,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.security_group = ec2.SecurityGroup(
+            self,
+            "SecurityGroup",
+            vpc=vpc,
+            description="EFS mount targets: NFS from the Batch instances and the Lambda steps",
+            allow_all_outbound=False,
+        )
+        provisioned = settings.provisioned_throughput_mibps
+        self.file_system = efs.FileSystem(
+            self,
+            "FileSystem",
+            vpc=vpc,
+            vpc_subnets=subnets,
+            security_group=self.security_group,
+            encrypted=True,
+            performance_mode=efs.PerformanceMode.GENERAL_PURPOSE,
+            throughput_mode=_THROUGHPUT_MODES[settings.throughput_mode],
+            provisioned_throughput_per_second=(
+                Size.mebibytes(provisioned) if provisioned is not None else None
+            ),
+            lifecycle_policy=_transition_to_ia(settings.transition_to_ia_days),
+            out_of_infrequent_access_policy=(
+                efs.OutOfInfrequentAccessPolicy.AFTER_1_ACCESS
+                if settings.transition_to_ia_days is not None
+                else None
+            ),
+            enable_automatic_backups=settings.backups,
+            removal_policy=removal_policy,
+            # Anonymous (non-IAM) mounts stay possible for job definitions that do not ask for
+            # IAM authorization; the policy below still demands TLS and withholds root access.
+            allow_anonymous_access=True,
+            file_system_policy=_file_system_policy(),
+        )
+        posix_user = efs.PosixUser(uid=str(POSIX_UID), gid=str(POSIX_GID))
+        self.volume_access_points = {
+            name: self.file_system.add_access_point(
+                f"{name.capitalize()}AccessPoint",
+                path=path,
+                posix_user=posix_user,
+                create_acl=efs.Acl(
+                    owner_uid=str(POSIX_UID),
+                    owner_gid=str(POSIX_GID),
+                    permissions=DIRECTORY_PERMISSIONS,
+                ),
+            )
+            for name, path in VOLUME_PATHS.items()
+        }
+        self.functions_access_point = self.file_system.add_access_point(
+            "FunctionsAccessPoint", path="/", posix_user=posix_user
+        )
+
+    def grant_client_access(
+        self, grantee: iam.IGrantable, access_points: list[efs.AccessPoint]
+    ) -> None:
+        """Mount and write, only through the given access points."""
+        grantee.grant_principal.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=_CLIENT_ACTIONS,
+                resources=[self.file_system.file_system_arn],
+                conditions={
+                    "StringEquals": {
+                        "elasticfilesystem:AccessPointArn": [
+                            point.access_point_arn for point in access_points
+                        ]
+                    }
+                },
+            )
+        )
+
+
+class DataBucket(Construct):
+    """The environment's default bucket for inputs and outputs: made here, or an existing one."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: DataBucketSettings,
+        removal_policy: RemovalPolicy,
+        access_log_retention: Duration,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        if settings.name is not None:
+            self.bucket: s3.IBucket = s3.Bucket.from_bucket_name(self, "Bucket", settings.name)
+            return
+
+        auto_delete = removal_policy == RemovalPolicy.DESTROY
+        access_logs = s3.Bucket(
+            self,
+            "AccessLogs",
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            enforce_ssl=True,
+            minimum_tls_version=1.2,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            lifecycle_rules=[s3.LifecycleRule(expiration=access_log_retention)],
+            removal_policy=removal_policy,
+            auto_delete_objects=auto_delete,
+        )
+        lifecycle_rules = [
+            s3.LifecycleRule(abort_incomplete_multipart_upload_after=Duration.days(7))
+        ]
+        if settings.versioned:
+            lifecycle_rules.append(
+                s3.LifecycleRule(noncurrent_version_expiration=Duration.days(30))
+            )
+        self.bucket = s3.Bucket(
+            self,
+            "Bucket",
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            enforce_ssl=True,
+            minimum_tls_version=1.2,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            versioned=settings.versioned,
+            server_access_logs_bucket=access_logs,
+            server_access_logs_prefix="data-bucket/",
+            lifecycle_rules=lifecycle_rules,
+            removal_policy=removal_policy,
+            auto_delete_objects=auto_delete,
+        )

@@ -1,0 +1,157 @@
+"""The cdk-nag (AwsSolutions) findings this project accepts, each with the reason it is accepted.
+
+Every suppression names the rule, the exact finding (``applies_to``) and the construct it is
+accepted on, so that a new wildcard or managed policy anywhere else still fails the synth.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_stepfunctions as sfn
+from cdk_nag import NagPackSuppression, NagSuppressions, RegexAppliesTo
+from constructs import IConstruct
+
+_MANAGED = "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+
+_LAMBDA_MANAGED_POLICIES = NagPackSuppression(
+    id="AwsSolutions-IAM4",
+    reason=(
+        "CDK attaches AWSLambdaBasicExecutionRole (write to the function's own log group) and, "
+        "for functions in a VPC, AWSLambdaVPCAccessExecutionRole (manage the function's network "
+        "interfaces); these are the AWS-maintained minimum for a VPC Lambda."
+    ),
+    applies_to=[
+        f"{_MANAGED}AWSLambdaBasicExecutionRole",
+        f"{_MANAGED}AWSLambdaVPCAccessExecutionRole",
+    ],
+)
+_LAMBDA_UNSCOPED_ACTIONS = NagPackSuppression(
+    id="AwsSolutions-IAM5",
+    reason=(
+        "Resource '*' only for actions without resource-level permissions: X-Ray "
+        "PutTraceSegments/PutTelemetryRecords (active tracing), batch:DescribeJobDefinitions, "
+        "and elasticfilesystem:ClientMount, which CDK conditions on the function's access point "
+        "ARN (elasticfilesystem:AccessPointArn)."
+    ),
+    applies_to=["Resource::*"],
+)
+_BUCKET_GRANTS = NagPackSuppression(
+    id="AwsSolutions-IAM5",
+    reason=(
+        "CDK's bucket grants (grant_read / grant_read_write): action groups such as "
+        "s3:GetObject* and s3:List* on the named buckets and their objects (<bucket>/*) only; "
+        "which keys a step or job touches is decided per execution, at run time."
+    ),
+    applies_to=[
+        "Action::s3:Abort*",
+        "Action::s3:DeleteObject*",
+        "Action::s3:GetBucket*",
+        "Action::s3:GetObject*",
+        "Action::s3:List*",
+        RegexAppliesTo(regex="/^Resource::<[A-Za-z0-9]+\\.Arn>\\/\\*$/"),
+        RegexAppliesTo(regex="/^Resource::arn:<AWS::Partition>:s3:::[a-z0-9.-]+\\/\\*$/"),
+    ],
+)
+
+
+def _suppress(constructs: Iterable[IConstruct], suppressions: Sequence[NagPackSuppression]) -> None:
+    NagSuppressions.add_resource_suppressions(
+        list(constructs), list(suppressions), apply_to_children=True
+    )
+
+
+def accept_lambda_findings(functions: Iterable[lambda_.Function]) -> None:
+    """Every function: the managed execution policies and the unscoped X-Ray/EFS actions."""
+    roles = [function.role for function in functions if function.role is not None]
+    _suppress(roles, [_LAMBDA_MANAGED_POLICIES, _LAMBDA_UNSCOPED_ACTIONS])
+
+
+def accept_bucket_grants(grantees: Iterable[iam.IGrantable]) -> None:
+    roles = [grantee.grant_principal for grantee in grantees]
+    _suppress([role for role in roles if isinstance(role, iam.Role)], [_BUCKET_GRANTS])
+
+
+def accept_register_findings(register: lambda_.Function, *, job_role_path: str) -> None:
+    if register.role is None:
+        return
+    _suppress(
+        [register.role],
+        [
+            NagPackSuppression(
+                id="AwsSolutions-IAM5",
+                reason=(
+                    "Job definitions are registered at run time under content-hashed names with "
+                    "this environment's prefix (demand-<env>-*); registration is also limited to "
+                    "unprivileged definitions (batch:Privileged). iam:PassRole is limited to the "
+                    f"roles under {job_role_path} (plus any listed in job_role_arns) and to Batch."
+                ),
+                applies_to=[
+                    RegexAppliesTo(
+                        regex="/^Resource::arn:.*:batch:.*:job-definition\\/demand-.*\\*$/"
+                    ),
+                    RegexAppliesTo(
+                        regex="/^Resource::arn:.*:iam::.*:role\\/demand\\/.*\\/jobs\\/\\*$/"
+                    ),
+                ],
+            )
+        ],
+    )
+
+
+def accept_state_machine_findings(state_machine: sfn.StateMachine) -> None:
+    _suppress(
+        [state_machine.role],
+        [
+            NagPackSuppression(
+                id="AwsSolutions-IAM5",
+                reason=(
+                    "Resource '*' only where the API has no resource-level permissions: X-Ray "
+                    "tracing, CloudWatch Logs delivery (vended logs), and batch:DescribeJobs / "
+                    "batch:TerminateJob, which the batch:submitJob.sync integration calls to "
+                    "follow and stop the job."
+                ),
+                applies_to=["Resource::*"],
+            ),
+            NagPackSuppression(
+                id="AwsSolutions-IAM5",
+                reason=(
+                    "Lambda invocation on the step functions' ARNs and their versions/aliases "
+                    "(<function ARN>:*), as CDK's LambdaInvoke grants it."
+                ),
+                applies_to=[RegexAppliesTo(regex="/^Resource::<.*\\.Arn>:\\*$/")],
+            ),
+            NagPackSuppression(
+                id="AwsSolutions-IAM5",
+                reason=(
+                    "Jobs are submitted with job definitions registered at run time under this "
+                    "environment's prefix (demand-<env>-*), and tagged as they are submitted "
+                    "(job/*: job ids are not known before submission)."
+                ),
+                applies_to=[
+                    RegexAppliesTo(
+                        regex="/^Resource::arn:.*:batch:.*:job-definition\\/demand-.*\\*$/"
+                    ),
+                    RegexAppliesTo(regex="/^Resource::arn:.*:batch:.*:job\\/\\*$/"),
+                ],
+            ),
+        ],
+    )
+
+
+def accept_batch_instance_role(instance_role: iam.Role) -> None:
+    _suppress(
+        [instance_role],
+        [
+            NagPackSuppression(
+                id="AwsSolutions-IAM4",
+                reason=(
+                    "AmazonEC2ContainerServiceforEC2Role is the AWS-maintained policy the ECS "
+                    "agent on AWS Batch container instances needs (register, poll, pull, log)."
+                ),
+                applies_to=[f"{_MANAGED}AmazonEC2ContainerServiceforEC2Role"],
+            )
+        ],
+    )

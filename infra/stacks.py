@@ -1,0 +1,237 @@
+"""One environment's stack: the constructs, the grants between them, and what the CLI reads."""
+
+from __future__ import annotations
+
+from aws_cdk import CfnOutput, Duration, Environment, RemovalPolicy, Stack, Tags
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from infra import nag
+from infra.config import EnvironmentSettings
+from infra.constructs.compute import BatchCompute
+from infra.constructs.file_system_layout import FileSystemLayout
+from infra.constructs.functions import LAMBDA_RUNTIME, LambdaSteps, StepEnvironment
+from infra.constructs.network import Network
+from infra.constructs.orchestration import Orchestration
+from infra.constructs.storage import DataBucket, SharedFileSystem
+from infra.lambda_code import LambdaBundle
+
+# Where AWS Batch sends every job's output unless a job definition says otherwise.
+BATCH_JOB_LOG_GROUP = "/aws/batch/job"
+
+_RETENTION = {
+    1: logs.RetentionDays.ONE_DAY,
+    3: logs.RetentionDays.THREE_DAYS,
+    5: logs.RetentionDays.FIVE_DAYS,
+    7: logs.RetentionDays.ONE_WEEK,
+    14: logs.RetentionDays.TWO_WEEKS,
+    30: logs.RetentionDays.ONE_MONTH,
+    60: logs.RetentionDays.TWO_MONTHS,
+    90: logs.RetentionDays.THREE_MONTHS,
+    120: logs.RetentionDays.FOUR_MONTHS,
+    150: logs.RetentionDays.FIVE_MONTHS,
+    180: logs.RetentionDays.SIX_MONTHS,
+    365: logs.RetentionDays.ONE_YEAR,
+    400: logs.RetentionDays.THIRTEEN_MONTHS,
+    545: logs.RetentionDays.EIGHTEEN_MONTHS,
+    731: logs.RetentionDays.TWO_YEARS,
+    1096: logs.RetentionDays.THREE_YEARS,
+    1827: logs.RetentionDays.FIVE_YEARS,
+    3653: logs.RetentionDays.TEN_YEARS,
+}
+
+
+class DemandStack(Stack):
+    """``demand-<env>``: network, storage, Batch, the Lambda steps and the state machine."""
+
+    def __init__(
+        self, scope: Construct, *, settings: EnvironmentSettings, bundle: LambdaBundle
+    ) -> None:
+        account_or_region = settings.account is not None or settings.region is not None
+        super().__init__(
+            scope,
+            settings.stack_name,
+            stack_name=settings.stack_name,
+            description=(
+                f"Demand executions, {settings.name} environment: EFS, AWS Batch, "
+                "the Lambda steps and the state machine"
+            ),
+            env=(
+                Environment(account=settings.account, region=settings.region)
+                if account_or_region
+                else None
+            ),
+            termination_protection=settings.removal_policy == "retain",
+        )
+        removal_policy = (
+            RemovalPolicy.RETAIN if settings.removal_policy == "retain" else RemovalPolicy.DESTROY
+        )
+        log_retention = _RETENTION[settings.log_retention_days]
+
+        network = Network(
+            self,
+            "Network",
+            settings=settings.network,
+            log_retention=log_retention,
+            removal_policy=removal_policy,
+        )
+        vpc, subnets = network.vpc, network.private_subnets
+        storage = SharedFileSystem(
+            self,
+            "Storage",
+            vpc=vpc,
+            subnets=subnets,
+            settings=settings.file_system,
+            removal_policy=removal_policy,
+        )
+        data = DataBucket(
+            self,
+            "Data",
+            settings=settings.data_bucket,
+            removal_policy=removal_policy,
+            access_log_retention=Duration.days(settings.log_retention_days),
+        )
+        compute = BatchCompute(
+            self,
+            "Compute",
+            environment_name=settings.name,
+            settings=settings.compute,
+            vpc=vpc,
+            subnets=subnets,
+            file_system_id=storage.file_system.file_system_id,
+        )
+        storage.file_system.connections.allow_default_port_from(
+            compute.security_group, "NFS from the Batch instances"
+        )
+        access_points = storage.volume_access_points
+        steps = LambdaSteps(
+            self,
+            "Steps",
+            bundle=bundle,
+            settings=settings.functions,
+            environment=StepEnvironment(
+                environment_name=settings.name,
+                file_system_id=storage.file_system.file_system_id,
+                scratch_access_point_id=access_points["scratch"].access_point_id,
+                shared_access_point_id=access_points["shared"].access_point_id,
+                tmp_access_point_id=access_points["tmp"].access_point_id,
+                default_job_queue=compute.default_queue.job_queue_name,
+                gpu_job_queue=compute.gpu_queue.job_queue_name if compute.gpu_queue else "",
+                default_job_role_arn=compute.default_job_role.role_arn,
+                data_bucket=data.bucket.bucket_name,
+            ),
+            vpc=vpc,
+            subnets=subnets,
+            access_point=storage.functions_access_point,
+            file_system=storage.file_system,
+            log_retention=log_retention,
+            removal_policy=removal_policy,
+        )
+        layout = FileSystemLayout(
+            self,
+            "FileSystemLayout",
+            storage=storage,
+            vpc=vpc,
+            subnets=subnets,
+            security_group=steps.security_group,
+            runtime=LAMBDA_RUNTIME,
+            log_retention=log_retention,
+            removal_policy=removal_policy,
+        )
+        orchestration = Orchestration(
+            self,
+            "Orchestration",
+            state_machine_name=settings.stack_name,
+            functions=steps,
+            job_queues=compute.queues,
+            job_definitions=self._job_definitions(settings),
+            map_concurrency=settings.map_concurrency,
+            execution_timeout=Duration.hours(settings.execution_timeout_hours),
+            log_retention=log_retention,
+            removal_policy=removal_policy,
+        )
+
+        self._grant_data_access(settings, steps, compute, data.bucket)
+        self._grant_job_registration(settings, steps, compute)
+        storage.grant_client_access(compute.default_job_role, list(access_points.values()))
+        storage.file_system.grant_read(compute.instance_role)
+
+        self._output("StateMachineArn", orchestration.state_machine.state_machine_arn)
+        self._output("DataBucketName", data.bucket.bucket_name)
+        self._output("FileSystemId", storage.file_system.file_system_id)
+        self._output("JobQueueName", compute.default_queue.job_queue_name)
+        self._output("OnDemandJobQueueName", compute.on_demand_queue.job_queue_name)
+        if compute.gpu_queue is not None:
+            self._output("GpuJobQueueName", compute.gpu_queue.job_queue_name)
+        self._output("DefaultJobRoleArn", compute.default_job_role.role_arn)
+        self._output("JobLogGroupName", BATCH_JOB_LOG_GROUP)
+
+        Tags.of(self).add("project", "demand-executions")
+        Tags.of(self).add("environment", settings.name)
+        for key, value in settings.tags.items():
+            Tags.of(self).add(key, value)
+
+        nag.accept_lambda_findings([*steps.all, layout.function])
+        nag.accept_bucket_grants([*steps.with_file_system, compute.default_job_role])
+        nag.accept_register_findings(steps.register, job_role_path=compute.job_role_path)
+        nag.accept_state_machine_findings(orchestration.state_machine)
+        nag.accept_batch_instance_role(compute.instance_role)
+
+    def _job_definitions(self, settings: EnvironmentSettings) -> str:
+        """The job definitions the runtime registers: named ``demand-<env>-<content hash>``."""
+        return self.format_arn(
+            service="batch", resource="job-definition", resource_name=f"{settings.stack_name}-*"
+        )
+
+    def _output(self, name: str, value: str) -> None:
+        CfnOutput(self, name, value=value)
+
+    def _grant_data_access(
+        self,
+        settings: EnvironmentSettings,
+        steps: LambdaSteps,
+        compute: BatchCompute,
+        data_bucket: s3.IBucket,
+    ) -> None:
+        grantees: list[iam.IGrantable] = [*steps.with_file_system, compute.default_job_role]
+        for grantee in grantees:
+            data_bucket.grant_read_write(grantee)
+        for index, name in enumerate(settings.input_buckets):
+            s3.Bucket.from_bucket_name(self, f"InputBucket{index}", name).grant_read(steps.sync)
+        for index, name in enumerate(settings.output_buckets):
+            bucket = s3.Bucket.from_bucket_name(self, f"OutputBucket{index}", name)
+            bucket.grant_read_write(steps.sync)
+
+    def _grant_job_registration(
+        self, settings: EnvironmentSettings, steps: LambdaSteps, compute: BatchCompute
+    ) -> None:
+        job_definitions = self._job_definitions(settings)
+        steps.register.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="RegisterUnprivilegedJobDefinitions",
+                actions=["batch:RegisterJobDefinition", "batch:TagResource"],
+                resources=[job_definitions],
+                conditions={"BoolIfExists": {"batch:Privileged": "false"}},
+            )
+        )
+        steps.register.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="FindExistingJobDefinitions",
+                actions=["batch:DescribeJobDefinitions"],
+                resources=["*"],
+            )
+        )
+        steps.register.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="PassJobRolesToBatch",
+                actions=["iam:PassRole"],
+                resources=[compute.job_role_arn_pattern, *settings.job_role_arns],
+                conditions={
+                    "StringEquals": {
+                        "iam:PassedToService": ["batch.amazonaws.com", "ecs-tasks.amazonaws.com"]
+                    }
+                },
+            )
+        )
