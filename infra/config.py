@@ -147,8 +147,9 @@ class ComputeSettings(_Settings):
 class FileSystemSettings(_Settings):
     throughput_mode: Literal["bursting", "elastic", "provisioned"] = "elastic"
     provisioned_throughput_mibps: int | None = Field(default=None, ge=1, le=3414)
-    # Files unread for this many days move to Infrequent Access; None keeps them in Standard.
-    transition_to_ia_days: TransitionDays | None = 30
+    # Files unread for this many days move to Infrequent Access; "never" keeps them in Standard.
+    # (Not null: CDK drops null values from context, so null would mean the default.)
+    transition_to_ia_days: TransitionDays | Literal["never"] = 30
     backups: bool = False
 
     @model_validator(mode="after")

@@ -52,7 +52,9 @@ _BUCKET_GRANTS = NagPackSuppression(
         "Action::s3:GetObject*",
         "Action::s3:List*",
         RegexAppliesTo(regex="/^Resource::<[A-Za-z0-9]+\\.Arn>\\/\\*$/"),
-        RegexAppliesTo(regex="/^Resource::arn:<AWS::Partition>:s3:::[a-z0-9.-]+\\/\\*$/"),
+        RegexAppliesTo(
+            regex="/^Resource::arn:(aws[a-z-]*|<AWS::Partition>):s3:::[a-z0-9.-]+\\/\\*$/"
+        ),
     ],
 )
 

@@ -117,8 +117,8 @@ class DemandStack(Stack):
                 scratch_access_point_id=access_points["scratch"].access_point_id,
                 shared_access_point_id=access_points["shared"].access_point_id,
                 tmp_access_point_id=access_points["tmp"].access_point_id,
-                default_job_queue=compute.default_queue.job_queue_name,
-                gpu_job_queue=compute.gpu_queue.job_queue_name if compute.gpu_queue else "",
+                default_job_queue=compute.default_queue_name,
+                gpu_job_queue=compute.gpu_queue_name or "",
                 default_job_role_arn=compute.default_job_role.role_arn,
                 data_bucket=data.bucket.bucket_name,
             ),
@@ -161,10 +161,10 @@ class DemandStack(Stack):
         self._output("StateMachineArn", orchestration.state_machine.state_machine_arn)
         self._output("DataBucketName", data.bucket.bucket_name)
         self._output("FileSystemId", storage.file_system.file_system_id)
-        self._output("JobQueueName", compute.default_queue.job_queue_name)
-        self._output("OnDemandJobQueueName", compute.on_demand_queue.job_queue_name)
-        if compute.gpu_queue is not None:
-            self._output("GpuJobQueueName", compute.gpu_queue.job_queue_name)
+        self._output("JobQueueName", compute.default_queue_name)
+        self._output("OnDemandJobQueueName", compute.on_demand_queue_name)
+        if compute.gpu_queue_name is not None:
+            self._output("GpuJobQueueName", compute.gpu_queue_name)
         self._output("DefaultJobRoleArn", compute.default_job_role.role_arn)
         self._output("JobLogGroupName", BATCH_JOB_LOG_GROUP)
 

@@ -121,14 +121,15 @@ class BatchCompute(Construct):
         )
         self.compute_environments = [ce for ce in (on_demand, spot) if ce is not None]
 
-        self.default_queue = self._queue(
-            "DefaultQueue", f"demand-{environment_name}-default", [spot, on_demand]
-        )
-        self.on_demand_queue = self._queue(
-            "OnDemandQueue", f"demand-{environment_name}-on-demand", [on_demand]
-        )
+        # Names, as jobs are submitted and shown with them (the L2 name attribute is a token).
+        self.default_queue_name = f"demand-{environment_name}-default"
+        self.on_demand_queue_name = f"demand-{environment_name}-on-demand"
+        self.gpu_queue_name: str | None = None
+        self.default_queue = self._queue("DefaultQueue", self.default_queue_name, [spot, on_demand])
+        self.on_demand_queue = self._queue("OnDemandQueue", self.on_demand_queue_name, [on_demand])
         self.gpu_queue: batch.JobQueue | None = None
         if settings.gpu.enabled:
+            self.gpu_queue_name = f"demand-{environment_name}-gpu"
             gpu = self._compute_environment(
                 "Gpu",
                 settings.gpu,
@@ -136,7 +137,7 @@ class BatchCompute(Construct):
                 image=batch.EcsMachineImageType.ECS_AL2023_NVIDIA,
             )
             self.compute_environments.append(gpu)
-            self.gpu_queue = self._queue("GpuQueue", f"demand-{environment_name}-gpu", [gpu])
+            self.gpu_queue = self._queue("GpuQueue", self.gpu_queue_name, [gpu])
         self.queues = [q for q in (self.default_queue, self.on_demand_queue, self.gpu_queue) if q]
 
         self.job_role_path = f"/demand/{environment_name}/jobs/"

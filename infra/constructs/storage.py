@@ -28,8 +28,8 @@ _THROUGHPUT_MODES = {
 _CLIENT_ACTIONS = ["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"]
 
 
-def _transition_to_ia(days: int | None) -> efs.LifecyclePolicy | None:
-    if days is None:
+def _transition_to_ia(days: int | str) -> efs.LifecyclePolicy | None:
+    if not isinstance(days, int):
         return None
     return efs.LifecyclePolicy[f"AFTER_{days}_DAY{'S' if days > 1 else ''}"]
 
@@ -100,7 +100,7 @@ class SharedFileSystem(Construct):
             lifecycle_policy=_transition_to_ia(settings.transition_to_ia_days),
             out_of_infrequent_access_policy=(
                 efs.OutOfInfrequentAccessPolicy.AFTER_1_ACCESS
-                if settings.transition_to_ia_days is not None
+                if settings.transition_to_ia_days != "never"
                 else None
             ),
             enable_automatic_backups=settings.backups,

@@ -1,0 +1,429 @@
+"""Fine-grained assertions on what matters in each environment's resources."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Match, Template
+
+from tests.infra.conftest import ALL_ENVIRONMENTS, Synthesis, resources
+
+STEP_HANDLERS = {
+    "prepare": "runtime.handlers.prepare.handler",
+    "register": "runtime.handlers.register.handler",
+    "sync": "runtime.handlers.sync.handler",
+    "cleanup": "runtime.handlers.cleanup.handler",
+}
+CONTRACT_VARIABLES = {
+    "DEMAND_ENVIRONMENT",
+    "DEMAND_FILE_SYSTEM_ID",
+    "DEMAND_SCRATCH_ACCESS_POINT_ID",
+    "DEMAND_SHARED_ACCESS_POINT_ID",
+    "DEMAND_TMP_ACCESS_POINT_ID",
+    "DEMAND_EFS_MOUNT_PATH",
+    "DEMAND_DEFAULT_JOB_QUEUE",
+    "DEMAND_GPU_JOB_QUEUE",
+    "DEMAND_DEFAULT_JOB_ROLE_ARN",
+    "DEMAND_DATA_BUCKET",
+    "POWERTOOLS_SERVICE_NAME",
+    "POWERTOOLS_LOG_LEVEL",
+}
+
+
+def _template(synthesis: Synthesis, environment: str) -> Template:
+    return Template.from_json(synthesis.templates[environment])
+
+
+def _step_functions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {
+        step: function
+        for function in resources(template, "AWS::Lambda::Function").values()
+        for step, handler in STEP_HANDLERS.items()
+        if function["Properties"].get("Handler") == handler
+    }
+
+
+def _statements(template: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        statement
+        for policy in resources(template, "AWS::IAM::Policy").values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+@pytest.mark.parametrize("environment", ALL_ENVIRONMENTS)
+def test_file_system_is_encrypted_and_tls_only(synthesis: Synthesis, environment: str) -> None:
+    (file_system,) = resources(synthesis.templates[environment], "AWS::EFS::FileSystem").values()
+    properties = file_system["Properties"]
+    assert properties["Encrypted"] is True
+    statements = properties["FileSystemPolicy"]["Statement"]
+    assert {
+        "Effect": "Deny",
+        "Principal": {"AWS": "*"},
+        "Action": "*",
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        "Sid": "DenyUnencryptedTransport",
+    } in statements
+    granted = {
+        action
+        for s in statements
+        if s["Effect"] == "Allow"
+        for a in [s["Action"]]
+        for action in _as_list(a)
+    }
+    assert "elasticfilesystem:ClientRootAccess" not in granted
+
+
+def test_file_system_settings_per_environment(synthesis: Synthesis) -> None:
+    dev = _template(synthesis, "dev")
+    dev.has_resource_properties(
+        "AWS::EFS::FileSystem",
+        {
+            "ThroughputMode": "elastic",
+            "LifecyclePolicies": [
+                {"TransitionToIA": "AFTER_7_DAYS"},
+                {"TransitionToPrimaryStorageClass": "AFTER_1_ACCESS"},
+            ],
+            "BackupPolicy": Match.absent(),
+        },
+    )
+    dev.has_resource("AWS::EFS::FileSystem", {"DeletionPolicy": "Delete"})
+    prod = _template(synthesis, "prod")
+    prod.has_resource_properties("AWS::EFS::FileSystem", {"BackupPolicy": {"Status": "ENABLED"}})
+    prod.has_resource("AWS::EFS::FileSystem", {"DeletionPolicy": "Retain"})
+    _template(synthesis, "imported").has_resource_properties(
+        "AWS::EFS::FileSystem",
+        {
+            "ThroughputMode": "provisioned",
+            "ProvisionedThroughputInMibps": 64,
+            "LifecyclePolicies": Match.absent(),
+        },
+    )
+
+
+@pytest.mark.parametrize("environment", ALL_ENVIRONMENTS)
+def test_access_points_share_one_posix_user(synthesis: Synthesis, environment: str) -> None:
+    access_points = resources(synthesis.templates[environment], "AWS::EFS::AccessPoint")
+    by_path: dict[str, list[dict[str, Any]]] = {}
+    for access_point in access_points.values():
+        properties = access_point["Properties"]
+        by_path.setdefault(properties["RootDirectory"].get("Path", "/"), []).append(properties)
+    assert sorted(by_path) == ["/", "/scratch", "/shared", "/tmp"]
+    for path in ("/scratch", "/shared", "/tmp"):
+        (volume,) = by_path[path]
+        assert volume["PosixUser"] == {"Uid": "1000", "Gid": "1000"}
+        assert volume["RootDirectory"]["CreationInfo"] == {
+            "OwnerUid": "1000",
+            "OwnerGid": "1000",
+            "Permissions": "0755",
+        }
+    # One for the Lambda steps as the jobs' user; one (root) for the deploy-time layout only.
+    users = sorted(point["PosixUser"]["Uid"] for point in by_path["/"])
+    assert users == ["0", "1000"]
+
+
+@pytest.mark.parametrize("environment", ALL_ENVIRONMENTS)
+def test_file_system_admits_only_batch_instances_and_lambdas(
+    synthesis: Synthesis, environment: str
+) -> None:
+    template = synthesis.templates[environment]
+    (mount_target, *_) = resources(template, "AWS::EFS::MountTarget").values()
+    (security_group,) = mount_target["Properties"]["SecurityGroups"]
+    efs_group = security_group["Fn::GetAtt"][0]
+    ingress = [
+        rule["Properties"]
+        for rule in resources(template, "AWS::EC2::SecurityGroupIngress").values()
+        if rule["Properties"]["GroupId"]["Fn::GetAtt"][0] == efs_group
+    ]
+    sources = sorted(rule["SourceSecurityGroupId"]["Fn::GetAtt"][0] for rule in ingress)
+    assert len(sources) == 2
+    assert sources[0].startswith("ComputeInstanceSecurityGroup")
+    assert sources[1].startswith("StepsSecurityGroup")
+    assert {(rule["FromPort"], rule["ToPort"]) for rule in ingress} == {(2049, 2049)}
+    efs_group_properties = template["Resources"][efs_group]["Properties"]
+    assert "SecurityGroupIngress" not in efs_group_properties
+
+
+@pytest.mark.parametrize("environment", ALL_ENVIRONMENTS)
+def test_no_privileged_job_definitions_anywhere(synthesis: Synthesis, environment: str) -> None:
+    template = synthesis.templates[environment]
+    for definition in resources(template, "AWS::Batch::JobDefinition").values():
+        assert not json.dumps(definition).count('"Privileged": true')
+    # Job definitions are registered at run time: IAM allows only unprivileged ones.
+    (register,) = [
+        s for s in _statements(template) if s.get("Sid") == "RegisterUnprivilegedJobDefinitions"
+    ]
+    assert register["Condition"] == {"BoolIfExists": {"batch:Privileged": "false"}}
+
+
+def test_compute_environments_per_environment(synthesis: Synthesis) -> None:
+    def kinds(environment: str) -> list[tuple[str, str, int]]:
+        environments = resources(synthesis.templates[environment], "AWS::Batch::ComputeEnvironment")
+        return sorted(
+            (
+                ce["Properties"]["ComputeResources"]["Type"],
+                ce["Properties"]["ComputeResources"]["AllocationStrategy"],
+                ce["Properties"]["ComputeResources"]["MaxvCpus"],
+            )
+            for ce in environments.values()
+        )
+
+    assert kinds("dev") == [
+        ("EC2", "BEST_FIT_PROGRESSIVE", 64),
+        ("SPOT", "SPOT_PRICE_CAPACITY_OPTIMIZED", 128),
+    ]
+    assert kinds("prod") == [
+        ("EC2", "BEST_FIT_PROGRESSIVE", 192),
+        ("EC2", "BEST_FIT_PROGRESSIVE", 256),
+        ("SPOT", "SPOT_PRICE_CAPACITY_OPTIMIZED", 1024),
+    ]
+    assert kinds("imported") == [
+        ("EC2", "BEST_FIT_PROGRESSIVE", 16),
+        ("SPOT", "SPOT_PRICE_CAPACITY_OPTIMIZED", 8),
+    ]
+
+
+@pytest.mark.parametrize("environment", ALL_ENVIRONMENTS)
+def test_compute_environments_are_managed_and_scale_to_zero(
+    synthesis: Synthesis, environment: str
+) -> None:
+    for ce in resources(
+        synthesis.templates[environment], "AWS::Batch::ComputeEnvironment"
+    ).values():
+        properties = ce["Properties"]
+        assert properties["Type"] == "managed"
+        assert properties["ComputeResources"]["MinvCpus"] == 0
+        assert "LaunchTemplate" in properties["ComputeResources"]
+
+
+def test_queues_prefer_spot_then_on_demand(synthesis: Synthesis) -> None:
+    template = synthesis.templates["dev"]
+    queues = {
+        q["Properties"]["JobQueueName"]: q["Properties"]
+        for q in resources(template, "AWS::Batch::JobQueue").values()
+    }
+    assert sorted(queues) == ["demand-dev-default", "demand-dev-on-demand"]
+    default = queues["demand-dev-default"]["ComputeEnvironmentOrder"]
+    ordered = sorted(default, key=lambda entry: entry["Order"])
+    spot_first = [
+        template["Resources"][entry["ComputeEnvironment"]["Fn::GetAtt"][0]]["Properties"][
+            "ComputeResources"
+        ]["Type"]
+        for entry in ordered
+    ]
+    assert spot_first == ["SPOT", "EC2"]
+    prod_queues = {
+        q["Properties"]["JobQueueName"]
+        for q in resources(synthesis.templates["prod"], "AWS::Batch::JobQueue").values()
+    }
+    assert prod_queues == {"demand-prod-default", "demand-prod-on-demand", "demand-prod-gpu"}
+
+
+@pytest.mark.parametrize("environment", ALL_ENVIRONMENTS)
+def test_launch_template_mounts_efs_and_requires_imdsv2(
+    synthesis: Synthesis, environment: str
+) -> None:
+    (launch_template,) = resources(
+        synthesis.templates[environment], "AWS::EC2::LaunchTemplate"
+    ).values()
+    data = launch_template["Properties"]["LaunchTemplateData"]
+    assert data["MetadataOptions"]["HttpTokens"] == "required"
+    assert data["MetadataOptions"]["HttpPutResponseHopLimit"] == 1
+    assert data["BlockDeviceMappings"][0]["Ebs"]["Encrypted"] is True
+    user_data = json.dumps(data["UserData"])
+    assert "amazon-efs-utils" in user_data
+    assert "/mnt/efs efs _netdev,noresvport,tls,iam" in user_data
+
+
+@pytest.mark.parametrize("environment", ALL_ENVIRONMENTS)
+def test_lambda_steps(synthesis: Synthesis, environment: str) -> None:
+    steps = _step_functions(synthesis.templates[environment])
+    assert sorted(steps) == sorted(STEP_HANDLERS)
+    for step, function in steps.items():
+        properties = function["Properties"]
+        assert properties["Runtime"] == "python3.14"
+        assert properties["Architectures"] == ["arm64"]
+        assert properties["TracingConfig"] == {"Mode": "Active"}
+        assert "VpcConfig" in properties
+        assert set(properties["Environment"]["Variables"]) == CONTRACT_VARIABLES
+        mounts = properties.get("FileSystemConfigs", [])
+        if step == "register":
+            assert mounts == []
+        else:
+            assert [mount["LocalMountPath"] for mount in mounts] == ["/mnt/efs"]
+    assert steps["sync"]["Properties"]["Timeout"] == 900
+
+
+def test_step_environment_values(synthesis: Synthesis) -> None:
+    dev = _step_functions(synthesis.templates["dev"])["sync"]["Properties"]
+    variables = dev["Environment"]["Variables"]
+    assert variables["DEMAND_ENVIRONMENT"] == "dev"
+    assert variables["DEMAND_EFS_MOUNT_PATH"] == "/mnt/efs"
+    assert variables["DEMAND_DEFAULT_JOB_QUEUE"] == "demand-dev-default"
+    assert variables["DEMAND_GPU_JOB_QUEUE"] == ""
+    assert variables["POWERTOOLS_LOG_LEVEL"] == "DEBUG"
+    prod = _step_functions(synthesis.templates["prod"])["sync"]["Properties"]
+    assert prod["Environment"]["Variables"]["DEMAND_GPU_JOB_QUEUE"] == "demand-prod-gpu"
+    assert prod["MemorySize"] == 3008
+    imported = _step_functions(synthesis.templates["imported"])["sync"]["Properties"]
+    assert imported["Environment"]["Variables"]["DEMAND_DATA_BUCKET"] == "existing-demand-data"
+
+
+def test_pass_role_is_limited_to_job_roles_and_batch(synthesis: Synthesis) -> None:
+    statements = _statements(synthesis.templates["imported"])
+    (pass_role,) = [s for s in statements if s.get("Sid") == "PassJobRolesToBatch"]
+    assert pass_role["Action"] == "iam:PassRole"
+    assert pass_role["Resource"] == [
+        "arn:aws:iam::123456789012:role/demand/imported/jobs/*",
+        "arn:aws:iam::123456789012:role/team/analysis-job",
+    ]
+    assert pass_role["Condition"] == {
+        "StringEquals": {"iam:PassedToService": ["batch.amazonaws.com", "ecs-tasks.amazonaws.com"]}
+    }
+    roles = resources(synthesis.templates["imported"], "AWS::IAM::Role")
+    job_roles = [
+        r for r in roles.values() if r["Properties"].get("Path") == "/demand/imported/jobs/"
+    ]
+    assert len(job_roles) == 1
+
+
+def test_sync_reads_input_buckets_and_writes_output_buckets(synthesis: Synthesis) -> None:
+    template = synthesis.templates["imported"]
+    sync_role = _step_functions(template)["sync"]["Properties"]["Role"]["Fn::GetAtt"][0]
+    sync_statements = [
+        statement
+        for policy in resources(template, "AWS::IAM::Policy").values()
+        if {"Ref": sync_role} in policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    text = json.dumps(sync_statements)
+    for bucket in ("existing-demand-data", "reference-genomes", "shared-results"):
+        assert f"arn:aws:s3:::{bucket}/*" in text
+    writes = [s for s in sync_statements if "s3:PutObject" in _as_list(s["Action"])]
+    written = json.dumps(writes)
+    assert "shared-results" in written
+    assert "existing-demand-data" in written
+    assert "reference-genomes" not in written
+
+
+@pytest.mark.parametrize("environment", ALL_ENVIRONMENTS)
+def test_no_wildcard_resource_beyond_the_accepted_actions(
+    synthesis: Synthesis, environment: str
+) -> None:
+    unscoped = {
+        action
+        for statement in _statements(synthesis.templates[environment])
+        if statement["Effect"] == "Allow" and statement["Resource"] == "*"
+        for action in _as_list(statement["Action"])
+    }
+    assert unscoped <= {
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+        "xray:GetSamplingRules",
+        "xray:GetSamplingTargets",
+        "elasticfilesystem:ClientMount",  # conditioned on the access point (CDK)
+        "batch:DescribeJobDefinitions",
+        "batch:DescribeJobs",
+        "batch:TerminateJob",
+        "logs:CreateLogDelivery",
+        "logs:GetLogDelivery",
+        "logs:UpdateLogDelivery",
+        "logs:DeleteLogDelivery",
+        "logs:ListLogDeliveries",
+        "logs:PutResourcePolicy",
+        "logs:DescribeResourcePolicies",
+        "logs:DescribeLogGroups",
+    }
+
+
+def test_created_data_bucket_is_private_and_tls_only(synthesis: Synthesis) -> None:
+    template = _template(synthesis, "prod")
+    template.has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            "PublicAccessBlockConfiguration": {
+                "BlockPublicAcls": True,
+                "BlockPublicPolicy": True,
+                "IgnorePublicAcls": True,
+                "RestrictPublicBuckets": True,
+            },
+            "BucketEncryption": Match.any_value(),
+            "VersioningConfiguration": {"Status": "Enabled"},
+            "LoggingConfiguration": Match.any_value(),
+        },
+    )
+    template.has_resource_properties(
+        "AWS::S3::BucketPolicy",
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Effect": "Deny",
+                                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                            }
+                        )
+                    ]
+                )
+            }
+        },
+    )
+    assert not resources(synthesis.templates["imported"], "AWS::S3::Bucket")
+
+
+def test_new_vpc_has_s3_endpoint_and_flow_logs(synthesis: Synthesis) -> None:
+    dev = _template(synthesis, "dev")
+    dev.resource_count_is("AWS::EC2::NatGateway", 1)
+    dev.resource_count_is("AWS::EC2::FlowLog", 1)
+    dev.has_resource_properties(
+        "AWS::EC2::VPCEndpoint", {"VpcEndpointType": "Gateway", "ServiceName": Match.any_value()}
+    )
+    dev.resource_count_is("AWS::EC2::VPCEndpoint", 1)  # no interface endpoints in dev
+    prod = _template(synthesis, "prod")
+    prod.resource_count_is("AWS::EC2::NatGateway", 2)
+    prod.resource_count_is("AWS::EC2::VPCEndpoint", 4)  # S3 gateway + three interface
+    _template(synthesis, "imported").resource_count_is("AWS::EC2::VPC", 0)
+
+
+@pytest.mark.parametrize("environment", ALL_ENVIRONMENTS)
+def test_outputs_the_cli_reads(synthesis: Synthesis, environment: str) -> None:
+    outputs = synthesis.templates[environment]["Outputs"]
+    for name in (
+        "StateMachineArn",
+        "DataBucketName",
+        "FileSystemId",
+        "JobQueueName",
+        "JobLogGroupName",
+    ):
+        assert name in outputs
+    assert outputs["JobLogGroupName"]["Value"] == "/aws/batch/job"
+    assert outputs["JobQueueName"]["Value"] == f"demand-{environment}-default"
+
+
+def test_stack_names_and_removal(synthesis: Synthesis) -> None:
+    assert {stack.stack_name for stack in synthesis.stacks.values()} == {
+        "demand-dev",
+        "demand-prod",
+        "demand-imported",
+    }
+    assert synthesis.stacks["prod"].termination_protection is True
+    assert synthesis.stacks["dev"].termination_protection is False
+
+
+def test_file_system_layout_runs_at_deploy(synthesis: Synthesis) -> None:
+    _template(synthesis, "dev").has_resource_properties(
+        "Custom::FileSystemLayout",
+        {
+            "Directories": ["/scratch", "/shared", "/tmp"],
+            "Uid": "1000",
+            "Gid": "1000",
+            "Mode": "0755",
+        },
+    )

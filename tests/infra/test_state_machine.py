@@ -1,0 +1,211 @@
+"""The state machine's states, their wiring, and their Retry and Catch."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from infra.constructs.orchestration import (
+    BATCH_API_ERRORS,
+    LAMBDA_SERVICE_ERRORS,
+    TRANSIENT_STEP_ERRORS,
+)
+from tests.infra.conftest import Synthesis, resources, state_machine_definition
+
+LAMBDA_STATES = ["Prepare", "Register", "Sync input", "Sync output", "Cleanup"]
+
+
+def _all_states(states: dict[str, Any]) -> dict[str, Any]:
+    """Every state, including those inside Parallel branches and Map item processors."""
+    found = dict(states)
+    for state in states.values():
+        for branch in state.get("Branches", []):
+            found |= _all_states(branch["States"])
+        if "ItemProcessor" in state:
+            found |= _all_states(state["ItemProcessor"]["States"])
+    return found
+
+
+@pytest.fixture(scope="module")
+def definition(synthesis: Synthesis) -> dict[str, Any]:
+    return state_machine_definition(synthesis.templates["dev"])
+
+
+@pytest.fixture(scope="module")
+def states(definition: dict[str, Any]) -> dict[str, Any]:
+    return _all_states(definition["States"])
+
+
+def _retried_errors(state: dict[str, Any]) -> list[str]:
+    return [error for retry in state.get("Retry", []) for error in retry["ErrorEquals"]]
+
+
+def test_flow_follows_the_design(definition: dict[str, Any]) -> None:
+    top = definition["States"]
+    assert definition["StartAt"] == "Prepare"
+    assert top["Prepare"]["Next"] == "Register and stage in"
+    assert top["Register and stage in"]["Next"] == "Run job"
+    assert top["Run job"]["Next"] == "Stage out"
+    assert top["Stage out"]["Next"] == "Stage out pending?"
+    assert top["Stage out pending?"]["Default"] == "Cleanup"
+    assert top["Cleanup"]["End"] is True
+    assert top["Cleanup after failure"]["Next"] == "Fail"
+
+
+def test_prepare_puts_the_plan_beside_the_input(states: dict[str, Any]) -> None:
+    prepare = states["Prepare"]
+    assert prepare["ResultPath"] == "$.plan"
+    assert "Parameters" not in prepare  # the whole input ({"spec": ...}) is the event
+    assert prepare["Catch"] == [
+        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Fail"}
+    ]
+
+
+def test_register_runs_beside_the_stage_in_loop(states: dict[str, Any]) -> None:
+    parallel = states["Register and stage in"]
+    assert parallel["Type"] == "Parallel"
+    assert [branch["StartAt"] for branch in parallel["Branches"]] == ["Register", "Stage in"]
+    assert parallel["ResultSelector"] == {"job_definition_arn.$": "$[0].job_definition_arn"}
+    assert parallel["ResultPath"] == "$.registered"
+    assert states["Register"]["InputPath"] == "$.plan.job.definition"
+    assert states["Register"]["End"] is True
+
+
+@pytest.mark.parametrize(
+    ("map_name", "requests", "sync_name"),
+    [
+        ("Stage in", "$.plan.stage_in", "Sync input"),
+        ("Stage out", "$.plan.stage_out", "Sync output"),
+    ],
+)
+def test_sync_loops_repeat_until_every_sync_is_done(
+    states: dict[str, Any], map_name: str, requests: str, sync_name: str
+) -> None:
+    map_state = states[map_name]
+    assert map_state["Type"] == "Map"
+    assert map_state["ItemsPath"] == f"{requests}.items"
+    assert map_state["MaxConcurrency"] == 10  # dev's map_concurrency
+    assert map_state["ResultSelector"] == {
+        "items.$": "$",
+        "pending.$": "States.ArrayContains($[*].done, false)",
+    }
+    assert map_state["ResultPath"] == requests
+    processor = map_state["ItemProcessor"]
+    assert processor["StartAt"] == sync_name
+    assert list(processor["States"]) == [sync_name]
+    assert processor["States"][sync_name]["End"] is True
+
+    choice = states[map_state["Next"]]
+    assert choice["Type"] == "Choice"
+    assert choice["Choices"] == [
+        {"Variable": f"{requests}.pending", "BooleanEquals": True, "Next": map_name}
+    ]
+
+
+def test_run_job_submits_the_plans_job_and_waits(states: dict[str, Any]) -> None:
+    run_job = states["Run job"]
+    assert run_job["Resource"].endswith(":states:::batch:submitJob.sync")
+    assert run_job["Parameters"] == {
+        "JobDefinition.$": "$.registered.job_definition_arn",
+        "JobName.$": "$.plan.job.submit.JobName",
+        "JobQueue.$": "$.plan.job.submit.JobQueue",
+        "ContainerOverrides.$": "$.plan.job.submit.ContainerOverrides",
+        "Tags.$": "$.plan.job.submit.Tags",
+        "PropagateTags": True,
+    }
+    assert run_job["ResultSelector"] == {"JobId.$": "$.JobId", "Status.$": "$.Status"}
+    assert run_job["ResultPath"] == "$.job"
+    assert _retried_errors(run_job) == BATCH_API_ERRORS
+
+
+def test_cleanup_payloads(states: dict[str, Any]) -> None:
+    assert states["Cleanup"]["Parameters"] == {
+        "cleanup.$": "$.plan.cleanup",
+        "status": "SUCCEEDED",
+    }
+    assert states["Cleanup after failure"]["Parameters"] == {
+        "cleanup.$": "$.plan.cleanup",
+        "status": "FAILED",
+        "error.$": "$.error",
+    }
+    for name in ("Cleanup", "Cleanup after failure"):
+        assert states[name]["ResultPath"] is None  # the execution's output stays the state
+
+
+@pytest.mark.parametrize("name", ["Register and stage in", "Run job", "Stage out", "Cleanup"])
+def test_failures_after_prepare_run_the_failure_cleanup(states: dict[str, Any], name: str) -> None:
+    assert states[name]["Catch"] == [
+        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Cleanup after failure"}
+    ]
+
+
+def test_a_failing_cleanup_keeps_the_original_error(states: dict[str, Any]) -> None:
+    assert states["Cleanup after failure"]["Catch"] == [
+        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.cleanup_error", "Next": "Fail"}
+    ]
+    assert states["Fail"] == {
+        "Type": "Fail",
+        "ErrorPath": "$.error.Error",
+        "CausePath": "$.error.Cause",
+    }
+
+
+@pytest.mark.parametrize("name", [*LAMBDA_STATES, "Cleanup after failure"])
+def test_lambda_steps_retry_service_and_transient_errors_with_jitter(
+    states: dict[str, Any], name: str
+) -> None:
+    state = states[name]
+    assert _retried_errors(state) == LAMBDA_SERVICE_ERRORS + TRANSIENT_STEP_ERRORS
+    for retry in state["Retry"]:
+        assert retry["JitterStrategy"] == "FULL"
+        assert retry["BackoffRate"] == 2
+        assert retry["MaxAttempts"] <= 6
+
+
+def test_errors_meaning_give_up_are_never_retried(states: dict[str, Any]) -> None:
+    for state in states.values():
+        retried = _retried_errors(state)
+        assert not {"SpecError", "SyncFailed", "PlanError", "States.ALL"} & set(retried)
+
+
+def _transitions(states: dict[str, Any], start: str, items: dict[str, int]) -> int:
+    """State transitions of a successful execution with ``items[map]`` requests per Map."""
+    count, name = 0, start
+    while True:
+        state = states[name]
+        count += 1
+        if state["Type"] == "Parallel":
+            count += sum(
+                _transitions(branch["States"], branch["StartAt"], items)
+                for branch in state["Branches"]
+            )
+        elif state["Type"] == "Map":
+            processor = state["ItemProcessor"]
+            count += items[name] * _transitions(processor["States"], processor["StartAt"], items)
+        elif state["Type"] == "Choice":  # every sync finished in one pass
+            name = state["Default"]
+            continue
+        if state.get("End") or state["Type"] in ("Succeed", "Fail"):
+            return count
+        name = state["Next"]
+
+
+@pytest.mark.parametrize(("inputs", "outputs"), [(1, 1), (3, 1), (1, 4), (0, 0)])
+def test_transitions_stay_within_the_budget(
+    definition: dict[str, Any], inputs: int, outputs: int
+) -> None:
+    # At most 12 for one input and one output, one more per extra input or output.
+    budget = 12 + max(inputs - 1, 0) + max(outputs - 1, 0)
+    used = _transitions(definition["States"], "Prepare", {"Stage in": inputs, "Stage out": outputs})
+    assert used <= budget
+
+
+def test_logging_and_tracing(synthesis: Synthesis) -> None:
+    (machine,) = resources(synthesis.templates["dev"], "AWS::StepFunctions::StateMachine").values()
+    properties = machine["Properties"]
+    assert properties["StateMachineName"] == "demand-dev"
+    assert properties["StateMachineType"] == "STANDARD"
+    assert properties["TracingConfiguration"] == {"Enabled": True}
+    assert properties["LoggingConfiguration"]["Level"] == "ALL"
+    assert properties["LoggingConfiguration"]["IncludeExecutionData"] is True
