@@ -1,0 +1,84 @@
+"""Finding a deployed environment through its CloudFormation stack's outputs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from botocore.exceptions import ClientError
+
+from runtime.cloud.errors import CloudError, EnvironmentNotFoundError
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudformation import CloudFormationClient
+
+# The outputs of infra/stacks.py that the CLI reads, by output key.
+REQUIRED_OUTPUTS = (
+    "StateMachineArn",
+    "DataBucketName",
+    "FileSystemId",
+    "JobQueueName",
+    "JobLogGroupName",
+)
+
+
+def stack_name(environment: str) -> str:
+    return f"demand-{environment}"
+
+
+@dataclass(frozen=True)
+class DeployedEnvironment:
+    name: str
+    stack_name: str
+    state_machine_arn: str
+    data_bucket: str
+    file_system_id: str
+    job_queue: str
+    job_log_group: str
+
+    @property
+    def state_machine_name(self) -> str:
+        return self.state_machine_arn.rsplit(":", 1)[1]
+
+    def execution_arn(self, execution_id: str) -> str:
+        """``arn:…:stateMachine:NAME`` → ``arn:…:execution:NAME:EXECUTION_ID``."""
+        prefix, _, name = self.state_machine_arn.rpartition(":stateMachine:")
+        if not prefix:
+            raise CloudError(f"not a state machine ARN: {self.state_machine_arn}")
+        return f"{prefix}:execution:{name}:{execution_id}"
+
+
+def locate_environment(name: str, cloudformation: CloudFormationClient) -> DeployedEnvironment:
+    """The environment deployed as stack ``demand-<name>`` in the client's account and region."""
+    stack = stack_name(name)
+    region = cloudformation.meta.region_name
+    try:
+        stacks = cloudformation.describe_stacks(StackName=stack)["Stacks"]
+    except ClientError as exc:
+        if "does not exist" in exc.response.get("Error", {}).get("Message", ""):
+            raise EnvironmentNotFoundError(
+                f"environment {name!r} is not deployed in {region} (no stack {stack}); "
+                f"deploy it with ./dev cdk deploy -c env={name}, or pick the region with --region"
+            ) from None
+        raise
+    outputs = {
+        output["OutputKey"]: output["OutputValue"]
+        for output in stacks[0].get("Outputs", [])
+        if "OutputKey" in output and "OutputValue" in output
+    }
+    missing = [key for key in REQUIRED_OUTPUTS if key not in outputs]
+    if missing:
+        status = stacks[0].get("StackStatus", "unknown status")
+        raise EnvironmentNotFoundError(
+            f"stack {stack} ({status}) lacks the outputs {', '.join(missing)}; "
+            "redeploy it with this version of the project"
+        )
+    return DeployedEnvironment(
+        name=name,
+        stack_name=stack,
+        state_machine_arn=outputs["StateMachineArn"],
+        data_bucket=outputs["DataBucketName"],
+        file_system_id=outputs["FileSystemId"],
+        job_queue=outputs["JobQueueName"],
+        job_log_group=outputs["JobLogGroupName"],
+    )

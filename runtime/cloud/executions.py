@@ -1,0 +1,176 @@
+"""Submitting, following, cancelling and listing a deployed environment's executions."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from runtime.cloud.environment import DeployedEnvironment
+from runtime.cloud.errors import CloudError, ExecutionExistsError, ExecutionNotFoundError
+from runtime.cloud.history import batch_job_id, current_step, failed_step, newest_events
+
+if TYPE_CHECKING:
+    from mypy_boto3_batch import BatchClient
+    from mypy_boto3_stepfunctions import SFNClient
+
+CANCEL_ERROR = "Cancelled"
+
+
+@dataclass(frozen=True)
+class ExecutionStatus:
+    execution_id: str
+    execution_arn: str
+    state: str  # RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED, PENDING_REDRIVE
+    started: datetime
+    stopped: datetime | None
+    current_step: str | None
+    failed_step: str | None
+    batch_job_id: str | None
+    error: str | None
+    cause: str | None
+
+
+@dataclass(frozen=True)
+class ExecutionSummary:
+    execution_id: str
+    state: str
+    started: datetime
+    stopped: datetime | None
+
+
+def _error_code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def _describe(
+    environment: DeployedEnvironment, execution_id: str, stepfunctions: SFNClient
+) -> Mapping[str, Any]:
+    try:
+        return stepfunctions.describe_execution(
+            executionArn=environment.execution_arn(execution_id)
+        )
+    except ClientError as exc:
+        if _error_code(exc) in ("ExecutionDoesNotExist", "InvalidArn"):
+            raise ExecutionNotFoundError(
+                f"no execution {execution_id!r} in environment {environment.name!r}"
+            ) from None
+        raise
+
+
+def submit_execution(
+    environment: DeployedEnvironment, spec: Mapping[str, Any], stepfunctions: SFNClient
+) -> str:
+    """Start the state machine on ``{"spec": spec}``, named after the spec's execution id.
+
+    An id that was already used is refused — whether that execution is running or finished —
+    rather than run twice. Returns the new execution's ARN.
+    """
+    execution_id = spec.get("execution_id")
+    if not isinstance(execution_id, str) or not execution_id:
+        raise CloudError("the spec has no execution_id to name its execution after")
+    try:
+        existing = _describe(environment, execution_id, stepfunctions)
+    except ExecutionNotFoundError:
+        pass
+    else:
+        raise ExecutionExistsError(
+            f"execution {execution_id!r} already exists in environment {environment.name!r} "
+            f"({existing['status']}, started {existing['startDate']:%Y-%m-%d %H:%M:%S %Z}); "
+            "give the spec a new execution_id to run it again"
+        )
+    try:
+        response = stepfunctions.start_execution(
+            stateMachineArn=environment.state_machine_arn,
+            name=execution_id,
+            input=json.dumps({"spec": spec}),
+        )
+    except ClientError as exc:
+        if _error_code(exc) == "ExecutionAlreadyExists":  # started meanwhile
+            raise ExecutionExistsError(
+                f"execution {execution_id!r} already exists in environment {environment.name!r}"
+            ) from None
+        raise
+    return response["executionArn"]
+
+
+def execution_status(
+    environment: DeployedEnvironment, execution_id: str, stepfunctions: SFNClient
+) -> ExecutionStatus:
+    described = _describe(environment, execution_id, stepfunctions)
+    arn = described["executionArn"]
+    events = list(newest_events(stepfunctions, arn))
+    state = described["status"]
+    return ExecutionStatus(
+        execution_id=execution_id,
+        execution_arn=arn,
+        state=state,
+        started=described["startDate"],
+        stopped=described.get("stopDate"),
+        current_step=current_step(events),
+        failed_step=failed_step(events) if state == "FAILED" else None,
+        batch_job_id=batch_job_id(events),
+        error=described.get("error"),
+        cause=described.get("cause"),
+    )
+
+
+def cancel_execution(
+    environment: DeployedEnvironment,
+    execution_id: str,
+    stepfunctions: SFNClient,
+    batch: BatchClient,
+) -> str | None:
+    """Stop a running execution and terminate its Batch job; the job's id, if it had one.
+
+    Stopping skips the state machine's cleanup: the execution's working files stay on the
+    file system until removed by hand or by its retention policy.
+    """
+    described = _describe(environment, execution_id, stepfunctions)
+    if described["status"] != "RUNNING":
+        raise CloudError(
+            f"execution {execution_id!r} is {described['status']}, not running: nothing to cancel"
+        )
+    job_id = batch_job_id(newest_events(stepfunctions, described["executionArn"]))
+    stepfunctions.stop_execution(
+        executionArn=described["executionArn"],
+        error=CANCEL_ERROR,
+        cause="cancelled with 'demand cancel'",
+    )
+    if job_id is not None:
+        batch.terminate_job(
+            jobId=job_id, reason=f"demand cancel: execution {execution_id} was stopped"
+        )
+    return job_id
+
+
+def list_executions(
+    environment: DeployedEnvironment,
+    stepfunctions: SFNClient,
+    *,
+    state: str | None = None,
+    limit: int = 20,
+) -> list[ExecutionSummary]:
+    """The newest executions first, at most ``limit``, optionally only those in ``state``."""
+    request: dict[str, Any] = {"stateMachineArn": environment.state_machine_arn}
+    if state is not None:
+        request["statusFilter"] = state
+    summaries: list[ExecutionSummary] = []
+    paginator = stepfunctions.get_paginator("list_executions")
+    for page in paginator.paginate(**request, PaginationConfig={"PageSize": min(limit, 1000)}):
+        for item in page["executions"]:
+            summaries.append(
+                ExecutionSummary(
+                    execution_id=item["name"],
+                    state=item["status"],
+                    started=item["startDate"],
+                    stopped=item.get("stopDate"),
+                )
+            )
+            if len(summaries) >= limit:
+                return summaries
+    return summaries

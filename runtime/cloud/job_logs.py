@@ -1,0 +1,70 @@
+"""The output of an execution's Batch job, from its CloudWatch Logs stream."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from runtime.cloud.environment import DeployedEnvironment
+from runtime.cloud.errors import JobNotFoundError
+
+if TYPE_CHECKING:
+    from mypy_boto3_batch import BatchClient
+    from mypy_boto3_logs import CloudWatchLogsClient
+
+
+@dataclass(frozen=True)
+class LogLine:
+    timestamp_ms: int
+    message: str
+
+
+@dataclass(frozen=True)
+class JobLogStream:
+    job_id: str
+    job_status: str
+    log_group: str
+    log_stream: str
+
+
+def job_log_stream(
+    environment: DeployedEnvironment, job_id: str, batch: BatchClient
+) -> JobLogStream:
+    """Where the job's latest attempt logs; an error if it has not started logging yet."""
+    jobs = batch.describe_jobs(jobs=[job_id])["jobs"]
+    if not jobs:
+        raise JobNotFoundError(
+            f"Batch job {job_id} is no longer known to AWS Batch (job records expire)"
+        )
+    job: Any = jobs[0]
+    container = job.get("container", {})
+    stream = container.get("logStreamName")
+    for attempt in reversed(job.get("attempts", [])):
+        stream = stream or attempt.get("container", {}).get("logStreamName")
+    if not stream:
+        raise JobNotFoundError(f"Batch job {job_id} has no log stream yet ({job['status']})")
+    group = container.get("logConfiguration", {}).get("options", {}).get("awslogs-group")
+    return JobLogStream(
+        job_id=job_id,
+        job_status=job["status"],
+        log_group=group or environment.job_log_group,
+        log_stream=stream,
+    )
+
+
+def log_lines(stream: JobLogStream, logs: CloudWatchLogsClient) -> Iterator[LogLine]:
+    """Every event of the stream, oldest first."""
+    request: dict[str, Any] = {
+        "logGroupName": stream.log_group,
+        "logStreamName": stream.log_stream,
+        "startFromHead": True,
+    }
+    while True:
+        page = logs.get_log_events(**request)
+        for event in page["events"]:
+            yield LogLine(timestamp_ms=event.get("timestamp", 0), message=event.get("message", ""))
+        token = page.get("nextForwardToken")
+        if not token or token == request.get("nextToken"):
+            return
+        request["nextToken"] = token

@@ -1,0 +1,43 @@
+"""Finding a deployed environment by its stack's outputs (moto CloudFormation)."""
+
+from __future__ import annotations
+
+import pytest
+
+from runtime.cloud.clients import AwsClients
+from runtime.cloud.environment import DeployedEnvironment, locate_environment
+from runtime.cloud.errors import EnvironmentNotFoundError
+from tests.runtime.cloud.conftest import JOB_LOG_GROUP, deploy_stack
+
+
+def test_outputs_become_the_environment(environment: DeployedEnvironment) -> None:
+    assert environment.name == "dev"
+    assert environment.stack_name == "demand-dev"
+    assert environment.state_machine_arn.endswith(":stateMachine:demand-dev")
+    assert environment.state_machine_name == "demand-dev"
+    assert environment.data_bucket == "demand-dev-data"
+    assert environment.file_system_id == "fs-0123456789abcdef0"
+    assert environment.job_queue == "demand-dev-default"
+    assert environment.job_log_group == JOB_LOG_GROUP
+
+
+def test_execution_arn_is_derived_from_the_state_machine(
+    environment: DeployedEnvironment,
+) -> None:
+    arn = environment.execution_arn("run-7")
+    assert arn == environment.state_machine_arn.replace(":stateMachine:", ":execution:") + ":run-7"
+
+
+def test_an_environment_that_is_not_deployed(clients: AwsClients) -> None:
+    with pytest.raises(EnvironmentNotFoundError) as info:
+        locate_environment("staging", clients.cloudformation)
+    assert str(info.value) == (
+        "environment 'staging' is not deployed in us-west-2 (no stack demand-staging); "
+        "deploy it with ./dev cdk deploy -c env=staging, or pick the region with --region"
+    )
+
+
+def test_a_stack_without_the_outputs(clients: AwsClients) -> None:
+    deploy_stack(clients, "old", {"StateMachineArn": "arn:aws:states:::stateMachine:x"})
+    with pytest.raises(EnvironmentNotFoundError, match=r"lacks the outputs DataBucketName, "):
+        locate_environment("old", clients.cloudformation)
