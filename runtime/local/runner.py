@@ -165,8 +165,7 @@ class LocalRun:
                 )
                 for result in results:
                     summary.add(result)
-                    if result.failed:
-                        raise StepFailedError("; ".join(result.errors))
+                    result.raise_for_failures()
         finally:
             progress.close()
 

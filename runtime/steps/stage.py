@@ -16,7 +16,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from runtime.plan import ExecutionPlan
 from runtime.sync import SyncResult, sync
-from runtime.sync.errors import SyncFailed
 from runtime.sync.request import SyncRequest
 from runtime.volumes import EfsMount
 from runtime.workdir import read_plan
@@ -100,8 +99,7 @@ def run_item(
         totals["skipped"] += result.skipped
         totals["bytes"] += result.bytes
         totals["cache_hits"] += int(result.cache_hit)
-        if result.failed:
-            raise SyncFailed("; ".join(result.errors) or f"{result.failed} objects failed")
+        result.raise_for_failures()
         if not result.done:
             return item.model_copy(update={"position": position, "cursor": result.cursor, **totals})
         position, cursor = position + 1, None
