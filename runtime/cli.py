@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from runtime.cloud import commands as cloud_commands
 from runtime.config import load_configuration
 from runtime.errors import DemandError, DocumentError, PlanError
 from runtime.local.jobs import RunnerName, runner_named
@@ -124,6 +125,14 @@ def run(
 def schema() -> None:
     """Print the JSON Schema of a spec, for editors to validate against."""
     typer.echo(json.dumps(spec_json_schema(), indent=2))
+
+
+# Commands that use a deployed environment (runtime/cloud).
+app.command()(cloud_commands.submit)
+app.command()(cloud_commands.status)
+app.command()(cloud_commands.logs)
+app.command()(cloud_commands.cancel)
+app.command("list")(cloud_commands.list_executions)
 
 
 def main() -> None:
