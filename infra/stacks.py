@@ -140,6 +140,8 @@ class DemandStack(Stack):
             log_retention=log_retention,
             removal_policy=removal_policy,
         )
+        # It answers CloudFormation over HTTPS from the private subnets: routes out come first.
+        layout.node.add_dependency(vpc.internet_connectivity_established)
         orchestration = Orchestration(
             self,
             "Orchestration",
