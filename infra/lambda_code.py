@@ -32,7 +32,8 @@ BundleKind = Literal["full", "source"]
 LAMBDA_PYTHON_VERSION = "3.14"  # the functions' runtime is python3.14 (see functions.py)
 LAMBDA_PLATFORM = "manylinux2014_aarch64"  # the functions run on arm64
 # What runtime/ imports at run time in Lambda; boto3 comes with the Lambda runtime.
-LAMBDA_DEPENDENCIES = ("pydantic", "aws-lambda-powertools", "awscrt", "PyYAML")
+# aws-xray-sdk backs Powertools' Tracer (the functions run with X-Ray tracing on).
+LAMBDA_DEPENDENCIES = ("pydantic", "aws-lambda-powertools", "aws-xray-sdk", "awscrt", "PyYAML")
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SOURCE_PACKAGE = "runtime"
