@@ -1,0 +1,168 @@
+"""The boto3 path: an :class:`~runtime.sync.backend.S3Backend` on a caller's boto3 client.
+
+Slower than the CRT path (botocore's per-request CPU bounds it), but it takes any client —
+moto's in-process mock, a client with custom credentials or hooks — and needs nothing else.
+Transfers run on a small thread pool through s3transfer, which does multipart and retries.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import threading
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from boto3.s3.transfer import TransferConfig
+
+from runtime.sync.backend import BytesCallback, CompletedTransfer
+from runtime.sync.errors import TransferCancelledError, as_sync_error, from_client_error
+from runtime.sync.listing import Entry
+from runtime.sync.multipart import part_size_for
+from runtime.sync.settings import S3Config
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+CHUNK = 1 << 20
+
+
+class BotoTransfer(CompletedTransfer):
+    def __init__(self, future: Future[bool], cancelled: threading.Event) -> None:
+        super().__init__(future)
+        self._cancelled = cancelled
+
+    def cancel(self) -> None:
+        # A running boto3 call cannot be interrupted; its result is discarded instead.
+        self._cancelled.set()
+
+
+class BotoBackend:
+    def __init__(self, client: S3Client, config: S3Config | None = None, workers: int = 16) -> None:
+        self.client = client
+        self.config = config or S3Config()
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sync-boto")
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def list_objects(
+        self, bucket: str, prefix: str, start_after: str | None = None
+    ) -> Iterator[Entry]:
+        kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix}
+        if start_after:
+            kwargs["StartAfter"] = start_after
+        pages = self.client.get_paginator("list_objects_v2").paginate(**kwargs)
+        try:
+            for page in pages:
+                for item in page.get("Contents", ()):
+                    algorithms = item.get("ChecksumAlgorithm") or []
+                    yield Entry(
+                        item["Key"],
+                        item["Size"],
+                        etag=item.get("ETag", "").strip('"') or None,
+                        checksum_algorithm=algorithms[0] if algorithms else None,
+                    )
+        except self.client.exceptions.ClientError as exc:
+            raise from_client_error(exc, f"s3://{bucket}/{prefix}") from exc
+
+    def head_object(self, bucket: str, key: str) -> Entry | None:
+        try:
+            reply = self.client.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
+        except self.client.exceptions.ClientError as exc:
+            if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
+                return None
+            raise from_client_error(exc, f"s3://{bucket}/{key}") from exc
+        algorithm = next(
+            (name[len("Checksum") :] for name in reply if name.startswith("ChecksumCRC")), None
+        ) or ("SHA256" if "ChecksumSHA256" in reply else None)
+        return Entry(
+            key,
+            reply["ContentLength"],
+            etag=reply.get("ETag", "").strip('"') or None,
+            checksum_algorithm=algorithm,
+        )
+
+    def download(
+        self, bucket: str, obj: Entry, path: Path, on_bytes: BytesCallback
+    ) -> BotoTransfer:
+        # One streamed GET (s3transfer's download_file cannot send If-Match): the fallback
+        # path favours simplicity over ranged parallel reads of one large object.
+        extra: dict[str, Any] = {"ChecksumMode": "ENABLED"}
+        if obj.etag:
+            extra["IfMatch"] = f'"{obj.etag}"'
+
+        def run() -> bool:
+            reply = self.client.get_object(Bucket=bucket, Key=obj.relpath, **extra)
+            body = reply["Body"]
+            with path.open("wb") as handle:
+                while chunk := body.read(CHUNK):
+                    handle.write(chunk)
+                    on_bytes(len(chunk))
+            # botocore validated a full-object checksum as it streamed, when S3 holds one.
+            return bool(obj.checksum_algorithm) and any(
+                name.startswith("Checksum") and name != "ChecksumType" for name in reply
+            )
+
+        return self._submit(run, f"s3://{bucket}/{obj.relpath}")
+
+    def upload(
+        self, path: Path, bucket: str, key: str, size: int, on_bytes: BytesCallback
+    ) -> BotoTransfer:
+        extra = {
+            "ContentType": mimetypes.guess_type(key)[0] or "application/octet-stream",
+            "ChecksumAlgorithm": "CRC32C",
+        }
+        config = self._transfer_config(size)
+
+        def run() -> bool:
+            self.client.upload_file(
+                str(path), bucket, key, ExtraArgs=extra, Callback=on_bytes, Config=config
+            )
+            return False
+
+        return self._submit(run, f"s3://{bucket}/{key}")
+
+    def delete_objects(self, bucket: str, keys: Sequence[str]) -> list[str]:
+        if not keys:
+            return []
+        try:
+            reply = self.client.delete_objects(
+                Bucket=bucket,
+                Delete={"Objects": [{"Key": key} for key in keys], "Quiet": True},
+            )
+        except self.client.exceptions.ClientError as exc:
+            raise from_client_error(exc, f"s3://{bucket}") from exc
+        return [
+            f"s3://{bucket}/{error.get('Key', '?')}: delete failed: {error.get('Code', '')}"
+            for error in reply.get("Errors", ())
+        ]
+
+    def _transfer_config(self, size: int) -> TransferConfig:
+        return TransferConfig(
+            multipart_threshold=self.config.multipart_threshold,
+            multipart_chunksize=part_size_for(size, self.config.part_size),
+            use_threads=False,  # our pool is the concurrency; one thread per object
+        )
+
+    def _submit(self, work: Any, subject: str) -> BotoTransfer:
+        cancelled = threading.Event()
+        future: Future[bool] = Future()
+
+        def run() -> None:
+            if cancelled.is_set():
+                future.set_exception(TransferCancelledError(subject))
+                return
+            try:
+                outcome = work()
+            except Exception as exc:  # botocore and s3transfer errors, file errors
+                future.set_exception(as_sync_error(exc, subject))
+            else:
+                if cancelled.is_set():
+                    future.set_exception(TransferCancelledError(subject))
+                else:
+                    future.set_result(outcome)
+
+        self._pool.submit(run)
+        return BotoTransfer(future, cancelled)

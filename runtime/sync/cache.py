@@ -1,0 +1,307 @@
+"""The shared input cache: completion records, reuse, refresh, and one downloader at a time.
+
+A cached stage-in (S3 → a shared directory) ends by writing a *completion record* next to its
+destination (``.<name>.sync-record``): a header line with the source, the selection (filters)
+and a digest of the source listing, then one line per object — relpath, size, ETag and the
+local file's mtime. The next stage-in lists the source, and when the digest matches it is a
+cache hit: no bodies read, no lock taken. Any change in the source (an object added, removed
+or rewritten) changes the digest, so a stale cache is never served; the refresh transfers only
+the objects whose ETag differs from what the record vouches for.
+
+Concurrent stagers of one input serialise on a :class:`~runtime.sync.lock.StagerLock`; while
+one downloads, the others poll the record and return a cache hit once it appears.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from runtime.sync import engine
+from runtime.sync.cursor import Cursor
+from runtime.sync.engine import EngineOptions
+from runtime.sync.errors import SyncLocationError, TransientSyncError
+from runtime.sync.filters import PathFilter
+from runtime.sync.ledger import DIGEST_MODULUS
+from runtime.sync.listing import Entry, merge
+from runtime.sync.lock import StagerLock
+from runtime.sync.progress import SyncProgress
+from runtime.sync.request import SyncRequest
+from runtime.sync.result import SyncResult
+from runtime.sync.sides import LocalSide, Route
+from runtime.sync.transfer import Mover
+
+RECORD_VERSION = 1
+# The header is a fixed-width first line, rewritten in place once the lines below are known.
+HEADER_WIDTH = 4096
+# A source that changes during every attempt is reported rather than chased for ever.
+ROUNDS = 3
+
+
+class RecordHeader(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    version: int = RECORD_VERSION
+    source: str
+    selection: str
+    digest: str
+    count: int
+    bytes: int
+    completed_at: str
+
+
+def entry_digest(entry: Entry) -> int:
+    """A source entry's share of the listing digest (the digest is their sum, so order-free)."""
+    text = f"{entry.relpath}\0{entry.size}\0{entry.etag or ''}".encode()
+    return int.from_bytes(hashlib.sha256(text).digest(), "big")
+
+
+def listing_digest(entries: Iterable[Entry]) -> tuple[int, int, int]:
+    """Digest, count and total size of a listing."""
+    digest = count = size = 0
+    for entry in entries:
+        digest = (digest + entry_digest(entry)) % DIGEST_MODULUS
+        count += 1
+        size += entry.size
+    return digest, count, size
+
+
+def selection_fingerprint(request: SyncRequest) -> str:
+    text = json.dumps([request.source, list(request.include), list(request.exclude)])
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def record_path(destination: Path) -> Path:
+    return destination.with_name(f".{destination.name}.sync-record")
+
+
+def lock_path(destination: Path) -> Path:
+    return destination.with_name(f".{destination.name}.sync-lock")
+
+
+def read_header(record: Path) -> RecordHeader | None:
+    try:
+        with record.open("rb") as handle:
+            line = handle.readline(HEADER_WIDTH + 1)
+        return RecordHeader.model_validate_json(line)
+    except (OSError, ValidationError, ValueError):
+        return None
+
+
+def read_lines(record: Path) -> Iterator[tuple[str, int, str | None, int]]:
+    try:
+        with record.open("rb") as handle:
+            handle.readline(HEADER_WIDTH + 1)
+            for line in handle:
+                relpath, size, etag, mtime_ns = json.loads(line)
+                yield relpath, size, etag, mtime_ns
+    except (OSError, ValueError):
+        return
+
+
+def with_recorded_etags(
+    entries: Iterator[Entry], lines: Iterator[tuple[str, int, str | None, int]]
+) -> Iterator[Entry]:
+    """Destination entries, each with the ETag the record vouches for when the file is as it
+    was recorded (same size and mtime) — so unchanged files are skipped without hashing."""
+    line = next(lines, None)
+    for entry in entries:
+        while line is not None and line[0] < entry.relpath:
+            line = next(lines, None)
+        if (
+            line is not None
+            and line[0] == entry.relpath
+            and line[1] == entry.size
+            and line[3] == entry.mtime_ns
+            and line[2]
+        ):
+            yield replace(entry, etag=line[2])
+        else:
+            yield entry
+
+
+class CachedStageIn:
+    """One cached stage-in of ``route`` (an S3 source into a local destination)."""
+
+    def __init__(
+        self,
+        route: Route,
+        request: SyncRequest,
+        mover: Mover,
+        options: EngineOptions,
+        *,
+        fingerprint: str,
+    ) -> None:
+        if not isinstance(route.destination, LocalSide) or isinstance(route.source, LocalSide):
+            raise SyncLocationError("a cached sync copies from S3 into a file system")
+        self.route = route
+        self.destination: LocalSide = route.destination
+        self.request = request
+        self.mover = mover
+        self.fingerprint = fingerprint
+        self.select: PathFilter = options.filter
+        # The cache mirrors its source: objects gone from the source leave the cache too.
+        self.options = replace(options, delete=True, digest=entry_digest, own_destination=True)
+        self.record = record_path(self.destination.root)
+        self.selection = selection_fingerprint(request)
+        self._digest: tuple[int, int, int] | None = None
+
+    def run(
+        self,
+        *,
+        cursor: Cursor | None,
+        deadline: float | None,
+        progress: SyncProgress | None,
+    ) -> SyncResult:
+        started = time.monotonic()
+        if self._hit():
+            return self._hit_result(started)
+        lock = StagerLock(lock_path(self.destination.root))
+        until = engine.stop_time(engine.clock(), deadline)
+        if not lock.acquire(until=until, clock=engine.clock, while_waiting=self._hit):
+            if self._hit():
+                return self._hit_result(started)
+            # Out of time while another stager works: come back later, from where we were.
+            pending = cursor or Cursor(fp=self.fingerprint)
+            return SyncResult(done=False, cursor=pending.encode(), seconds=_since(started))
+        try:
+            if self._hit():
+                return self._hit_result(started)
+            return self._stage(cursor, deadline, progress, started)
+        finally:
+            lock.release()
+
+    def _stage(
+        self,
+        cursor: Cursor | None,
+        deadline: float | None,
+        progress: SyncProgress | None,
+        started: float,
+    ) -> SyncResult:
+        totals = SyncResult()
+        for _ in range(ROUNDS):
+            previous = self._set_record_aside()
+            options = self.options
+            if previous is not None:
+                options = replace(options, destination_view=_recorded_view(previous))
+            outcome = engine.run(
+                self.route,
+                self.mover,
+                options,
+                fingerprint=self.fingerprint,
+                cursor=cursor,
+                deadline=deadline,
+                progress=progress,
+            )
+            totals = _add(totals, outcome.result, started)
+            if not outcome.result.done or outcome.result.failed:
+                return totals
+            if self._commit(outcome.digest, outcome.count):
+                if previous is not None:
+                    previous.unlink(missing_ok=True)
+                return totals
+            cursor = None  # the source changed while we copied it: go round again
+        raise TransientSyncError(f"{self.request.source}: kept changing while it was staged")
+
+    # -- the record ---------------------------------------------------------------------------
+
+    def _listing(self) -> tuple[int, int, int]:
+        if self._digest is None:
+            self._digest = listing_digest(
+                entry for entry in self.route.source.entries(None) if self.select(entry.relpath)
+            )
+        return self._digest
+
+    def _hit(self) -> bool:
+        header = read_header(self.record)
+        if header is None or header.selection != self.selection:
+            return False
+        if not self.destination.root.exists():
+            return False
+        digest, count, _ = self._listing()
+        return header.digest == f"{digest:x}" and header.count == count
+
+    def _hit_result(self, started: float) -> SyncResult:
+        _, count, _ = self._listing()
+        return SyncResult(skipped=count, cache_hit=True, seconds=_since(started))
+
+    def _set_record_aside(self) -> Path | None:
+        """Invalidate the record before touching the files it describes; keep it aside so
+        the refresh can trust its ETags for files that have not changed since."""
+        previous = self.record.with_name(self.record.name + ".previous")
+        with contextlib.suppress(FileNotFoundError):
+            os.replace(self.record, previous)
+        return previous if previous.exists() else None
+
+    def _commit(self, digest: int, count: int) -> bool:
+        """Write the record from a fresh listing, if it shows exactly what was placed."""
+        partial = self.record.with_name(f"{self.record.name}.{os.getpid()}.partial")
+        fresh = (e for e in self.route.source.entries(None) if self.select(e.relpath))
+        local = (e for e in self.destination.entries(None) if self.select(e.relpath))
+        listed = listed_count = total = 0
+        matches = True
+        with partial.open("wb") as out:
+            out.write(b" " * (HEADER_WIDTH - 1) + b"\n")
+            for relpath, src, dst in merge(fresh, local):
+                if src is None or dst is None or dst.size != src.size:
+                    matches = False
+                    break
+                listed = (listed + entry_digest(src)) % DIGEST_MODULUS
+                listed_count += 1
+                total += src.size
+                line = json.dumps([relpath, src.size, src.etag, dst.mtime_ns])
+                out.write(line.encode() + b"\n")
+            matches = matches and listed == digest and listed_count == count
+            if matches:
+                header = RecordHeader(
+                    source=self.request.source,
+                    selection=self.selection,
+                    digest=f"{digest:x}",
+                    count=count,
+                    bytes=total,
+                    completed_at=datetime.now(UTC).isoformat(timespec="seconds"),
+                ).model_dump_json()
+                out.seek(0)
+                out.write(header.encode().ljust(HEADER_WIDTH - 1))
+                out.flush()
+                os.fsync(out.fileno())
+        if not matches:
+            partial.unlink(missing_ok=True)
+            return False
+        os.replace(partial, self.record)
+        self._digest = (digest, count, total)
+        return True
+
+
+def _recorded_view(record: Path) -> Callable[[Iterator[Entry]], Iterator[Entry]]:
+    def view(entries: Iterator[Entry]) -> Iterator[Entry]:
+        return with_recorded_etags(entries, read_lines(record))
+
+    return view
+
+
+def _add(total: SyncResult, more: SyncResult, started: float) -> SyncResult:
+    return more.model_copy(
+        update={
+            "transferred": total.transferred + more.transferred,
+            "skipped": total.skipped + more.skipped,
+            "failed": total.failed + more.failed,
+            "deleted": total.deleted + more.deleted,
+            "bytes": total.bytes + more.bytes,
+            "errors": [*total.errors, *more.errors],
+            "seconds": _since(started),
+        }
+    )
+
+
+def _since(started: float) -> float:
+    return round(time.monotonic() - started, 3)

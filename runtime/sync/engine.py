@@ -1,0 +1,367 @@
+"""The sync loop: walk the merged listing, decide, move, verify, account — within a deadline.
+
+One thread walks the merged listing in order and starts transfers (at most ``max_in_flight``
+at once); the transfer client's threads finish them. Every entry passes through the
+:class:`~runtime.sync.ledger.Ledger`, whose watermark becomes the cursor when the deadline
+stops the walk. A transfer that fails in a retryable way (throttling after the client's own
+retries, a corrupted body) is tried again a few times before it counts as failed.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from runtime.sync.compare import Verdict, quick_verdict
+from runtime.sync.cursor import Cursor
+from runtime.sync.errors import (
+    SyncError,
+    SyncLocationError,
+    TransferCancelledError,
+    TransientSyncError,
+    as_sync_error,
+)
+from runtime.sync.filters import PathFilter
+from runtime.sync.ledger import Ledger, Slot
+from runtime.sync.listing import Entry, merge
+from runtime.sync.progress import ProgressSubscriber, SyncProgress
+from runtime.sync.result import MAX_ERRORS, SyncResult
+from runtime.sync.sides import LocalSide, Route
+from runtime.sync.transfer import Mover, Transfer, remove_orphaned_partials
+
+# The deadline clock; a module attribute so tests can drive deadlines deterministically.
+clock: Callable[[], float] = time.monotonic
+
+ATTEMPTS = 3  # per object, on top of the client's own per-request retries
+RETRY_BACKOFF_SECONDS = 0.2
+# Entries finished behind a slow one are remembered until it finishes; beyond this many the
+# walk waits (memory stays bounded even behind one huge object).
+MAX_BACKLOG = 100_000
+WORKERS = 4  # content checks and retry back-offs
+
+
+@dataclass
+class EngineOptions:
+    filter: PathFilter = field(default_factory=PathFilter)
+    size_only: bool = False
+    force: bool = False
+    delete: bool = False
+    max_in_flight: int = 256
+    # Shared-cache staging: digests of the source entries placed, and the record's ETags.
+    digest: Callable[[Entry], int] | None = None
+    destination_view: Callable[[Iterator[Entry]], Iterator[Entry]] | None = None
+    # The caller holds the destination's lock: every partial file there is an orphan.
+    own_destination: bool = False
+
+
+@dataclass(frozen=True)
+class EngineOutcome:
+    result: SyncResult
+    digest: int
+    count: int
+
+
+def stop_time(started: float, deadline: float | None) -> float | None:
+    """When to stop starting transfers: a margin before the deadline for those in flight."""
+    if deadline is None:
+        return None
+    margin = min(5.0, max(0.05, (deadline - started) * 0.1))
+    return deadline - margin
+
+
+def run(
+    route: Route,
+    mover: Mover,
+    options: EngineOptions,
+    *,
+    fingerprint: str,
+    cursor: Cursor | None = None,
+    deadline: float | None = None,
+    progress: SyncProgress | None = None,
+) -> EngineOutcome:
+    started = time.monotonic()
+    after = cursor.after if cursor else None
+    ledger = (
+        Ledger(after=cursor.after, digest=cursor.digest_value, count=cursor.count)
+        if cursor
+        else Ledger()
+    )
+    state = _Run(route, mover, options, ledger, progress or ProgressSubscriber())
+    stop_at = stop_time(clock(), deadline)
+    stopped = False
+    try:
+        if not (route.single and after is not None):
+            stopped = state.walk(after, stop_at)
+    except BaseException:
+        state.cancel_all()
+        state.wait(None)
+        raise
+    finally:
+        if not state.wait(deadline):
+            state.cancel_all()
+            state.wait(None)
+        state.close()
+    if isinstance(route.destination, LocalSide):
+        remove_orphaned_partials(route.destination.partials, all_of_them=options.own_destination)
+    done = not stopped and not state.cancelled_any
+    result = SyncResult(
+        transferred=state.transferred,
+        skipped=state.skipped,
+        failed=state.failed,
+        deleted=state.deleted,
+        bytes=state.bytes,
+        seconds=round(time.monotonic() - started, 3),
+        done=done,
+        cursor=None
+        if done
+        else Cursor(
+            fp=fingerprint, after=ledger.watermark, digest=f"{ledger.digest:x}", count=ledger.count
+        ).encode(),
+        errors=state.error_lines(),
+        retryable=state.failed > 0 and state.all_retryable,
+    )
+    return EngineOutcome(result=result, digest=ledger.digest, count=ledger.count)
+
+
+class _Run:
+    """The mutable state of one engine run, shared by the walking thread and the callbacks."""
+
+    def __init__(
+        self,
+        route: Route,
+        mover: Mover,
+        options: EngineOptions,
+        ledger: Ledger,
+        progress: SyncProgress,
+    ) -> None:
+        self.route = route
+        self.mover = mover
+        self.options = options
+        self.ledger = ledger
+        self.progress = progress
+        self._lock = threading.Condition()
+        self._window = threading.Semaphore(options.max_in_flight)
+        self._outstanding = 0
+        self._in_flight: dict[int, Transfer] = {}
+        self._workers = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="sync-work")
+        self._cancelled = False
+        self.cancelled_any = False
+        self.transferred = self.skipped = self.failed = self.deleted = self.bytes = 0
+        self.all_retryable = True
+        self._errors: list[str] = []
+
+    # -- the walk -----------------------------------------------------------------------------
+
+    def walk(self, after: str | None, stop_at: float | None) -> bool:
+        """Go through the merged listing; True when stopped by the deadline."""
+        source = self.route.source.entries(after)
+        first = next(source, None)
+        if first is None and after is None and self._source_must_exist():
+            raise SyncLocationError(f"no object or file at {self.route.source}")
+        if first is not None:
+            source = itertools.chain((first,), source)
+        destination = self.route.destination.entries(after)
+        if self.options.destination_view is not None:
+            destination = self.options.destination_view(destination)
+        deletes: list[tuple[str, Slot]] = []
+        select = self.options.filter
+        for relpath, src, dst in merge(source, destination):
+            if stop_at is not None and clock() >= stop_at:
+                self._delete(deletes)
+                return True
+            if not select(relpath):
+                continue
+            if src is None:
+                if self.options.delete:
+                    deletes.append((relpath, self.ledger.open(relpath)))
+                    if len(deletes) >= self.mover.delete_batch:
+                        self._delete(deletes)
+                continue
+            contribution = self.options.digest(src) if self.options.digest else None
+            verdict = quick_verdict(
+                src, dst, size_only=self.options.size_only, force=self.options.force
+            )
+            if verdict is Verdict.CURRENT:
+                self.ledger.record(relpath, contribution)
+                self._count_skip(relpath)
+                continue
+            if not self._acquire(stop_at):
+                self._delete(deletes)
+                return True
+            slot = self.ledger.open(relpath, contribution)
+            if verdict is Verdict.CHECK_CONTENT and dst is not None:
+                self._workers.submit(self._check_then_start, src, dst, slot)
+            else:
+                self._start(src, slot, attempt=1)
+        self._delete(deletes)
+        return False
+
+    def _source_must_exist(self) -> bool:
+        # An empty directory is a fine thing to upload; an S3 location with nothing in it is
+        # a typo far more often than an intent, and with --delete it would empty the target.
+        return not isinstance(self.route.source, LocalSide)
+
+    def _acquire(self, stop_at: float | None) -> bool:
+        while self.ledger.backlog > MAX_BACKLOG:
+            time.sleep(0.01)
+        if stop_at is None:
+            self._window.acquire()
+        else:
+            while not self._window.acquire(timeout=0.05):
+                if clock() >= stop_at:
+                    return False
+        with self._lock:
+            self._outstanding += 1
+        return True
+
+    # -- transfers ----------------------------------------------------------------------------
+
+    def _start(self, src: Entry, slot: Slot, attempt: int) -> None:
+        if attempt == 1:
+            self.progress.on_total(1, src.size)
+        try:
+            transfer = self.mover.start(src, self.progress.on_progress)
+        except Exception as exc:  # a mover reports failures through its future; be safe
+            failed: Future[None] = Future()
+            failed.set_exception(exc)
+            self._settle(failed, None, src, slot, attempt)
+            return
+        with self._lock:
+            self._in_flight[id(transfer)] = transfer
+            cancel_now = self._cancelled
+        if cancel_now:
+            transfer.cancel()
+        transfer.future.add_done_callback(
+            lambda done: self._settle(done, transfer, src, slot, attempt)
+        )
+
+    def _check_then_start(self, src: Entry, dst: Entry, slot: Slot) -> None:
+        try:
+            current = self.mover.content_matches(src, dst)
+        except Exception:
+            current = False
+        if current:
+            self.ledger.close(slot, ok=True)
+            self._count_skip(src.relpath)
+            self._release()
+        elif self._cancelled:
+            self._finish_cancelled(slot)
+        else:
+            self._start(src, slot, attempt=1)
+
+    def _settle(
+        self,
+        done: Future[None],
+        transfer: Transfer | None,
+        src: Entry,
+        slot: Slot,
+        attempt: int,
+    ) -> None:
+        with self._lock:
+            if transfer is not None:
+                self._in_flight.pop(id(transfer), None)
+        error = done.exception()
+        name = self.route.display_name(src.relpath)
+        if error is None:
+            with self._lock:
+                self.transferred += 1
+                self.bytes += src.size
+            self.ledger.close(slot, ok=True)
+            self.progress.on_done(name, "transferred")
+            self._release()
+            return
+        if isinstance(error, TransferCancelledError) or self._cancelled:
+            # Stopped on purpose (the deadline): not a failure, the next call redoes it.
+            self._finish_cancelled(slot)
+            return
+        problem = as_sync_error(error, name)
+        if isinstance(problem, TransientSyncError) and attempt < ATTEMPTS and not self._cancelled:
+            self._workers.submit(self._retry, src, slot, attempt + 1)
+            return
+        with self._lock:
+            self.failed += 1
+            self.all_retryable = self.all_retryable and isinstance(problem, TransientSyncError)
+            self._errors.append(str(problem))
+        self.ledger.close(slot, ok=False)
+        self.progress.on_done(name, "failed")
+        self._release()
+
+    def _retry(self, src: Entry, slot: Slot, attempt: int) -> None:
+        time.sleep(RETRY_BACKOFF_SECONDS * 2 ** (attempt - 2))
+        if self._cancelled:
+            self._finish_cancelled(slot)
+        else:
+            self._start(src, slot, attempt)
+
+    def _finish_cancelled(self, slot: Slot) -> None:
+        with self._lock:
+            self.cancelled_any = True
+        self.ledger.close(slot, ok=False)
+        self._release()
+
+    def _release(self) -> None:
+        self._window.release()
+        with self._lock:
+            self._outstanding -= 1
+            self._lock.notify_all()
+
+    # -- deletes and counts -------------------------------------------------------------------
+
+    def _delete(self, batch: list[tuple[str, Slot]]) -> None:
+        if not batch:
+            return
+        relpaths = [relpath for relpath, _ in batch]
+        try:
+            failures = self.mover.delete(relpaths)
+        except SyncError as exc:
+            failures = [str(exc)]
+        ok = not failures
+        for relpath, slot in batch:
+            self.ledger.close(slot, ok=ok)
+            if ok:
+                self.progress.on_done(self.route.display_name(relpath), "deleted")
+        with self._lock:
+            self.deleted += len(batch) - len(failures)
+            self.failed += len(failures)
+            self.all_retryable = self.all_retryable and not failures
+            self._errors.extend(failures)
+        batch.clear()
+
+    def _count_skip(self, relpath: str) -> None:
+        with self._lock:
+            self.skipped += 1
+        self.progress.on_done(self.route.display_name(relpath), "skipped")
+
+    def error_lines(self) -> list[str]:
+        if len(self._errors) <= MAX_ERRORS:
+            return list(self._errors)
+        return [*self._errors[:MAX_ERRORS], f"... and {len(self._errors) - MAX_ERRORS} more"]
+
+    # -- the end ------------------------------------------------------------------------------
+
+    def wait(self, until: float | None) -> bool:
+        """Wait for every started item to settle; False if ``until`` (a clock time) came first."""
+        with self._lock:
+            while self._outstanding > 0:
+                if until is None:
+                    self._lock.wait()
+                    continue
+                remaining = until - clock()
+                if remaining <= 0:
+                    return False
+                self._lock.wait(min(remaining, 0.5))
+        return True
+
+    def cancel_all(self) -> None:
+        with self._lock:
+            self._cancelled = True
+            transfers = list(self._in_flight.values())
+        for transfer in transfers:
+            transfer.cancel()
+
+    def close(self) -> None:
+        self._workers.shutdown(wait=True)

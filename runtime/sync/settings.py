@@ -1,0 +1,112 @@
+"""How the sync engine reaches S3: endpoint, region, addressing and transfer tuning.
+
+:meth:`S3Config.from_environment` follows the standard AWS settings — ``AWS_ENDPOINT_URL_S3``
+/ ``AWS_ENDPOINT_URL`` (unless ``AWS_IGNORE_CONFIGURED_ENDPOINT_URLS``), ``AWS_REGION`` /
+``AWS_DEFAULT_REGION``, and ``region`` / ``endpoint_url`` of the profile (``AWS_PROFILE``) in
+``AWS_CONFIG_FILE`` — without importing botocore, whose import alone costs a short sync more
+than its transfers. Credentials come from the CRT's default chain (environment, profile files,
+web identity, ECS and EC2 metadata), which is what Lambda and Batch provide.
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MiB = 1 << 20
+GiB = 1 << 30
+SIZE_PATTERN = re.compile(r"^\s*(\d+)\s*([KMGT]?)(?:i?B)?\s*$", re.IGNORECASE)
+SIZE_UNITS = {"": 1, "K": 1 << 10, "M": MiB, "G": GiB, "T": 1 << 40}
+
+
+class S3Config(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    endpoint_url: str | None = None  # None: AWS's regional endpoint
+    region: str = "us-east-1"
+    # "auto": virtual-hosted on AWS, path-style on any other endpoint (what they all accept).
+    addressing_style: Literal["auto", "path", "virtual"] = "auto"
+    # Transfer tuning. Parts of 8 MiB balance per-request overhead against memory.
+    part_size: int = Field(default=8 * MiB, ge=5 * MiB)
+    # Uploads up to this size are a single PUT. S3 takes at most 5 GiB in one PUT.
+    multipart_threshold: int = Field(default=16 * MiB, ge=5 * MiB, le=5 * GiB)
+    throughput_target_gbps: float = Field(default=5.0, gt=0)
+    # Buffer memory of the transfer client: bounded so a Lambda's memory is not exhausted.
+    memory_limit: int = Field(default=512 * MiB, ge=64 * MiB)
+    # Objects whose transfers may be in flight at once (the client pools the connections).
+    max_in_flight: int = Field(default=256, ge=1)
+    # Connections one object's parts may use: more makes one large file fight itself for
+    # the destination file's lock in the kernel (measured: 4-8 is steadiest on local disks).
+    connections_per_object: int = Field(default=8, ge=1)
+    # Retries of one request on throttling / 5xx / dropped connections, with backoff.
+    max_retries: int = Field(default=5, ge=0)
+    retry_backoff_ms: int = Field(default=250, ge=1)
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> S3Config:
+        env = os.environ if environ is None else environ
+        profile = _profile_settings(env)
+        endpoint: str | None = None
+        if env.get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "").lower() != "true":
+            endpoint = (
+                env.get("AWS_ENDPOINT_URL_S3")
+                or env.get("AWS_ENDPOINT_URL")
+                or profile.get("endpoint_url")
+            ) or None
+        region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or profile.get("region")
+        tuning: dict[str, object] = {}
+        for name, field in (
+            ("DEMAND_SYNC_PART_SIZE", "part_size"),
+            ("DEMAND_SYNC_MULTIPART_THRESHOLD", "multipart_threshold"),
+            ("DEMAND_SYNC_MEMORY_LIMIT", "memory_limit"),
+        ):
+            if env.get(name):
+                tuning[field] = parse_size(env[name])
+        for name, field in (
+            ("DEMAND_SYNC_MAX_IN_FLIGHT", "max_in_flight"),
+            ("DEMAND_SYNC_CONNECTIONS_PER_OBJECT", "connections_per_object"),
+        ):
+            if env.get(name):
+                tuning[field] = int(env[name])
+        if env.get("DEMAND_SYNC_THROUGHPUT_GBPS"):
+            tuning["throughput_target_gbps"] = float(env["DEMAND_SYNC_THROUGHPUT_GBPS"])
+        style = env.get("DEMAND_SYNC_ADDRESSING_STYLE")
+        if style:
+            tuning["addressing_style"] = style
+        return cls.model_validate(
+            {"endpoint_url": endpoint, "region": region or "us-east-1", **tuning}
+        )
+
+
+def parse_size(text: str) -> int:
+    """``"8MiB"``, ``"8M"``, ``"1G"`` or a plain number of bytes."""
+    match = SIZE_PATTERN.match(text)
+    if match is None:
+        raise ValueError(f"not a size: {text!r}")
+    return int(match[1]) * SIZE_UNITS[match[2].upper()]
+
+
+def _profile_settings(env: Mapping[str, str]) -> dict[str, str]:
+    path = Path(env.get("AWS_CONFIG_FILE") or Path.home() / ".aws" / "config").expanduser()
+    if not path.is_file():
+        return {}
+    parser = configparser.RawConfigParser()
+    try:
+        parser.read(path)
+    except configparser.Error:
+        return {}
+    name = env.get("AWS_PROFILE") or env.get("AWS_DEFAULT_PROFILE") or "default"
+    section = name if name == "default" else f"profile {name}"
+    if not parser.has_section(section):
+        return {}
+    return {
+        key: parser.get(section, key)
+        for key in ("region", "endpoint_url")
+        if parser.has_option(section, key)
+    }
