@@ -2,38 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from typing import TYPE_CHECKING, TypeAlias
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from runtime.sync import engine
-from runtime.sync.backend import S3Backend
-from runtime.sync.cache import CachedStageIn
-from runtime.sync.cursor import Cursor, request_fingerprint
-from runtime.sync.download import Download
-from runtime.sync.engine import EngineOptions
-from runtime.sync.filters import PathFilter
-from runtime.sync.localcopy import LocalCopy
-from runtime.sync.locations import parse_location
+from runtime.sync import runner
+from runtime.sync.job import SyncJob
 from runtime.sync.progress import SyncProgress
 from runtime.sync.request import SyncRequest
 from runtime.sync.result import SyncResult
-from runtime.sync.settings import S3Config
-from runtime.sync.sides import LocalSide, Route, S3Side, check_local_roots, resolve
-from runtime.sync.transfer import Mover
-from runtime.sync.upload import Upload
-from runtime.volumes import EfsMount
 
 if TYPE_CHECKING:
-    from mypy_boto3_s3 import S3Client
-
-    # What ``s3=`` accepts: settings for the CRT client, a boto3 client, or a ready backend.
-    S3Access: TypeAlias = S3Config | S3Client | S3Backend | None
-
-FINISHERS = 4  # threads verifying downloads (hashing) and renaming them into place
-LOCAL_COPIERS = 8
-BOTO_IN_FLIGHT = 32
+    from runtime.sync.runner import S3Access
+    from runtime.volumes import EfsMount
 
 
 def sync(
@@ -47,101 +27,23 @@ def sync(
 ) -> SyncResult:
     """Make ``request.destination`` hold what ``request.source`` holds (see :class:`SyncRequest`).
 
-    ``deadline`` is a :func:`time.monotonic` time: the sync stops starting transfers a little
-    before it, cancels what is still in flight at it, and returns ``done=False`` with a
-    ``cursor`` to pass to a later call, which resumes where this one stopped.
-    ``s3`` defaults to the CRT client configured from the standard AWS environment.
+    ``mounts`` resolve ``efs://`` locations to local paths. ``deadline`` is a
+    :func:`time.monotonic` time: the sync stops starting transfers a little before it, cancels
+    what is still in flight at it, and returns ``done=False`` with a ``cursor`` to pass to a
+    later call, which resumes where this one stopped. ``progress`` receives totals, bytes and
+    outcomes as they happen. ``s3`` is an :class:`~runtime.sync.settings.S3Config`, a boto3 S3
+    client, or None for the CRT client configured from the standard AWS environment.
 
     Raises :class:`~runtime.sync.errors.SyncLocationError` for locations that cannot work, and
     :class:`~runtime.sync.errors.TransientSyncError` / :class:`~runtime.sync.errors.SyncFailed`
     when listing fails; objects that fail are counted in the result, each named in ``errors``.
     """
-    source = parse_location(request.source, mounts)
-    destination = parse_location(request.destination, mounts)
-    check_local_roots((source, destination))
-    position = Cursor.decode(cursor, request) if cursor else None
-    fingerprint = request_fingerprint(request)
-    access = _Access(s3)
-    try:
-        route = resolve(source, destination, access.backend)
-        options = EngineOptions(
-            filter=PathFilter(request.include, request.exclude),
-            size_only=request.size_only,
-            force=request.force,
-            delete=request.delete,
-            max_in_flight=access.max_in_flight,
-        )
-        with open_mover(route) as mover:
-            if request.cached:
-                staging = CachedStageIn(route, request, mover, options, fingerprint=fingerprint)
-                return staging.run(cursor=position, deadline=deadline, progress=progress)
-            outcome = engine.run(
-                route,
-                mover,
-                options,
-                fingerprint=fingerprint,
-                cursor=position,
-                deadline=deadline,
-                progress=progress,
-            )
-            return outcome.result
-    finally:
-        access.close()
-
-
-@contextmanager
-def open_mover(route: Route) -> Iterator[Mover]:
-    source, destination = route.source, route.destination
-    if isinstance(source, S3Side) and isinstance(destination, LocalSide):
-        with ThreadPoolExecutor(FINISHERS, thread_name_prefix="sync-verify") as finisher:
-            yield Download(source, destination, finisher)
-    elif isinstance(source, LocalSide) and isinstance(destination, S3Side):
-        yield Upload(source, destination)
-    elif isinstance(source, LocalSide) and isinstance(destination, LocalSide):
-        with ThreadPoolExecutor(LOCAL_COPIERS, thread_name_prefix="sync-copy") as pool:
-            yield LocalCopy(source, destination, pool)
-    else:  # resolve() refuses S3 → S3 before we get here
-        raise AssertionError(f"no mover for {source} → {destination}")
-
-
-class _Access:
-    """The S3 backend, made on first use (a local → local sync never needs one)."""
-
-    def __init__(self, s3: S3Access) -> None:
-        self._given = s3
-        self._backend: S3Backend | None = None
-        self._owned_close: object = None
-        self.max_in_flight = S3Config().max_in_flight
-
-    def backend(self) -> S3Backend:
-        if self._backend is None:
-            self._backend = self._make()
-        return self._backend
-
-    def _make(self) -> S3Backend:
-        given = self._given
-        if given is None or isinstance(given, S3Config):
-            config = given or S3Config.from_environment()
-            self.max_in_flight = config.max_in_flight
-            try:
-                from runtime.sync.crt_client import crt_backend
-            except ImportError:  # no awscrt wheel for this platform: boto3 will do
-                import boto3
-
-                return self._boto(boto3.client("s3", endpoint_url=config.endpoint_url), config)
-            return crt_backend(config)
-        if hasattr(given, "list_objects") and hasattr(given, "download"):
-            return given  # type: ignore[return-value]
-        return self._boto(given, None)  # type: ignore[arg-type]
-
-    def _boto(self, client: S3Client, config: S3Config | None) -> S3Backend:
-        from runtime.sync.boto_backend import BotoBackend
-
-        backend = BotoBackend(client, config)
-        self._owned_close = backend.close
-        self.max_in_flight = BOTO_IN_FLIGHT
-        return backend
-
-    def close(self) -> None:
-        if callable(self._owned_close):
-            self._owned_close()
+    summary = runner.run(
+        SyncJob.of(request),
+        mounts=mounts,
+        deadline=deadline,
+        cursor=cursor,
+        progress=progress,
+        s3=s3,
+    )
+    return SyncResult.of(summary)

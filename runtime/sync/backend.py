@@ -3,25 +3,24 @@
 Two implementations: :mod:`runtime.sync.crt_client` (the AWS CRT's S3 client: many requests
 in flight for ~0.2 ms of Python per object, the fast path) and :mod:`runtime.sync.boto_backend`
 (a boto3 client, e.g. one that moto intercepts in tests, or a caller's own). Transfers are
-asynchronous: they return a handle whose future resolves when the body has moved.
+asynchronous and report through a callback (not a ``Future``: at thousands of objects a second,
+the futures' locks and conditions were a measurable share of the Python time per object).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future
-from pathlib import Path
 from typing import Protocol
 
 from runtime.sync.listing import Entry
 
 BytesCallback = Callable[[int], None]
+# Called once when a transfer ends: the error (None on success) and, for downloads, whether
+# the client itself validated a checksum that S3 holds. May run on any thread.
+DoneCallback = Callable[[BaseException | None, bool], None]
 
 
-class TransferHandle(Protocol):
-    # Downloads: True when the client itself validated a checksum that S3 holds.
-    future: Future[bool]
-
+class Cancellable(Protocol):
     def cancel(self) -> None: ...
 
 
@@ -37,14 +36,20 @@ class S3Backend(Protocol):
         ...
 
     def download(
-        self, bucket: str, obj: Entry, path: Path, on_bytes: BytesCallback
-    ) -> TransferHandle:
+        self, bucket: str, obj: Entry, path: str, on_bytes: BytesCallback, on_done: DoneCallback
+    ) -> Cancellable:
         """Write the body of ``obj`` (as listed: same ETag) to ``path``."""
         ...
 
     def upload(
-        self, path: Path, bucket: str, key: str, size: int, on_bytes: BytesCallback
-    ) -> TransferHandle:
+        self,
+        path: str,
+        bucket: str,
+        key: str,
+        size: int,
+        on_bytes: BytesCallback,
+        on_done: DoneCallback,
+    ) -> Cancellable:
         """Store the file at ``path`` as ``key``, multipart when large, with a checksum."""
         ...
 
@@ -53,11 +58,8 @@ class S3Backend(Protocol):
         ...
 
 
-class CompletedTransfer:
-    """A handle for work that finished (or failed) before anyone waited for it."""
-
-    def __init__(self, future: Future[bool]) -> None:
-        self.future = future
+class NotCancellable:
+    """For work that cannot be stopped once started (or has already ended)."""
 
     def cancel(self) -> None:
-        self.future.cancel()
+        return None

@@ -8,15 +8,13 @@ Transfers run on a small thread pool through s3transfer, which does multipart an
 from __future__ import annotations
 
 import mimetypes
-import threading
-from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from pathlib import Path
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from boto3.s3.transfer import TransferConfig
 
-from runtime.sync.backend import BytesCallback, CompletedTransfer
+from runtime.sync.backend import BytesCallback, DoneCallback
 from runtime.sync.errors import TransferCancelledError, as_sync_error, from_client_error
 from runtime.sync.listing import Entry
 from runtime.sync.multipart import part_size_for
@@ -28,14 +26,13 @@ if TYPE_CHECKING:
 CHUNK = 1 << 20
 
 
-class BotoTransfer(CompletedTransfer):
-    def __init__(self, future: Future[bool], cancelled: threading.Event) -> None:
-        super().__init__(future)
-        self._cancelled = cancelled
+class BotoTransfer:
+    def __init__(self) -> None:
+        self.cancelled = False
 
     def cancel(self) -> None:
         # A running boto3 call cannot be interrupted; its result is discarded instead.
-        self._cancelled.set()
+        self.cancelled = True
 
 
 class BotoBackend:
@@ -85,7 +82,7 @@ class BotoBackend:
         )
 
     def download(
-        self, bucket: str, obj: Entry, path: Path, on_bytes: BytesCallback
+        self, bucket: str, obj: Entry, path: str, on_bytes: BytesCallback, on_done: DoneCallback
     ) -> BotoTransfer:
         # One streamed GET (s3transfer's download_file cannot send If-Match): the fallback
         # path favours simplicity over ranged parallel reads of one large object.
@@ -96,7 +93,7 @@ class BotoBackend:
         def run() -> bool:
             reply = self.client.get_object(Bucket=bucket, Key=obj.relpath, **extra)
             body = reply["Body"]
-            with path.open("wb") as handle:
+            with open(path, "wb") as handle:
                 while chunk := body.read(CHUNK):
                     handle.write(chunk)
                     on_bytes(len(chunk))
@@ -105,24 +102,34 @@ class BotoBackend:
                 name.startswith("Checksum") and name != "ChecksumType" for name in reply
             )
 
-        return self._submit(run, f"s3://{bucket}/{obj.relpath}")
+        return self._submit(run, f"s3://{bucket}/{obj.relpath}", on_done)
 
     def upload(
-        self, path: Path, bucket: str, key: str, size: int, on_bytes: BytesCallback
+        self,
+        path: str,
+        bucket: str,
+        key: str,
+        size: int,
+        on_bytes: BytesCallback,
+        on_done: DoneCallback,
     ) -> BotoTransfer:
         extra = {
             "ContentType": mimetypes.guess_type(key)[0] or "application/octet-stream",
             "ChecksumAlgorithm": "CRC32C",
         }
-        config = self._transfer_config(size)
+        config = TransferConfig(
+            multipart_threshold=self.config.multipart_threshold,
+            multipart_chunksize=part_size_for(size, self.config.part_size),
+            use_threads=False,  # our pool is the concurrency; one thread per object
+        )
 
         def run() -> bool:
             self.client.upload_file(
-                str(path), bucket, key, ExtraArgs=extra, Callback=on_bytes, Config=config
+                path, bucket, key, ExtraArgs=extra, Callback=on_bytes, Config=config
             )
             return False
 
-        return self._submit(run, f"s3://{bucket}/{key}")
+        return self._submit(run, f"s3://{bucket}/{key}", on_done)
 
     def delete_objects(self, bucket: str, keys: Sequence[str]) -> list[str]:
         if not keys:
@@ -139,30 +146,24 @@ class BotoBackend:
             for error in reply.get("Errors", ())
         ]
 
-    def _transfer_config(self, size: int) -> TransferConfig:
-        return TransferConfig(
-            multipart_threshold=self.config.multipart_threshold,
-            multipart_chunksize=part_size_for(size, self.config.part_size),
-            use_threads=False,  # our pool is the concurrency; one thread per object
-        )
-
-    def _submit(self, work: Any, subject: str) -> BotoTransfer:
-        cancelled = threading.Event()
-        future: Future[bool] = Future()
+    def _submit(
+        self, work: Callable[[], bool], subject: str, on_done: DoneCallback
+    ) -> BotoTransfer:
+        transfer = BotoTransfer()
 
         def run() -> None:
-            if cancelled.is_set():
-                future.set_exception(TransferCancelledError(subject))
+            if transfer.cancelled:
+                on_done(TransferCancelledError(subject), False)
                 return
             try:
-                outcome = work()
+                validated = work()
             except Exception as exc:  # botocore and s3transfer errors, file errors
-                future.set_exception(as_sync_error(exc, subject))
+                on_done(as_sync_error(exc, subject), False)
             else:
-                if cancelled.is_set():
-                    future.set_exception(TransferCancelledError(subject))
+                if transfer.cancelled:
+                    on_done(TransferCancelledError(subject), False)
                 else:
-                    future.set_result(outcome)
+                    on_done(None, validated)
 
         self._pool.submit(run)
-        return BotoTransfer(future, cancelled)
+        return transfer

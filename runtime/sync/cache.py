@@ -20,23 +20,20 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import replace
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-
-from pydantic import BaseModel, ConfigDict, ValidationError
 
 from runtime.sync import engine
 from runtime.sync.cursor import Cursor
 from runtime.sync.engine import EngineOptions
 from runtime.sync.errors import SyncLocationError, TransientSyncError
 from runtime.sync.filters import PathFilter
+from runtime.sync.job import Summary, SyncJob
 from runtime.sync.ledger import DIGEST_MODULUS
 from runtime.sync.listing import Entry, merge
 from runtime.sync.lock import StagerLock
 from runtime.sync.progress import SyncProgress
-from runtime.sync.request import SyncRequest
-from runtime.sync.result import SyncResult
 from runtime.sync.sides import LocalSide, Route
 from runtime.sync.transfer import Mover
 
@@ -47,16 +44,18 @@ HEADER_WIDTH = 4096
 ROUNDS = 3
 
 
-class RecordHeader(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    version: int = RECORD_VERSION
+@dataclass(frozen=True)
+class RecordHeader:
     source: str
     selection: str
     digest: str
     count: int
-    bytes: int
+    size: int  # bytes in all
     completed_at: str
+    version: int = RECORD_VERSION
+
+    def to_json(self) -> bytes:
+        return json.dumps(asdict(self), separators=(",", ":")).encode()
 
 
 def entry_digest(entry: Entry) -> int:
@@ -75,11 +74,6 @@ def listing_digest(entries: Iterable[Entry]) -> tuple[int, int, int]:
     return digest, count, size
 
 
-def selection_fingerprint(request: SyncRequest) -> str:
-    text = json.dumps([request.source, list(request.include), list(request.exclude)])
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
-
-
 def record_path(destination: Path) -> Path:
     return destination.with_name(f".{destination.name}.sync-record")
 
@@ -91,10 +85,11 @@ def lock_path(destination: Path) -> Path:
 def read_header(record: Path) -> RecordHeader | None:
     try:
         with record.open("rb") as handle:
-            line = handle.readline(HEADER_WIDTH + 1)
-        return RecordHeader.model_validate_json(line)
-    except (OSError, ValidationError, ValueError):
+            fields = json.loads(handle.readline(HEADER_WIDTH + 1))
+        header = RecordHeader(**fields)
+    except (OSError, ValueError, TypeError):
         return None
+    return header if header.version == RECORD_VERSION else None
 
 
 def read_lines(record: Path) -> Iterator[tuple[str, int, str | None, int]]:
@@ -135,7 +130,7 @@ class CachedStageIn:
     def __init__(
         self,
         route: Route,
-        request: SyncRequest,
+        job: SyncJob,
         mover: Mover,
         options: EngineOptions,
         *,
@@ -145,14 +140,14 @@ class CachedStageIn:
             raise SyncLocationError("a cached sync copies from S3 into a file system")
         self.route = route
         self.destination: LocalSide = route.destination
-        self.request = request
+        self.job = job
         self.mover = mover
         self.fingerprint = fingerprint
         self.select: PathFilter = options.filter
         # The cache mirrors its source: objects gone from the source leave the cache too.
         self.options = replace(options, delete=True, digest=entry_digest, own_destination=True)
         self.record = record_path(self.destination.root)
-        self.selection = selection_fingerprint(request)
+        self.selection = job.selection()
         self._digest: tuple[int, int, int] | None = None
 
     def run(
@@ -161,7 +156,7 @@ class CachedStageIn:
         cursor: Cursor | None,
         deadline: float | None,
         progress: SyncProgress | None,
-    ) -> SyncResult:
+    ) -> Summary:
         started = time.monotonic()
         if self._hit():
             return self._hit_result(started)
@@ -172,7 +167,7 @@ class CachedStageIn:
                 return self._hit_result(started)
             # Out of time while another stager works: come back later, from where we were.
             pending = cursor or Cursor(fp=self.fingerprint)
-            return SyncResult(done=False, cursor=pending.encode(), seconds=_since(started))
+            return Summary(done=False, cursor=pending.encode(), seconds=_since(started))
         try:
             if self._hit():
                 return self._hit_result(started)
@@ -186,8 +181,8 @@ class CachedStageIn:
         deadline: float | None,
         progress: SyncProgress | None,
         started: float,
-    ) -> SyncResult:
-        totals = SyncResult()
+    ) -> Summary:
+        totals = Summary()
         for _ in range(ROUNDS):
             previous = self._set_record_aside()
             options = self.options
@@ -202,15 +197,16 @@ class CachedStageIn:
                 deadline=deadline,
                 progress=progress,
             )
-            totals = _add(totals, outcome.result, started)
-            if not outcome.result.done or outcome.result.failed:
+            totals = totals.add(outcome.summary)
+            totals.seconds = _since(started)
+            if not totals.done or outcome.summary.failed:
                 return totals
             if self._commit(outcome.digest, outcome.count):
                 if previous is not None:
                     previous.unlink(missing_ok=True)
                 return totals
             cursor = None  # the source changed while we copied it: go round again
-        raise TransientSyncError(f"{self.request.source}: kept changing while it was staged")
+        raise TransientSyncError(f"{self.job.source}: kept changing while it was staged")
 
     # -- the record ---------------------------------------------------------------------------
 
@@ -230,9 +226,9 @@ class CachedStageIn:
         digest, count, _ = self._listing()
         return header.digest == f"{digest:x}" and header.count == count
 
-    def _hit_result(self, started: float) -> SyncResult:
+    def _hit_result(self, started: float) -> Summary:
         _, count, _ = self._listing()
-        return SyncResult(skipped=count, cache_hit=True, seconds=_since(started))
+        return Summary(skipped=count, cache_hit=True, seconds=_since(started))
 
     def _set_record_aside(self) -> Path | None:
         """Invalidate the record before touching the files it describes; keep it aside so
@@ -263,15 +259,15 @@ class CachedStageIn:
             matches = matches and listed == digest and listed_count == count
             if matches:
                 header = RecordHeader(
-                    source=self.request.source,
+                    source=self.job.source,
                     selection=self.selection,
                     digest=f"{digest:x}",
                     count=count,
-                    bytes=total,
+                    size=total,
                     completed_at=datetime.now(UTC).isoformat(timespec="seconds"),
-                ).model_dump_json()
+                ).to_json()
                 out.seek(0)
-                out.write(header.encode().ljust(HEADER_WIDTH - 1))
+                out.write(header.ljust(HEADER_WIDTH - 1))
                 out.flush()
                 os.fsync(out.fileno())
         if not matches:
@@ -287,20 +283,6 @@ def _recorded_view(record: Path) -> Callable[[Iterator[Entry]], Iterator[Entry]]
         return with_recorded_etags(entries, read_lines(record))
 
     return view
-
-
-def _add(total: SyncResult, more: SyncResult, started: float) -> SyncResult:
-    return more.model_copy(
-        update={
-            "transferred": total.transferred + more.transferred,
-            "skipped": total.skipped + more.skipped,
-            "failed": total.failed + more.failed,
-            "deleted": total.deleted + more.deleted,
-            "bytes": total.bytes + more.bytes,
-            "errors": [*total.errors, *more.errors],
-            "seconds": _since(started),
-        }
-    )
 
 
 def _since(started: float) -> float:

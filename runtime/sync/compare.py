@@ -13,7 +13,7 @@ import filecmp
 from pathlib import Path
 
 from runtime.sync.listing import Entry
-from runtime.sync.multipart import etag_matches
+from runtime.sync.multipart import StrPath, etag_matches
 
 
 class Verdict(enum.Enum):
@@ -34,7 +34,7 @@ def quick_verdict(src: Entry, dst: Entry | None, *, size_only: bool, force: bool
     return Verdict.CHECK_CONTENT
 
 
-def file_matches_etag(path: Path, entry_with_etag: Entry) -> bool:
+def file_matches_etag(path: StrPath, entry_with_etag: Entry) -> bool:
     """Whether a local file holds the S3 object described by ``entry_with_etag``."""
     if entry_with_etag.etag is None:
         return False

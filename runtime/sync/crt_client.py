@@ -23,7 +23,6 @@ import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote_plus, urlsplit
 from xml.sax.saxutils import escape
@@ -31,7 +30,7 @@ from xml.sax.saxutils import escape
 from awscrt import auth, http, s3  # type: ignore[import-untyped]
 from awscrt import io as crt_io
 
-from runtime.sync.backend import BytesCallback
+from runtime.sync.backend import BytesCallback, DoneCallback
 from runtime.sync.errors import (
     IntegrityError,
     SyncError,
@@ -52,8 +51,7 @@ CHECKSUM_HEADER_PREFIX = "x-amz-checksum-"
 
 
 class CrtTransfer:
-    def __init__(self, future: Future[bool]) -> None:
-        self.future = future
+    def __init__(self) -> None:
         self.request: Any = None  # the CRT's S3Request: kept alive until the transfer ends
 
     def cancel(self) -> None:
@@ -216,7 +214,9 @@ class CrtBackend:
 
     # -- bodies -------------------------------------------------------------------------------
 
-    def download(self, bucket: str, obj: Entry, path: Path, on_bytes: BytesCallback) -> CrtTransfer:
+    def download(
+        self, bucket: str, obj: Entry, path: str, on_bytes: BytesCallback, on_done: DoneCallback
+    ) -> CrtTransfer:
         subject = f"s3://{bucket}/{obj.relpath}"
         headers = [("If-Match", f'"{obj.etag}"')] if obj.etag else []
         checksum = None
@@ -229,30 +229,36 @@ class CrtBackend:
                 else s3.S3ChecksumValidationMode.FULL_OBJECT
             )
             checksum = s3.S3ChecksumConfig(validate_response=True, response_validation_mode=mode)
-        transfer = CrtTransfer(Future())
+        transfer = CrtTransfer()
 
-        def on_done(
+        def finished(
             error: BaseException | None = None, did_validate_checksum: bool = False, **_: object
         ) -> None:
             transfer.request = None
             if error is None:
-                transfer.future.set_result(bool(did_validate_checksum))
+                on_done(None, bool(did_validate_checksum))
             else:
-                transfer.future.set_exception(translate(error, subject))
+                on_done(translate(error, subject), False)
 
         transfer.request = self._client.make_request(
             type=s3.S3RequestType.GET_OBJECT,
             request=self._request("GET", bucket, obj.relpath, headers=headers),
-            recv_filepath=str(path),
+            recv_filepath=path,
             checksum_config=checksum,
             max_active_connections_override=self.config.connections_per_object,
             on_progress=on_bytes,
-            on_done=on_done,
+            on_done=finished,
         )
         return transfer
 
     def upload(
-        self, path: Path, bucket: str, key: str, size: int, on_bytes: BytesCallback
+        self,
+        path: str,
+        bucket: str,
+        key: str,
+        size: int,
+        on_bytes: BytesCallback,
+        on_done: DoneCallback,
     ) -> CrtTransfer:
         subject = f"s3://{bucket}/{key}"
         part = part_size_for(size, self.config.part_size)
@@ -265,24 +271,21 @@ class CrtBackend:
         )
         content_type = mimetypes.guess_type(key)[0] or "application/octet-stream"
         headers = [("Content-Length", str(size)), ("Content-Type", content_type)]
-        transfer = CrtTransfer(Future())
+        transfer = CrtTransfer()
 
-        def on_done(error: BaseException | None = None, **_: object) -> None:
+        def finished(error: BaseException | None = None, **_: object) -> None:
             transfer.request = None
-            if error is None:
-                transfer.future.set_result(False)
-            else:
-                transfer.future.set_exception(translate(error, subject))
+            on_done(None if error is None else translate(error, subject), False)
 
         transfer.request = self._client.make_request(
             type=s3.S3RequestType.PUT_OBJECT,
             request=self._request("PUT", bucket, key, headers=headers),
-            send_filepath=str(path),
+            send_filepath=path,
             part_size=part,
             multipart_upload_threshold=part if multipart else max(size, part),
             checksum_config=checksum,
             on_progress=on_bytes,
-            on_done=on_done,
+            on_done=finished,
         )
         return transfer
 

@@ -2,55 +2,59 @@
 
 A sync walks its merged listing in order, so "everything up to relpath X is done" describes
 its progress completely. The cursor also carries the running digest of the source entries
-placed so far (the shared cache's completion check spans calls), and a fingerprint of the
-request so a cursor cannot resume a different sync.
+placed so far (the shared cache's completion check spans calls), and the request's
+fingerprint so a cursor cannot resume a different sync.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import json
-
-from pydantic import BaseModel, ConfigDict, ValidationError
+from dataclasses import asdict, dataclass
+from typing import TypeVar
 
 from runtime.sync.errors import InvalidCursorError
-from runtime.sync.request import SyncRequest
 
 CURSOR_VERSION = 1
 
 
-def request_fingerprint(request: SyncRequest) -> str:
-    return hashlib.sha256(request.model_dump_json().encode()).hexdigest()[:16]
-
-
-class Cursor(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    v: int = CURSOR_VERSION
+@dataclass(frozen=True)
+class Cursor:
     fp: str
     # Every entry whose relpath sorts at or before this one is done (None: nothing yet).
     after: str | None = None
     # Sum (mod 2**256) of the digests of source entries placed so far, and their count.
-    digest: str = "0"
+    digest: int = 0
     count: int = 0
 
     def encode(self) -> str:
-        raw = json.dumps(self.model_dump(), separators=(",", ":")).encode()
+        fields = {"v": CURSOR_VERSION, **asdict(self), "digest": f"{self.digest:x}"}
+        raw = json.dumps(fields, separators=(",", ":")).encode()
         return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
     @classmethod
-    def decode(cls, text: str, request: SyncRequest) -> Cursor:
+    def decode(cls, text: str, fingerprint: str) -> Cursor:
         try:
-            raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-            cursor = cls.model_validate_json(raw)
-        except (binascii.Error, ValueError, ValidationError) as exc:
+            fields = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+            cursor = cls(
+                fp=_typed(fields["fp"], str),
+                after=None if fields["after"] is None else _typed(fields["after"], str),
+                digest=int(_typed(fields["digest"], str), 16),
+                count=_typed(fields["count"], int),
+            )
+            version = fields["v"]
+        except (binascii.Error, ValueError, TypeError, KeyError) as exc:
             raise InvalidCursorError(f"not a sync cursor: {text[:40]!r}") from exc
-        if cursor.v != CURSOR_VERSION or cursor.fp != request_fingerprint(request):
+        if version != CURSOR_VERSION or cursor.fp != fingerprint:
             raise InvalidCursorError("the cursor belongs to a different sync request")
         return cursor
 
-    @property
-    def digest_value(self) -> int:
-        return int(self.digest, 16)
+
+_T = TypeVar("_T")
+
+
+def _typed(value: object, kind: type[_T]) -> _T:
+    if not isinstance(value, kind):
+        raise TypeError(f"expected {kind.__name__}")
+    return value

@@ -7,25 +7,28 @@ size can be inferred; always the size. A mismatch leaves nothing under the final
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Sequence
-from concurrent.futures import Executor, Future
-from pathlib import Path
+from concurrent.futures import Executor
 
-from runtime.sync.backend import BytesCallback
+from runtime.sync.backend import BytesCallback, Cancellable, NotCancellable
 from runtime.sync.compare import file_matches_etag
 from runtime.sync.errors import IntegrityError, as_sync_error
 from runtime.sync.listing import Entry
 from runtime.sync.multipart import etag_matches
 from runtime.sync.sides import LocalSide, S3Side
 from runtime.sync.transfer import (
-    ChainedTransfer,
     DirectoryMaker,
+    MoveDone,
     delete_files,
-    failed_transfer,
     partial_path,
     safe_relpath,
 )
+
+# Objects up to this size are verified on the thread that reports them (hashing 256 KiB
+# takes well under a millisecond); larger ones go to the finisher threads.
+INLINE_VERIFY = 256 * 1024
 
 
 class Download:
@@ -34,61 +37,80 @@ class Download:
     def __init__(self, source: S3Side, destination: LocalSide, finisher: Executor) -> None:
         self.source = source
         self.destination = destination
-        # Verifying reads the whole file: done on a few threads (hashlib drops the GIL),
-        # never on the client's event-loop threads.
+        self._root = str(destination.root)
+        # Verifying reads the whole file: large ones are hashed on a few threads (hashlib
+        # drops the GIL) rather than on the client's event-loop threads.
         self._finisher = finisher
         self._directories = DirectoryMaker()
 
-    def start(self, src: Entry, on_bytes: BytesCallback) -> ChainedTransfer:
+    def _final(self, relpath: str) -> str:
+        return f"{self._root}/{relpath}" if relpath else self._root
+
+    def start(self, src: Entry, on_bytes: BytesCallback, on_done: MoveDone) -> Cancellable:
         key = self.source.key(src.relpath)
         subject = f"s3://{self.source.bucket}/{key}"
         try:
-            final = self.destination.path(safe_relpath(src.relpath, subject))
-            self._directories.ensure(final.parent)
+            final = self._final(safe_relpath(src.relpath, subject))
+            self._directories.ensure(os.path.dirname(final))
             partial = partial_path(final)
-            obj = Entry(key, src.size, src.etag, src.checksum_algorithm)
-            inner = self.source.backend.download(self.source.bucket, obj, partial, on_bytes)
         except Exception as exc:
-            return failed_transfer(as_sync_error(exc, subject))
-        transfer = ChainedTransfer(inner)
-        inner.future.add_done_callback(
-            lambda done: self._finisher.submit(
-                self._finish, done, src, subject, partial, final, transfer.future
-            )
-        )
-        return transfer
+            on_done(as_sync_error(exc, subject))
+            return NotCancellable()
+
+        def landed(error: BaseException | None, checksum_validated: bool) -> None:
+            if error is not None:
+                _discard(partial)
+                on_done(error)
+            elif src.size <= INLINE_VERIFY:
+                self._finish(src, subject, partial, final, checksum_validated, on_done)
+            else:
+                self._finisher.submit(
+                    self._finish, src, subject, partial, final, checksum_validated, on_done
+                )
+
+        obj = Entry(key, src.size, src.etag, src.checksum_algorithm)
+        try:
+            return self.source.backend.download(self.source.bucket, obj, partial, on_bytes, landed)
+        except Exception as exc:
+            landed(as_sync_error(exc, subject), False)
+            return NotCancellable()
 
     def _finish(
         self,
-        done: Future[bool],
         src: Entry,
         subject: str,
-        partial: Path,
-        final: Path,
-        outcome: Future[None],
+        partial: str,
+        final: str,
+        checksum_validated: bool,
+        on_done: MoveDone,
     ) -> None:
         try:
-            verify(partial, src, subject, checksum_validated=done.result())
+            verify(partial, src, subject, checksum_validated=checksum_validated)
             os.replace(partial, final)
         except BaseException as exc:
-            partial.unlink(missing_ok=True)
-            outcome.set_exception(as_sync_error(exc, subject))
+            _discard(partial)
+            on_done(as_sync_error(exc, subject))
         else:
-            outcome.set_result(None)
+            on_done(None)
 
     def content_matches(self, src: Entry, dst: Entry) -> bool:
-        return file_matches_etag(self.destination.path(src.relpath), src)
+        return file_matches_etag(self._final(src.relpath), src)
 
     def delete(self, relpaths: Sequence[str]) -> list[str]:
         return delete_files(self.destination.path(relpath) for relpath in relpaths)
 
 
-def verify(path: Path, src: Entry, subject: str, *, checksum_validated: bool) -> None:
+def verify(path: str, src: Entry, subject: str, *, checksum_validated: bool) -> None:
     """Raise :class:`IntegrityError` unless the file at ``path`` is the object ``src``."""
-    size = path.stat().st_size
+    size = os.stat(path).st_size
     if size != src.size:
         raise IntegrityError(f"{subject}: received {size} bytes, the object has {src.size}")
     if checksum_validated or src.etag is None:
         return
     if etag_matches(path, size, src.etag) is False:
         raise IntegrityError(f"{subject}: checksum mismatch: content does not match the ETag")
+
+
+def _discard(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)

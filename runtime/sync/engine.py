@@ -13,9 +13,10 @@ import itertools
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from runtime.sync.backend import Cancellable
 from runtime.sync.compare import Verdict, quick_verdict
 from runtime.sync.cursor import Cursor
 from runtime.sync.errors import (
@@ -26,12 +27,12 @@ from runtime.sync.errors import (
     as_sync_error,
 )
 from runtime.sync.filters import PathFilter
+from runtime.sync.job import MAX_ERRORS, Summary
 from runtime.sync.ledger import Ledger, Slot
 from runtime.sync.listing import Entry, merge
 from runtime.sync.progress import ProgressSubscriber, SyncProgress
-from runtime.sync.result import MAX_ERRORS, SyncResult
 from runtime.sync.sides import LocalSide, Route
-from runtime.sync.transfer import Mover, Transfer, remove_orphaned_partials
+from runtime.sync.transfer import Mover, remove_orphaned_partials
 
 # The deadline clock; a module attribute so tests can drive deadlines deterministically.
 clock: Callable[[], float] = time.monotonic
@@ -60,7 +61,7 @@ class EngineOptions:
 
 @dataclass(frozen=True)
 class EngineOutcome:
-    result: SyncResult
+    summary: Summary
     digest: int
     count: int
 
@@ -86,9 +87,7 @@ def run(
     started = time.monotonic()
     after = cursor.after if cursor else None
     ledger = (
-        Ledger(after=cursor.after, digest=cursor.digest_value, count=cursor.count)
-        if cursor
-        else Ledger()
+        Ledger(after=cursor.after, digest=cursor.digest, count=cursor.count) if cursor else Ledger()
     )
     state = _Run(route, mover, options, ledger, progress or ProgressSubscriber())
     stop_at = stop_time(clock(), deadline)
@@ -108,7 +107,7 @@ def run(
     if isinstance(route.destination, LocalSide):
         remove_orphaned_partials(route.destination.partials, all_of_them=options.own_destination)
     done = not stopped and not state.cancelled_any
-    result = SyncResult(
+    summary = Summary(
         transferred=state.transferred,
         skipped=state.skipped,
         failed=state.failed,
@@ -119,12 +118,59 @@ def run(
         cursor=None
         if done
         else Cursor(
-            fp=fingerprint, after=ledger.watermark, digest=f"{ledger.digest:x}", count=ledger.count
+            fp=fingerprint, after=ledger.watermark, digest=ledger.digest, count=ledger.count
         ).encode(),
         errors=state.error_lines(),
         retryable=state.failed > 0 and state.all_retryable,
     )
-    return EngineOutcome(result=result, digest=ledger.digest, count=ledger.count)
+    return EngineOutcome(summary=summary, digest=ledger.digest, count=ledger.count)
+
+
+class _Window:
+    """Bounds the transfers in flight. The walker, when the window is full, sleeps until a
+    batch of slots is free rather than waking for every single one (thousands of wake-ups a
+    second otherwise, each taking the GIL from the threads finishing transfers)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.batch = max(1, size // 8)
+        self.used = 0
+        self._changed = threading.Condition(threading.Lock())
+        self._waiting = False
+
+    def acquire(self, until: float | None) -> bool:
+        with self._changed:
+            while self.used >= self.size:
+                self._waiting = True
+                if until is None:
+                    self._changed.wait()
+                else:
+                    remaining = until - clock()
+                    if remaining <= 0:
+                        return False
+                    self._changed.wait(min(remaining, 0.05))
+            self.used += 1
+            return True
+
+    def release(self) -> None:
+        with self._changed:
+            self.used -= 1
+            if self.used == 0 or (self._waiting and self.used <= self.size - self.batch):
+                self._waiting = False
+                self._changed.notify_all()
+
+    def wait_empty(self, until: float | None) -> bool:
+        """Wait for every slot to be released; False if ``until`` (a clock time) came first."""
+        with self._changed:
+            while self.used > 0:
+                if until is None:
+                    self._changed.wait()
+                    continue
+                remaining = until - clock()
+                if remaining <= 0:
+                    return False
+                self._changed.wait(min(remaining, 0.5))
+            return True
 
 
 class _Run:
@@ -143,10 +189,10 @@ class _Run:
         self.options = options
         self.ledger = ledger
         self.progress = progress
-        self._lock = threading.Condition()
-        self._window = threading.Semaphore(options.max_in_flight)
-        self._outstanding = 0
-        self._in_flight: dict[int, Transfer] = {}
+        self._lock = threading.Lock()
+        self._window = _Window(options.max_in_flight)
+        self._in_flight: dict[int, Cancellable | None] = {}
+        self._tokens = itertools.count()
         self._workers = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="sync-work")
         self._cancelled = False
         self.cancelled_any = False
@@ -189,7 +235,9 @@ class _Run:
                 self.ledger.record(relpath, contribution)
                 self._count_skip(relpath)
                 continue
-            if not self._acquire(stop_at):
+            while self.ledger.backlog > MAX_BACKLOG:
+                time.sleep(0.01)
+            if not self._window.acquire(stop_at):
                 self._delete(deletes)
                 return True
             slot = self.ledger.open(relpath, contribution)
@@ -205,39 +253,29 @@ class _Run:
         # a typo far more often than an intent, and with --delete it would empty the target.
         return not isinstance(self.route.source, LocalSide)
 
-    def _acquire(self, stop_at: float | None) -> bool:
-        while self.ledger.backlog > MAX_BACKLOG:
-            time.sleep(0.01)
-        if stop_at is None:
-            self._window.acquire()
-        else:
-            while not self._window.acquire(timeout=0.05):
-                if clock() >= stop_at:
-                    return False
-        with self._lock:
-            self._outstanding += 1
-        return True
-
     # -- transfers ----------------------------------------------------------------------------
 
     def _start(self, src: Entry, slot: Slot, attempt: int) -> None:
         if attempt == 1:
             self.progress.on_total(1, src.size)
+        token = next(self._tokens)
+        with self._lock:
+            self._in_flight[token] = None  # the move may end before start() returns
+
+        def done(error: BaseException | None) -> None:
+            self._settle(error, token, src, slot, attempt)
+
         try:
-            transfer = self.mover.start(src, self.progress.on_progress)
-        except Exception as exc:  # a mover reports failures through its future; be safe
-            failed: Future[None] = Future()
-            failed.set_exception(exc)
-            self._settle(failed, None, src, slot, attempt)
+            handle = self.mover.start(src, self.progress.on_progress, done)
+        except Exception as exc:  # movers report through ``done``; this is a safety net
+            done(exc)
             return
         with self._lock:
-            self._in_flight[id(transfer)] = transfer
+            if token in self._in_flight:
+                self._in_flight[token] = handle
             cancel_now = self._cancelled
         if cancel_now:
-            transfer.cancel()
-        transfer.future.add_done_callback(
-            lambda done: self._settle(done, transfer, src, slot, attempt)
-        )
+            handle.cancel()
 
     def _check_then_start(self, src: Entry, dst: Entry, slot: Slot) -> None:
         try:
@@ -247,39 +285,32 @@ class _Run:
         if current:
             self.ledger.close(slot, ok=True)
             self._count_skip(src.relpath)
-            self._release()
+            self._window.release()
         elif self._cancelled:
             self._finish_cancelled(slot)
         else:
             self._start(src, slot, attempt=1)
 
     def _settle(
-        self,
-        done: Future[None],
-        transfer: Transfer | None,
-        src: Entry,
-        slot: Slot,
-        attempt: int,
+        self, error: BaseException | None, token: int, src: Entry, slot: Slot, attempt: int
     ) -> None:
         with self._lock:
-            if transfer is not None:
-                self._in_flight.pop(id(transfer), None)
-        error = done.exception()
-        name = self.route.display_name(src.relpath)
-        if error is None:
-            with self._lock:
+            self._in_flight.pop(token, None)
+            if error is None:
                 self.transferred += 1
                 self.bytes += src.size
+        name = self.route.display_name(src.relpath)
+        if error is None:
             self.ledger.close(slot, ok=True)
             self.progress.on_done(name, "transferred")
-            self._release()
+            self._window.release()
             return
         if isinstance(error, TransferCancelledError) or self._cancelled:
             # Stopped on purpose (the deadline): not a failure, the next call redoes it.
             self._finish_cancelled(slot)
             return
         problem = as_sync_error(error, name)
-        if isinstance(problem, TransientSyncError) and attempt < ATTEMPTS and not self._cancelled:
+        if isinstance(problem, TransientSyncError) and attempt < ATTEMPTS:
             self._workers.submit(self._retry, src, slot, attempt + 1)
             return
         with self._lock:
@@ -288,7 +319,7 @@ class _Run:
             self._errors.append(str(problem))
         self.ledger.close(slot, ok=False)
         self.progress.on_done(name, "failed")
-        self._release()
+        self._window.release()
 
     def _retry(self, src: Entry, slot: Slot, attempt: int) -> None:
         time.sleep(RETRY_BACKOFF_SECONDS * 2 ** (attempt - 2))
@@ -301,13 +332,7 @@ class _Run:
         with self._lock:
             self.cancelled_any = True
         self.ledger.close(slot, ok=False)
-        self._release()
-
-    def _release(self) -> None:
         self._window.release()
-        with self._lock:
-            self._outstanding -= 1
-            self._lock.notify_all()
 
     # -- deletes and counts -------------------------------------------------------------------
 
@@ -345,23 +370,14 @@ class _Run:
 
     def wait(self, until: float | None) -> bool:
         """Wait for every started item to settle; False if ``until`` (a clock time) came first."""
-        with self._lock:
-            while self._outstanding > 0:
-                if until is None:
-                    self._lock.wait()
-                    continue
-                remaining = until - clock()
-                if remaining <= 0:
-                    return False
-                self._lock.wait(min(remaining, 0.5))
-        return True
+        return self._window.wait_empty(until)
 
     def cancel_all(self) -> None:
         with self._lock:
             self._cancelled = True
-            transfers = list(self._in_flight.values())
-        for transfer in transfers:
-            transfer.cancel()
+            handles = [handle for handle in self._in_flight.values() if handle is not None]
+        for handle in handles:
+            handle.cancel()
 
     def close(self) -> None:
         self._workers.shutdown(wait=True)

@@ -11,12 +11,12 @@ import shutil
 from collections.abc import Sequence
 from concurrent.futures import Executor
 
-from runtime.sync.backend import BytesCallback
+from runtime.sync.backend import BytesCallback, Cancellable, NotCancellable
 from runtime.sync.compare import files_match
 from runtime.sync.errors import IntegrityError, as_sync_error
 from runtime.sync.listing import Entry
 from runtime.sync.sides import LocalSide
-from runtime.sync.transfer import ChainedTransfer, DirectoryMaker, delete_files, partial_path
+from runtime.sync.transfer import DirectoryMaker, MoveDone, delete_files, partial_path
 
 
 class LocalCopy:
@@ -28,29 +28,29 @@ class LocalCopy:
         self._pool = pool
         self._directories = DirectoryMaker()
 
-    def start(self, src: Entry, on_bytes: BytesCallback) -> ChainedTransfer:
-        transfer = ChainedTransfer()
-        origin = self.source.path(src.relpath)
-        final = self.destination.path(src.relpath)
+    def start(self, src: Entry, on_bytes: BytesCallback, on_done: MoveDone) -> Cancellable:
+        origin = str(self.source.path(src.relpath))
+        final = str(self.destination.path(src.relpath))
 
         def copy() -> None:
             partial = partial_path(final)
             try:
-                self._directories.ensure(final.parent)
+                self._directories.ensure(os.path.dirname(final))
                 shutil.copyfile(origin, partial)
-                size = partial.stat().st_size
+                size = os.stat(partial).st_size
                 if size != src.size:
                     raise IntegrityError(f"{origin}: copied {size} bytes, expected {src.size}")
                 os.replace(partial, final)
             except BaseException as exc:
-                partial.unlink(missing_ok=True)
-                transfer.future.set_exception(as_sync_error(exc, str(origin)))
+                if os.path.exists(partial):
+                    os.unlink(partial)
+                on_done(as_sync_error(exc, origin))
             else:
                 on_bytes(size)
-                transfer.future.set_result(None)
+                on_done(None)
 
         self._pool.submit(copy)
-        return transfer
+        return NotCancellable()
 
     def content_matches(self, src: Entry, dst: Entry) -> bool:
         return files_match(self.source.path(src.relpath), self.destination.path(dst.relpath))

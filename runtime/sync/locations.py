@@ -6,10 +6,13 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 from runtime.sync.errors import SyncLocationError
-from runtime.volumes import EfsMount, VolumeError, efs_to_local
+
+if TYPE_CHECKING:
+    from runtime.volumes import EfsMount
 
 # Lenient on purpose (underscores, capitals): S3-compatible servers accept names S3 does not.
 BUCKET_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,254}$")
@@ -49,6 +52,9 @@ def parse_location(text: str, mounts: Sequence[EfsMount] = ()) -> Location:
     if text.startswith("s3://"):
         return _parse_s3(text)
     if text.startswith("efs://"):
+        # Imported here: volumes' pydantic models are not needed by plain S3 / path syncs.
+        from runtime.volumes import VolumeError, efs_to_local
+
         try:
             path = efs_to_local(text, mounts)
         except VolumeError as exc:

@@ -7,7 +7,11 @@ import math
 import mmap
 import os
 from collections.abc import Iterable
-from pathlib import Path
+
+StrPath = str | os.PathLike[str]
+# Files up to this size are hashed from one read; larger ones through mmap (no copy into
+# Python memory, and hashlib drops the GIL while it hashes).
+READ_WHOLE = 1 << 20
 
 MiB = 1 << 20
 GiB = 1 << 30
@@ -36,21 +40,20 @@ def is_multipart_etag(etag: str) -> bool:
     return "-" in etag
 
 
-def md5_hex(path: Path) -> str:
-    """MD5 of a file, read through mmap (no copy into Python memory; hashlib drops the GIL)."""
-    with path.open("rb") as handle:
+def md5_hex(path: StrPath) -> str:
+    with open(path, "rb", buffering=0) as handle:
         size = os.fstat(handle.fileno()).st_size
-        if size == 0:
-            return hashlib.md5(b"").hexdigest()
+        if size <= READ_WHOLE:
+            return hashlib.md5(handle.read()).hexdigest()
         with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as view:
             return hashlib.md5(view).hexdigest()
 
 
-def multipart_etag(path: Path, part_size: int) -> str:
+def multipart_etag(path: StrPath, part_size: int) -> str:
     """The ETag S3 gives a multipart upload of this file in parts of ``part_size``."""
     digests = bytearray()
     count = 0
-    with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as view:
+    with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as view:
         buffer = memoryview(view)  # slices of a memoryview are views, not copies
         try:
             for start in range(0, len(buffer), part_size):
@@ -70,7 +73,7 @@ def candidate_part_sizes(size: int, parts: int, extra: Iterable[int] = ()) -> li
     return seen
 
 
-def etag_matches(path: Path, size: int, etag: str, *, max_candidates: int = 2) -> bool | None:
+def etag_matches(path: StrPath, size: int, etag: str, *, max_candidates: int = 2) -> bool | None:
     """Whether the file's content gives ``etag``: True / False, or None when it cannot tell
     (a multipart ETag whose part size is none of the usual ones)."""
     if not is_multipart_etag(etag):

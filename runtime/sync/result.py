@@ -5,9 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from runtime.sync.errors import SyncFailed, TransientSyncError
-
-# Results travel through Step Functions (256 KiB per payload): keep the error list short.
-MAX_ERRORS = 50
+from runtime.sync.job import Summary
 
 
 class SyncResult(BaseModel):
@@ -30,6 +28,10 @@ class SyncResult(BaseModel):
     errors: list[str] = Field(default_factory=list)
     # True when every failure was of a kind a later retry may cure (throttling, 5xx, ...).
     retryable: bool = False
+
+    @classmethod
+    def of(cls, summary: Summary) -> SyncResult:
+        return cls.model_validate(summary.as_dict())
 
     def summary(self) -> dict[str, int | float]:
         """The short form the CLI prints with ``--json``."""

@@ -14,10 +14,9 @@ import configparser
 import os
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
-
-from pydantic import BaseModel, ConfigDict, Field
 
 MiB = 1 << 20
 GiB = 1 << 30
@@ -25,28 +24,52 @@ SIZE_PATTERN = re.compile(r"^\s*(\d+)\s*([KMGT]?)(?:i?B)?\s*$", re.IGNORECASE)
 SIZE_UNITS = {"": 1, "K": 1 << 10, "M": MiB, "G": GiB, "T": 1 << 40}
 
 
-class S3Config(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+@dataclass(frozen=True, kw_only=True)
+class S3Config:
+    """Settings of the CRT client. A plain frozen dataclass (hashable: one client per config),
+    so that the engine's own command line starts without importing pydantic."""
 
     endpoint_url: str | None = None  # None: AWS's regional endpoint
     region: str = "us-east-1"
     # "auto": virtual-hosted on AWS, path-style on any other endpoint (what they all accept).
     addressing_style: Literal["auto", "path", "virtual"] = "auto"
     # Transfer tuning. Parts of 8 MiB balance per-request overhead against memory.
-    part_size: int = Field(default=8 * MiB, ge=5 * MiB)
+    part_size: int = 8 * MiB
     # Uploads up to this size are a single PUT. S3 takes at most 5 GiB in one PUT.
-    multipart_threshold: int = Field(default=16 * MiB, ge=5 * MiB, le=5 * GiB)
-    throughput_target_gbps: float = Field(default=5.0, gt=0)
+    multipart_threshold: int = 16 * MiB
+    throughput_target_gbps: float = 5.0
     # Buffer memory of the transfer client: bounded so a Lambda's memory is not exhausted.
-    memory_limit: int = Field(default=512 * MiB, ge=64 * MiB)
+    memory_limit: int = 512 * MiB
     # Objects whose transfers may be in flight at once (the client pools the connections).
-    max_in_flight: int = Field(default=256, ge=1)
+    max_in_flight: int = 256
     # Connections one object's parts may use: more makes one large file fight itself for
     # the destination file's lock in the kernel (measured: 4-8 is steadiest on local disks).
-    connections_per_object: int = Field(default=8, ge=1)
+    connections_per_object: int = 8
     # Retries of one request on throttling / 5xx / dropped connections, with backoff.
-    max_retries: int = Field(default=5, ge=0)
-    retry_backoff_ms: int = Field(default=250, ge=1)
+    max_retries: int = 5
+    retry_backoff_ms: int = 250
+
+    def __post_init__(self) -> None:
+        problems = [
+            text
+            for ok, text in (
+                (self.addressing_style in ("auto", "path", "virtual"), "addressing_style"),
+                (self.part_size >= 5 * MiB, "part_size must be at least 5 MiB"),
+                (
+                    5 * MiB <= self.multipart_threshold <= 5 * GiB,
+                    "multipart_threshold must be between 5 MiB and 5 GiB",
+                ),
+                (self.throughput_target_gbps > 0, "throughput_target_gbps must be positive"),
+                (self.memory_limit >= 64 * MiB, "memory_limit must be at least 64 MiB"),
+                (self.max_in_flight >= 1, "max_in_flight must be at least 1"),
+                (self.connections_per_object >= 1, "connections_per_object must be at least 1"),
+                (self.max_retries >= 0, "max_retries must not be negative"),
+                (self.retry_backoff_ms >= 1, "retry_backoff_ms must be at least 1"),
+            )
+            if not ok
+        ]
+        if problems:
+            raise ValueError("invalid S3Config: " + "; ".join(problems))
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> S3Config:
@@ -79,9 +102,7 @@ class S3Config(BaseModel):
         style = env.get("DEMAND_SYNC_ADDRESSING_STYLE")
         if style:
             tuning["addressing_style"] = style
-        return cls.model_validate(
-            {"endpoint_url": endpoint, "region": region or "us-east-1", **tuning}
-        )
+        return cls(endpoint_url=endpoint, region=region or "us-east-1", **tuning)  # type: ignore[arg-type]
 
 
 def parse_size(text: str) -> int:

@@ -13,12 +13,11 @@ import itertools
 import os
 import socket
 import time
-from collections.abc import Iterable, Sequence
-from concurrent.futures import Future
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Protocol
 
-from runtime.sync.backend import BytesCallback
+from runtime.sync.backend import BytesCallback, Cancellable
 from runtime.sync.errors import SyncFailed
 from runtime.sync.listing import PARTIAL_SUFFIX, Entry
 
@@ -32,17 +31,15 @@ _HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
 _sequence = itertools.count()
 
 
-class Transfer(Protocol):
-    future: Future[None]
-
-    def cancel(self) -> None: ...
+# Called once when an entry's move ends (placed, or failed with this error); any thread.
+MoveDone = Callable[[BaseException | None], None]
 
 
 class Mover(Protocol):
     # Deletes are sent in batches of this many (S3 takes 1000 keys per request).
     delete_batch: int
 
-    def start(self, src: Entry, on_bytes: BytesCallback) -> Transfer:
+    def start(self, src: Entry, on_bytes: BytesCallback, on_done: MoveDone) -> Cancellable:
         """Begin moving ``src`` to its place on the other side."""
         ...
 
@@ -55,25 +52,6 @@ class Mover(Protocol):
         ...
 
 
-class ChainedTransfer:
-    """A transfer whose outcome is decided after its body has moved (verify, rename)."""
-
-    def __init__(self, inner: object | None = None) -> None:
-        self.future: Future[None] = Future()
-        self.inner = inner
-
-    def cancel(self) -> None:
-        cancel = getattr(self.inner, "cancel", None)
-        if cancel is not None:
-            cancel()
-
-
-def failed_transfer(error: BaseException) -> ChainedTransfer:
-    transfer = ChainedTransfer()
-    transfer.future.set_exception(error)
-    return transfer
-
-
 def safe_relpath(relpath: str, subject: str) -> str:
     """Refuse keys that cannot be files here: ``..``, ``.``, empty segments, NUL."""
     parts = relpath.split("/")
@@ -82,13 +60,16 @@ def safe_relpath(relpath: str, subject: str) -> str:
     return relpath
 
 
-def partial_path(final: Path) -> Path:
-    """A hidden name next to ``final``, unique to this host, process and transfer."""
-    name = final.name
+def partial_path(final: str) -> str:
+    """A hidden name next to ``final``, unique to this host, process and transfer.
+
+    Plain strings, not ``Path``: this runs once per object, where pathlib's parsing costs
+    as much as the rest of starting a transfer.
+    """
+    directory, _, name = final.rpartition("/")
     if len(name.encode()) > MAX_NAME:
         name = name[:60] + hashlib.sha256(name.encode()).hexdigest()[:16]
-    tag = f"{_HOST}-{os.getpid()}-{next(_sequence)}"
-    return final.with_name(f".{name}.{tag}{PARTIAL_SUFFIX}")
+    return f"{directory}/.{name}.{_HOST}-{os.getpid()}-{next(_sequence)}{PARTIAL_SUFFIX}"
 
 
 def remove_orphaned_partials(paths: Iterable[Path], *, all_of_them: bool = False) -> int:
@@ -127,12 +108,12 @@ class DirectoryMaker:
     """``mkdir -p`` that remembers what exists: one system call per new directory, not per file."""
 
     def __init__(self) -> None:
-        self._known: set[Path] = set()
+        self._known: set[str] = set()
 
-    def ensure(self, directory: Path) -> None:
+    def ensure(self, directory: str) -> None:
         if directory in self._known:
             return
-        directory.mkdir(parents=True, exist_ok=True)
+        os.makedirs(directory, exist_ok=True)
         self._known.add(directory)
 
 

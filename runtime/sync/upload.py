@@ -8,15 +8,14 @@ so later downloads are verified cheaply); part sizes keep any file up to 5 TiB w
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import Future
 
-from runtime.sync.backend import BytesCallback
+from runtime.sync.backend import BytesCallback, Cancellable, NotCancellable
 from runtime.sync.compare import file_matches_etag
 from runtime.sync.errors import SyncFailed, as_sync_error
 from runtime.sync.listing import Entry
 from runtime.sync.multipart import MAX_OBJECT_SIZE
 from runtime.sync.sides import LocalSide, S3Side
-from runtime.sync.transfer import ChainedTransfer, failed_transfer
+from runtime.sync.transfer import MoveDone
 
 
 class Upload:
@@ -25,33 +24,31 @@ class Upload:
     def __init__(self, source: LocalSide, destination: S3Side) -> None:
         self.source = source
         self.destination = destination
+        self._root = str(source.root)
 
-    def start(self, src: Entry, on_bytes: BytesCallback) -> ChainedTransfer:
+    def _origin(self, relpath: str) -> str:
+        return f"{self._root}/{relpath}" if relpath else self._root
+
+    def start(self, src: Entry, on_bytes: BytesCallback, on_done: MoveDone) -> Cancellable:
         key = self.destination.key(src.relpath)
-        subject = str(self.source.path(src.relpath))
+        origin = self._origin(src.relpath)
+
+        def landed(error: BaseException | None, _validated: bool) -> None:
+            on_done(error)
+
         try:
             if src.size > MAX_OBJECT_SIZE:
-                raise SyncFailed(f"{subject}: larger than S3's 5 TiB object limit")
+                raise SyncFailed(f"{origin}: larger than S3's 5 TiB object limit")
             key.encode()  # a file name that is not valid UTF-8 cannot be a key
-            inner = self.destination.backend.upload(
-                self.source.path(src.relpath), self.destination.bucket, key, src.size, on_bytes
+            return self.destination.backend.upload(
+                origin, self.destination.bucket, key, src.size, on_bytes, landed
             )
         except Exception as exc:
-            return failed_transfer(as_sync_error(exc, subject))
-        transfer = ChainedTransfer(inner)
-
-        def settle(done: Future[bool]) -> None:
-            error = done.exception()
-            if error is None:
-                transfer.future.set_result(None)
-            else:
-                transfer.future.set_exception(as_sync_error(error, subject))
-
-        inner.future.add_done_callback(settle)
-        return transfer
+            on_done(as_sync_error(exc, origin))
+            return NotCancellable()
 
     def content_matches(self, src: Entry, dst: Entry) -> bool:
-        return file_matches_etag(self.source.path(src.relpath), dst)
+        return file_matches_etag(self._origin(src.relpath), dst)
 
     def delete(self, relpaths: Sequence[str]) -> list[str]:
         keys = [self.destination.key(relpath) for relpath in relpaths]
