@@ -243,7 +243,12 @@ def build_plan(
         # Two parameters naming one remote share one cache path and one transfer.
         stage_in.setdefault(
             (planned.remote, planned.efs_uri),
-            SyncRequest(source=planned.remote, destination=planned.efs_uri, cached=planned.shared),
+            SyncRequest(
+                source=planned.remote,
+                destination=planned.efs_uri,
+                # The engine's cache records S3 listings; a local file is simply copied.
+                cached=planned.shared and planned.remote.startswith("s3://"),
+            ),
         )
     stage_out = [SyncRequest(source=out.efs_uri, destination=out.remote) for out in outputs]
 

@@ -1,0 +1,304 @@
+"""Run the state machine that CDK synthesizes — in moto, with this project's steps behind it.
+
+What is real and what stands in:
+
+- the **definition** is the one in the synthesized template of an environment, with each
+  CloudFormation reference replaced by a stand-in ARN (:func:`resolved_definition`); moto's
+  Step Functions runs it with its Amazon States Language interpreter;
+- each **Lambda task** calls the handler named by that function's ``Handler`` in the template,
+  in this process, with a fake Lambda context: moto's Lambda ``invoke`` is patched to do so,
+  and a handler's exception becomes a function error named after its class, as in Lambda;
+- **``batch:submitJob.sync``** goes to moto's Batch, whose job thread is patched to run the
+  submitted command as a local process, with the submitted environment; the container paths
+  (``/opt/efs/...``) are mapped onto the directory standing in for EFS;
+- **S3** is moto's, also served over HTTP because the sync engine's CRT client speaks HTTP.
+
+A new scenario is a few lines::
+
+    def test_something(harness: Harness) -> None:
+        harness.put_object("s3://inputs/a.txt", b"data")
+        arn = harness.start(spec)
+        assert harness.wait(arn)["status"] == "SUCCEEDED"
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import subprocess
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import boto3
+from moto.awslambda.models import LambdaFunction
+from moto.batch.models import Job
+from moto.s3.responses import S3Response
+
+from tests.lambda_context import FakeLambdaContext
+
+REGION = "us-west-2"
+ACCOUNT = "123456789012"
+ENVIRONMENT = "e2e"
+FILE_SYSTEM_ID = "fs-e2e"
+JOB_QUEUE = "demand-e2e-default"
+# The container paths of the job definition's volumes, and where they are on the stand-in.
+CONTAINER_VOLUMES = {
+    "/opt/efs/scratch": "scratch",
+    "/opt/efs/shared": "shared",
+    "/opt/efs/tmp": "tmp",
+}
+
+
+def resources(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
+    return {
+        logical_id: resource
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"] == resource_type
+    }
+
+
+def function_arn(logical_id: str) -> str:
+    return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{logical_id}"
+
+
+def _stand_in(reference: dict[str, Any], template: dict[str, Any]) -> str:
+    if "Ref" in reference:
+        name = reference["Ref"]
+        pseudo = {"AWS::Partition": "aws", "AWS::Region": REGION, "AWS::AccountId": ACCOUNT}
+        return pseudo.get(name, name)
+    logical_id, attribute = reference["Fn::GetAtt"]
+    if template["Resources"][logical_id]["Type"] == "AWS::Lambda::Function":
+        return function_arn(logical_id)
+    return f"arn:aws:stand-in:{REGION}:{ACCOUNT}:{logical_id}/{attribute}"
+
+
+def resolved_definition(template: dict[str, Any]) -> str:
+    """The state machine's definition with stand-in ARNs for every CloudFormation reference."""
+    (machine,) = resources(template, "AWS::StepFunctions::StateMachine").values()
+    definition = machine["Properties"]["DefinitionString"]
+    if isinstance(definition, str):
+        return definition
+    separator, parts = definition["Fn::Join"]
+    return str(separator).join(
+        part if isinstance(part, str) else _stand_in(part, template) for part in parts
+    )
+
+
+def lambda_handlers(template: dict[str, Any]) -> dict[str, str]:
+    """Function logical id → handler entry point, for the project's own step functions."""
+    return {
+        logical_id: function["Properties"]["Handler"]
+        for logical_id, function in resources(template, "AWS::Lambda::Function").items()
+        if str(function["Properties"].get("Handler", "")).startswith("runtime.handlers.")
+    }
+
+
+@dataclass
+class Harness:
+    """One state machine in moto with the steps behind it; see the module's docstring."""
+
+    template: dict[str, Any]
+    efs: Path
+    endpoint_url: str
+    # Seconds a Lambda has left when its handler starts (the context's remaining time).
+    lambda_budget: float = 900.0
+    invocations: Counter[str] = field(default_factory=Counter)
+    object_reads: Counter[str] = field(default_factory=Counter)
+    _faults: dict[str, list[Exception]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self.s3 = boto3.client("s3", region_name=REGION)
+        self.stepfunctions = boto3.client("stepfunctions", region_name=REGION)
+        self.batch = boto3.client("batch", region_name=REGION)
+        self.handlers = lambda_handlers(self.template)
+
+    # --- set-up ------------------------------------------------------------------------------
+
+    def deploy(self) -> None:
+        """Create in moto what the stack would: functions, a job queue, the state machine."""
+        iam = boto3.client("iam", region_name=REGION)
+        role = iam.create_role(RoleName="e2e-role", AssumeRolePolicyDocument="{}", Path="/")[
+            "Role"
+        ]["Arn"]
+        aws_lambda = boto3.client("lambda", region_name=REGION)
+        for logical_id, handler in self.handlers.items():
+            aws_lambda.create_function(
+                FunctionName=logical_id,
+                Runtime="python3.12",
+                Role=role,
+                Handler=handler,
+                Code={"ZipFile": b"PK\x05\x06" + b"\x00" * 18},  # an empty zip: never run
+            )
+        environment = self.batch.create_compute_environment(
+            computeEnvironmentName="e2e", type="UNMANAGED", state="ENABLED", serviceRole=role
+        )
+        self.batch.create_job_queue(
+            jobQueueName=JOB_QUEUE,
+            state="ENABLED",
+            priority=1,
+            computeEnvironmentOrder=[
+                {"order": 1, "computeEnvironment": environment["computeEnvironmentArn"]}
+            ],
+        )
+        self.state_machine_arn = self.stepfunctions.create_state_machine(
+            name=f"demand-{ENVIRONMENT}",
+            definition=resolved_definition(self.template),
+            roleArn=role,
+        )["stateMachineArn"]
+
+    def lambda_environment(self) -> dict[str, str]:
+        """What the stack sets on the functions, pointing at this harness's stand-ins."""
+        return {
+            "DEMAND_ENVIRONMENT": ENVIRONMENT,
+            "DEMAND_FILE_SYSTEM_ID": FILE_SYSTEM_ID,
+            "DEMAND_SCRATCH_ACCESS_POINT_ID": "fsap-scratch",
+            "DEMAND_SHARED_ACCESS_POINT_ID": "fsap-shared",
+            "DEMAND_TMP_ACCESS_POINT_ID": "fsap-tmp",
+            "DEMAND_EFS_MOUNT_PATH": str(self.efs),
+            "DEMAND_DEFAULT_JOB_QUEUE": JOB_QUEUE,
+            "DEMAND_DEFAULT_JOB_ROLE_ARN": f"arn:aws:iam::{ACCOUNT}:role/demand/e2e/jobs/default",
+            "POWERTOOLS_SERVICE_NAME": "demand-e2e",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_LOG_LEVEL": "WARNING",
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+        }
+
+    @contextmanager
+    def patched(self) -> Iterator[None]:
+        """Route Lambda invocations and Batch jobs through this harness; count object reads."""
+        harness = self
+        read_object = S3Response.get_object
+
+        def invoke(function: LambdaFunction, event: Any) -> tuple[str, bool, str]:
+            return harness._invoke(function.function_name, event)
+
+        def run_job(job: Job) -> None:
+            harness._run_job(job)
+
+        def get_object(response: S3Response) -> Any:
+            # GetObject only: HEAD and listings read no body.
+            with harness._lock:
+                harness.object_reads[
+                    f"s3://{response.bucket_name}/{response.parse_key_name()}"
+                ] += 1
+            return read_object(response)
+
+        with (
+            mock.patch.object(LambdaFunction, "_invoke_lambda", invoke),
+            mock.patch.object(Job, "run", run_job),
+            mock.patch.object(S3Response, "get_object", get_object),
+            mock.patch.dict(os.environ, self.lambda_environment()),
+        ):
+            yield
+
+    # --- faults ------------------------------------------------------------------------------
+
+    def fail_next(self, step: str, error: Exception) -> None:
+        """Make the next invocation of ``step`` (prepare, register, sync, cleanup) raise."""
+        self._faults.setdefault(step, []).append(error)
+
+    # --- running -----------------------------------------------------------------------------
+
+    def put_object(self, uri: str, body: bytes) -> None:
+        bucket, key = uri.removeprefix("s3://").split("/", 1)
+        self.s3.put_object(Bucket=bucket, Key=key, Body=body)
+
+    def get_object(self, uri: str) -> bytes:
+        bucket, key = uri.removeprefix("s3://").split("/", 1)
+        return bytes(self.s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+
+    def keys(self, bucket: str, prefix: str = "") -> list[str]:
+        pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        return [item["Key"] for page in pages for item in page.get("Contents", [])]
+
+    def start(self, spec: dict[str, Any]) -> str:
+        return str(
+            self.stepfunctions.start_execution(
+                stateMachineArn=self.state_machine_arn,
+                name=spec["execution_id"],
+                input=json.dumps({"spec": spec}),
+            )["executionArn"]
+        )
+
+    def wait(self, execution_arn: str, timeout: float = 120.0) -> dict[str, Any]:
+        """The execution's description once it has ended."""
+        ends = time.monotonic() + timeout
+        while time.monotonic() < ends:
+            described = self.stepfunctions.describe_execution(executionArn=execution_arn)
+            if described["status"] != "RUNNING":
+                return dict(described)
+            time.sleep(0.05)
+        raise TimeoutError(f"{execution_arn} still running after {timeout} s")
+
+    def history(self, execution_arn: str) -> list[dict[str, Any]]:
+        pages = self.stepfunctions.get_paginator("get_execution_history").paginate(
+            executionArn=execution_arn
+        )
+        return [event for page in pages for event in page["events"]]
+
+    def states_entered(self, execution_arn: str) -> list[str]:
+        """Names of the states entered, in order: one per state transition."""
+        return [
+            event["stateEnteredEventDetails"]["name"]
+            for event in self.history(execution_arn)
+            if "stateEnteredEventDetails" in event
+        ]
+
+    def job_submissions(self) -> int:
+        return len(
+            self.batch.list_jobs(jobQueue=JOB_QUEUE, jobStatus="SUCCEEDED")["jobSummaryList"]
+        ) + len(self.batch.list_jobs(jobQueue=JOB_QUEUE, jobStatus="FAILED")["jobSummaryList"])
+
+    # --- the stand-ins -----------------------------------------------------------------------
+
+    def _invoke(self, function_name: str, event: Any) -> tuple[str, bool, str]:
+        entry_point = self.handlers[function_name]
+        step = entry_point.split(".")[2]
+        with self._lock:
+            self.invocations[step] += 1
+            faults = self._faults.get(step)
+            fault = faults.pop(0) if faults else None
+        try:
+            if fault is not None:
+                raise fault
+            module_name, attribute = entry_point.rsplit(".", 1)
+            handler: Callable[[Any, Any], Any] = getattr(
+                importlib.import_module(module_name), attribute
+            )
+            result = handler(event, FakeLambdaContext(function_name, budget=self.lambda_budget))
+        except Exception as exc:  # what Lambda reports for an unhandled exception
+            error = {"errorType": type(exc).__name__, "errorMessage": str(exc)}
+            return json.dumps(error), True, ""
+        return json.dumps(result), False, ""
+
+    def _local_path(self, value: str) -> str:
+        for container_path, directory in CONTAINER_VOLUMES.items():
+            value = value.replace(container_path, str(self.efs / directory))
+        return value
+
+    def _run_job(self, job: Job) -> None:
+        """What a Batch job's container would do: run the command, then report its exit."""
+        job.job_started_at = datetime.now()
+        job._start_attempt()
+        command = [self._local_path(part) for part in job._get_container_property("command", [])]
+        environment = {
+            item["name"]: self._local_path(item["value"])
+            for item in job._get_container_property("environment", [])
+        }
+        environment["PATH"] = os.environ["PATH"]
+        result = subprocess.run(command, env=environment, capture_output=True, check=False)
+        job.exit_code = result.returncode
+        job.output = result.stdout.decode(errors="replace") + result.stderr.decode(errors="replace")
+        if result.returncode != 0:
+            job.job_stopped_reason = "Essential container in task exited"
+        job._mark_stopped(success=result.returncode == 0)
