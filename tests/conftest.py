@@ -3,6 +3,16 @@
 from __future__ import annotations
 
 import os
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+from unittest import mock
+
+import pytest
+from moto import mock_aws
+from moto.s3.responses import S3Response
+from moto.server import ThreadedMotoServer
 
 # Tests never reach real AWS: fake credentials and a fixed region for boto3 and moto.
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
@@ -11,3 +21,41 @@ os.environ.setdefault("AWS_SECURITY_TOKEN", "testing")
 os.environ.setdefault("AWS_SESSION_TOKEN", "testing")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-west-2")
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[str]:
+    """moto over HTTP, for the sync engine's CRT client (which bypasses botocore)."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def aws(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """All of AWS mocked by moto; S3 also at the returned endpoint, shared with boto3.
+
+    The server and the in-process mock share moto's backends, so an object put with boto3 is
+    what the CRT client reads.
+    """
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", moto_server)
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        yield moto_server
+
+
+@pytest.fixture
+def object_reads(aws: str) -> Iterator[Counter[str]]:
+    """How many times each object's body was read (GetObject requests, ranged ones included)."""
+    reads: Counter[str] = Counter()
+    lock = threading.Lock()
+    read_object = S3Response.get_object
+
+    def counting(response: S3Response) -> Any:
+        with lock:
+            reads[f"s3://{response.bucket_name}/{response.parse_key_name()}"] += 1
+        return read_object(response)
+
+    with mock.patch.object(S3Response, "get_object", counting):
+        yield reads

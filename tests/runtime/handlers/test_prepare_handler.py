@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from runtime.errors import SpecError
+from runtime.handlers import prepare
+from runtime.handlers.observability import logger
+from runtime.plan import ExecutionPlan
+from tests.lambda_context import FakeLambdaContext
+from tests.runtime.specs import spec_dict
+
+# Step Functions refuses a state's input or output above 256 KiB.
+PAYLOAD_LIMIT = 256 * 1024
+
+
+def large_spec(inputs: int) -> dict[str, Any]:
+    params: dict[str, Any] = {
+        f"in_{i}": f"s3://bucket/inputs/sample-{i:05}.fastq.gz" for i in range(inputs)
+    }
+    params["output"] = "out.txt"
+    return spec_dict(
+        command=["align", "--all"],
+        params=params,
+        inputs=[name for name in params if name.startswith("in_")],
+        outputs=["output"],
+    ) | {"execution_id": "large-1"}
+
+
+def test_prepare_plans_and_lays_out_the_working_dir(efs: Path) -> None:
+    result = prepare.handler({"spec": spec_dict()}, FakeLambdaContext())
+    assert result["execution_id"] == "exec-1"
+    submit = result["job"]["submit"]
+    assert submit["JobQueue"] == "queue"
+    assert submit["JobName"] == "demand-test-exec-1"
+    assert submit["ContainerOverrides"]["Command"][:2] == ["/bin/bash", "-c"]
+    assert {"Name": "EXECUTION_ID", "Value": "exec-1"} in submit["ContainerOverrides"][
+        "Environment"
+    ]
+    assert result["job"]["definition"]["jobDefinitionName"].startswith("demand-test-")
+    [item] = result["stage_in"]["items"]
+    assert item["requests"][0]["source"] == "s3://bucket/data/in.txt"
+    assert (item["done"], result["stage_in"]["pending"]) == (False, True)
+    assert result["cleanup"]["requests"][0]["path"] == "efs://fs-test:/scratch/exec-1"
+    stored = efs / "scratch/exec-1/.demand/plan.json"
+    assert ExecutionPlan.model_validate_json(stored.read_bytes()).execution_id == "exec-1"
+    assert result["plan_ref"] == "efs://fs-test:/scratch/exec-1/.demand/plan.json"
+
+
+def test_ten_thousand_inputs_stay_far_below_the_payload_limit(efs: Path) -> None:
+    result = prepare.handler({"spec": large_spec(10_000)}, FakeLambdaContext())
+    size = len(json.dumps(result).encode())
+    assert size < PAYLOAD_LIMIT / 4, size
+    items = result["stage_in"]["items"]
+    assert len(items) == 40
+    assert all(item["requests"] is None and item["plan_ref"] for item in items)
+    assert sum(item["stop"] - item["start"] for item in items) == 10_000
+    # The environment went to the env file; the overrides stay within Batch's limit.
+    assert (efs / "scratch/large-1/.demand/env").stat().st_size > 8192
+    overrides = result["job"]["submit"]["ContainerOverrides"]
+    assert len(json.dumps(overrides)) < 8192
+
+
+def test_bad_spec_is_a_spec_error_and_nothing_is_written(efs: Path) -> None:
+    with pytest.raises(SpecError, match=r"names no parameter"):
+        prepare.handler({"spec": spec_dict(command=["x", "${nope}"])}, FakeLambdaContext())
+    assert list(efs.iterdir()) == []
+
+
+def test_logs_are_json_lines_with_the_execution_id(
+    efs: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    prepare.handler({"spec": spec_dict()}, FakeLambdaContext())
+    formatter = logger.registered_formatter
+    lines = [json.loads(formatter.format(record)) for record in caplog.records]
+    assert lines
+    assert all(line["execution_id"] == "exec-1" for line in lines)
+    assert all(line["function_request_id"] for line in lines)
