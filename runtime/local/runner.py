@@ -26,6 +26,7 @@ from runtime.plan import ExecutionPlan, build_plan
 from runtime.spec import DemandExecution
 from runtime.steps.cleanup import CleanupItem, clean_up_execution
 from runtime.sync import SyncResult, sync
+from runtime.sync.progress import SyncProgress
 from runtime.sync.request import SyncRequest
 from runtime.volumes import EfsMount, efs_to_local
 from runtime.workdir import prepare_working_dir
@@ -74,7 +75,7 @@ ProgressFactory = Callable[[str, Sequence[SyncRequest]], "StagingProgress"]
 class StagingProgress:
     """Receives staging progress; the CLI passes one that draws rich progress bars."""
 
-    def subscriber(self, request: SyncRequest) -> object | None:
+    def subscriber(self, request: SyncRequest) -> SyncProgress | None:
         return None
 
     def close(self) -> None:

@@ -74,7 +74,7 @@ def _stand_in(reference: dict[str, Any], template: dict[str, Any]) -> str:
     if "Ref" in reference:
         name = reference["Ref"]
         pseudo = {"AWS::Partition": "aws", "AWS::Region": REGION, "AWS::AccountId": ACCOUNT}
-        return pseudo.get(name, name)
+        return str(pseudo.get(name, name))
     logical_id, attribute = reference["Fn::GetAtt"]
     if template["Resources"][logical_id]["Type"] == "AWS::Lambda::Function":
         return function_arn(logical_id)
@@ -244,7 +244,7 @@ class Harness:
         pages = self.stepfunctions.get_paginator("get_execution_history").paginate(
             executionArn=execution_arn
         )
-        return [event for page in pages for event in page["events"]]
+        return [dict(event) for page in pages for event in page["events"]]
 
     def states_entered(self, execution_arn: str) -> list[str]:
         """Names of the states entered, in order: one per state transition."""
@@ -298,7 +298,6 @@ class Harness:
         environment["PATH"] = os.environ["PATH"]
         result = subprocess.run(command, env=environment, capture_output=True, check=False)
         job.exit_code = result.returncode
-        job.output = result.stdout.decode(errors="replace") + result.stderr.decode(errors="replace")
         if result.returncode != 0:
             job.job_stopped_reason = "Essential container in task exited"
         job._mark_stopped(success=result.returncode == 0)

@@ -58,13 +58,11 @@ def test_different_definitions_get_different_names(batch: BatchClient) -> None:
 
 class FailingBatch:
     def __init__(self, code: str, status: int) -> None:
-        self.error = ClientError(
-            {
-                "Error": {"Code": code, "Message": "no"},
-                "ResponseMetadata": {"HTTPStatusCode": status},
-            },
-            "DescribeJobDefinitions",
-        )
+        response: Any = {
+            "Error": {"Code": code, "Message": "no"},
+            "ResponseMetadata": {"HTTPStatusCode": status},
+        }
+        self.error = ClientError(response, "DescribeJobDefinitions")
 
     def get_paginator(self, _name: str) -> FailingBatch:
         return self
