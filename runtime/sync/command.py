@@ -1,0 +1,158 @@
+"""``demand sync SOURCE DESTINATION``: the sync engine on the command line.
+
+A typer command without an app of its own: ``runtime.cli`` registers it. On a terminal it draws
+a rich progress bar (objects, bytes, rate); it always ends with a one-line summary, or with
+``--json`` the summary as JSON. Exit status 1 when anything failed, 2 for a location that
+cannot work (one line on stderr, no traceback).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TransferSpeedColumn,
+)
+
+from runtime.sync.api import sync
+from runtime.sync.errors import SyncError, SyncLocationError
+from runtime.sync.progress import Outcome, ProgressSubscriber
+from runtime.sync.request import SyncRequest
+from runtime.sync.result import SyncResult
+
+EXIT_FAILED = 1
+EXIT_BAD_LOCATION = 2
+
+
+class RichProgress(ProgressSubscriber):
+    """Drives one rich progress bar: bytes against the bytes found so far, and objects."""
+
+    def __init__(self, progress: Progress) -> None:
+        self._progress = progress
+        self._lock = threading.Lock()
+        self._objects = 0
+        self._finished = 0
+        self._bytes = 0
+        self._task: TaskID = progress.add_task("sync", total=0, objects="0/0 objects")
+
+    def on_total(self, objects: int, bytes: int) -> None:
+        with self._lock:
+            self._objects += objects
+            self._bytes += bytes
+            self._update()
+
+    def on_progress(self, bytes: int) -> None:
+        self._progress.advance(self._task, bytes)
+
+    def on_done(self, name: str, outcome: Outcome) -> None:
+        if outcome in {"skipped", "deleted"}:
+            return
+        with self._lock:
+            self._finished += 1
+            self._update()
+
+    def _update(self) -> None:
+        objects = f"{self._finished}/{self._objects} objects"
+        self._progress.update(self._task, total=self._bytes, objects=objects)
+
+
+def sync_command(
+    source: Annotated[str, typer.Argument(help="s3://bucket/key, a path, file:// or efs:// URI.")],
+    destination: Annotated[str, typer.Argument(help="Where the copy goes (same forms).")],
+    include: Annotated[
+        list[str] | None,
+        typer.Option("--include", help="Only paths matching this glob (repeatable)."),
+    ] = None,
+    exclude: Annotated[
+        list[str] | None,
+        typer.Option("--exclude", help="Skip paths matching this glob (repeatable)."),
+    ] = None,
+    size_only: Annotated[
+        bool, typer.Option("--size-only", help="Compare by size only, not by checksum / ETag.")
+    ] = False,
+    delete: Annotated[
+        bool, typer.Option("--delete", help="Remove destination files absent from the source.")
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Copy everything, even what is already current.")
+    ] = False,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Copy an object or a prefix / directory between S3 and a file system, verified."""
+    console = Console(stderr=True)
+    try:
+        request = SyncRequest(
+            source=source,
+            destination=destination,
+            include=tuple(include or ()),
+            exclude=tuple(exclude or ()),
+            size_only=size_only,
+            delete=delete,
+            force=force,
+        )
+        if console.is_terminal and not json_output:
+            result = _with_progress_bar(request, console)
+        else:
+            result = sync(request)
+    except (SyncLocationError, ValidationError) as exc:
+        typer.echo(f"error: {_one_line(exc)}", err=True)
+        raise typer.Exit(EXIT_BAD_LOCATION) from None
+    except SyncError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(EXIT_FAILED) from None
+    for line in result.errors:
+        typer.echo(line, err=True)
+    if json_output:
+        typer.echo(json.dumps(result.summary()))
+    else:
+        typer.echo(summary_line(result))
+    if result.failed:
+        raise typer.Exit(EXIT_FAILED)
+
+
+def _with_progress_bar(request: SyncRequest, console: Console) -> SyncResult:
+    columns = (
+        TextColumn("{task.fields[objects]}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=True) as progress:
+        return sync(request, progress=RichProgress(progress))
+
+
+def summary_line(result: SyncResult) -> str:
+    rate = result.bytes / result.seconds / 2**20 if result.seconds > 0 else 0.0
+    text = (
+        f"{result.transferred} transferred, {result.skipped} skipped, {result.failed} failed"
+        + (f", {result.deleted} deleted" if result.deleted else "")
+        + f"; {_size(result.bytes)} in {result.seconds:.2f} s ({rate:.1f} MiB/s)"
+    )
+    return text + (" — cache hit" if result.cache_hit else "")
+
+
+def _size(count: int) -> str:
+    size = float(count)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} TiB"
+
+
+def _one_line(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+    return str(exc)

@@ -1,0 +1,172 @@
+"""Pure parts of the engine: locations, filters, listings, cursors, ledger, settings."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from runtime.sync.cursor import Cursor
+from runtime.sync.errors import InvalidCursorError, SyncLocationError
+from runtime.sync.filters import PathFilter
+from runtime.sync.ledger import Ledger
+from runtime.sync.listing import PARTIAL_SUFFIX, Entry, merge, walk_local
+from runtime.sync.locations import LocalLocation, S3Location, parse_location
+from runtime.sync.settings import MiB, S3Config, parse_size
+from runtime.volumes import EfsMount
+
+
+class TestLocations:
+    def test_s3(self) -> None:
+        assert parse_location("s3://bucket/a/b.txt") == S3Location("bucket", "a/b.txt")
+        assert parse_location("s3://bucket").names_prefix  # type: ignore[union-attr]
+        assert parse_location("s3://bucket/dir/").names_prefix  # type: ignore[union-attr]
+
+    def test_paths_and_file_uris(self, tmp_path: Path) -> None:
+        plain = parse_location(f"{tmp_path}/x/")
+        assert isinstance(plain, LocalLocation)
+        assert plain.path == tmp_path / "x"
+        assert plain.names_directory
+        uri = parse_location(f"file://{tmp_path}/with%20space")
+        assert isinstance(uri, LocalLocation)
+        assert uri.path == tmp_path / "with space"
+
+    def test_efs_through_mounts(self, tmp_path: Path) -> None:
+        mounts = [EfsMount(file_system_id="fs-1", efs_path="/", local_path=tmp_path)]
+        location = parse_location("efs://fs-1:/shared/abc", mounts)
+        assert isinstance(location, LocalLocation)
+        assert location.path == tmp_path / "shared" / "abc"
+
+    @pytest.mark.parametrize(
+        "text",
+        ["s3://", "s3://b/x", "s3://bucket//x", "http://host/x", "file://host/x", "file://rel", ""],
+    )
+    def test_bad_locations(self, text: str) -> None:
+        with pytest.raises(SyncLocationError):
+            parse_location(text)
+
+    def test_efs_without_mount(self) -> None:
+        with pytest.raises(SyncLocationError, match="fs-9"):
+            parse_location("efs://fs-9:/x", [])
+
+
+class TestFilters:
+    def test_everything_by_default(self) -> None:
+        assert PathFilter()("any/thing")
+
+    def test_include_then_exclude(self) -> None:
+        select = PathFilter(include=["*.csv", "keep/*"], exclude=["*tmp*"])
+        assert select("a/b/c.csv")  # * crosses directories, as in aws s3 sync
+        assert select("keep/x.bin")
+        assert not select("x.bin")
+        assert not select("tmp/c.csv")
+
+
+@st.composite
+def trees(draw: st.DrawFn) -> list[str]:
+    segment = st.text(alphabet="ab-_.Z/ é", min_size=1, max_size=3).filter(
+        lambda s: "/" not in s and s not in (".", "..")
+    )
+    paths = draw(st.lists(st.lists(segment, min_size=1, max_size=3), max_size=12))
+    chosen: dict[str, None] = {}
+    for parts in paths:
+        candidate = "/".join(parts)
+        # A path cannot be both a file and a directory.
+        if any(
+            other.startswith(candidate + "/") or candidate.startswith(other + "/")
+            for other in chosen
+        ):
+            continue
+        chosen[candidate] = None
+    return list(chosen)
+
+
+class TestWalk:
+    @given(trees())
+    def test_walk_comes_out_in_s3_order(self, relpaths: list[str]) -> None:
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as raw:
+            root = Path(raw)
+            for relpath in relpaths:
+                (root / relpath).parent.mkdir(parents=True, exist_ok=True)
+                (root / relpath).write_bytes(relpath.encode())
+            walked = [entry.relpath for entry in walk_local(root)]
+            assert walked == sorted(relpaths)
+            for after in sorted(relpaths)[:3]:
+                resumed = [entry.relpath for entry in walk_local(root, start_after=after)]
+                assert resumed == [p for p in sorted(relpaths) if p > after]
+
+    def test_partials_are_collected_not_listed(self, tmp_path: Path) -> None:
+        (tmp_path / "a").write_bytes(b"1")
+        (tmp_path / f".a.h-1-2{PARTIAL_SUFFIX}").write_bytes(b"")
+        found: list[Path] = []
+        assert [e.relpath for e in walk_local(tmp_path, partials=found)] == ["a"]
+        assert [p.name for p in found] == [f".a.h-1-2{PARTIAL_SUFFIX}"]
+
+    def test_merge_pairs_by_relpath(self) -> None:
+        src = iter([Entry("a", 1), Entry("c", 3)])
+        dst = iter([Entry("b", 2), Entry("c", 4)])
+        pairs = [(rel, s is not None, d is not None) for rel, s, d in merge(src, dst)]
+        assert pairs == [("a", True, False), ("b", False, True), ("c", True, True)]
+
+
+class TestCursorAndLedger:
+    def test_round_trip(self) -> None:
+        cursor = Cursor(fp="abc", after="dir/é x", digest=2**255 + 7, count=3)
+        assert Cursor.decode(cursor.encode(), "abc") == cursor
+
+    def test_foreign_or_garbled(self) -> None:
+        with pytest.raises(InvalidCursorError):
+            Cursor.decode(Cursor(fp="abc").encode(), "other")
+        with pytest.raises(InvalidCursorError):
+            Cursor.decode("not-a-cursor!", "abc")
+
+    def test_watermark_waits_for_the_slowest_and_stops_at_failures(self) -> None:
+        ledger = Ledger()
+        a, b, c = ledger.open("a", 1), ledger.open("b", 2), ledger.open("c", 4)
+        ledger.close(c, ok=True)
+        ledger.close(b, ok=True)
+        assert (ledger.watermark, ledger.count) == (None, 0)
+        ledger.close(a, ok=True)
+        assert (ledger.watermark, ledger.digest, ledger.count) == ("c", 7, 3)
+        d, e = ledger.open("d"), ledger.open("e", 8)
+        ledger.close(d, ok=False)
+        ledger.close(e, ok=True)
+        assert ledger.watermark == "c"  # a resumed sync retries d (and redoes e)
+        assert not ledger.complete
+
+
+class TestSettings:
+    def test_standard_variables(self, tmp_path: Path) -> None:
+        env = {
+            "AWS_ENDPOINT_URL": "http://general:1",
+            "AWS_ENDPOINT_URL_S3": "http://s3only:2",
+            "AWS_DEFAULT_REGION": "eu-west-1",
+            "AWS_CONFIG_FILE": os.devnull,
+            "DEMAND_SYNC_MULTIPART_THRESHOLD": "1GiB",
+        }
+        config = S3Config.from_environment(env)
+        assert config.endpoint_url == "http://s3only:2"
+        assert config.region == "eu-west-1"
+        assert config.multipart_threshold == 1024 * MiB
+        ignoring = S3Config.from_environment({**env, "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS": "true"})
+        assert ignoring.endpoint_url is None
+
+    def test_profile_in_config_file(self, tmp_path: Path) -> None:
+        config_file = tmp_path / "config"
+        config_file.write_text(
+            "[profile work]\nregion = ap-south-1\nendpoint_url = http://minio:9000\n"
+        )
+        config = S3Config.from_environment(
+            {"AWS_CONFIG_FILE": str(config_file), "AWS_PROFILE": "work"}
+        )
+        assert (config.region, config.endpoint_url) == ("ap-south-1", "http://minio:9000")
+
+    def test_sizes_and_validation(self) -> None:
+        assert parse_size("8M") == parse_size("8MiB") == 8 * MiB
+        with pytest.raises(ValueError, match="multipart_threshold"):
+            S3Config(multipart_threshold=6 * 1024 * MiB)
