@@ -22,6 +22,9 @@ os.environ.setdefault("AWS_SESSION_TOKEN", "testing")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-west-2")
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
+# One synthesis of every environment per session, shared by tests/infra and tests/e2e.
+pytest_plugins = ["tests.synthesis"]
+
 
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[str]:

@@ -1,4 +1,6 @@
-"""Synthesizes the CDK app once per test session, with every environment, offline."""
+"""The CDK app synthesized once per test session, with every environment, offline.
+
+The `synthesis` fixture is registered in tests/conftest.py, so infra and e2e tests share it."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ import pytest
 from aws_cdk.assertions import Annotations, Match
 from cfnlint.api import ManualArgs, lint
 
-from tests.infra.conftest import ALL_ENVIRONMENTS, Synthesis, resources
+from tests.synthesis import ALL_ENVIRONMENTS, Synthesis, resources
 
 # Where an environment names no region, lint against the region most services launch in.
 DEFAULT_LINT_REGION = "us-east-1"

@@ -8,7 +8,13 @@ from typing import Any
 
 import pytest
 
-from infra.lambda_code import BundleError, build_bundle, parse_bundle_kind, pinned_requirements
+from infra.lambda_code import (
+    LAMBDA_DEPENDENCIES,
+    BundleError,
+    build_bundle,
+    parse_bundle_kind,
+    pinned_requirements,
+)
 
 
 @pytest.fixture
@@ -60,7 +66,7 @@ def test_full_bundle_installs_pinned_wheels_for_lambda(
     assert command[command.index("--platform") + 1] == "manylinux2014_aarch64"
     assert command[command.index("--python-version") + 1] == "3.14"
     assert "--only-binary=:all:" in command
-    assert set(command[-4:]) == set(pinned_requirements())
+    assert set(command[-len(LAMBDA_DEPENDENCIES) :]) == set(pinned_requirements())
     assert (bundle.path / "pydantic").is_dir()
     assert not (bundle.path / "bin").exists()
     assert (bundle.path / "runtime" / "handlers" / "prepare.py").is_file()
@@ -74,6 +80,7 @@ def test_pins_are_exact_and_leave_out_the_cli_and_cdk() -> None:
     assert [pin.split("==")[0] for pin in pins] == [
         "pydantic",
         "aws-lambda-powertools",
+        "aws-xray-sdk",
         "awscrt",
         "PyYAML",
     ]

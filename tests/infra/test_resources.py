@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match, Template
 
-from tests.infra.conftest import ALL_ENVIRONMENTS, Synthesis, resources
+from tests.synthesis import ALL_ENVIRONMENTS, Synthesis, resources
 
 STEP_HANDLERS = {
     "prepare": "runtime.handlers.prepare.handler",

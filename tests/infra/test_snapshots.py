@@ -9,7 +9,7 @@ import pytest
 from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.json import JSONSnapshotExtension
 
-from tests.infra.conftest import ALL_ENVIRONMENTS, Synthesis, normalised
+from tests.synthesis import ALL_ENVIRONMENTS, Synthesis, normalised
 
 
 @pytest.fixture

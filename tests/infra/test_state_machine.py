@@ -11,7 +11,7 @@ from infra.constructs.orchestration import (
     LAMBDA_SERVICE_ERRORS,
     TRANSIENT_STEP_ERRORS,
 )
-from tests.infra.conftest import Synthesis, resources, state_machine_definition
+from tests.synthesis import Synthesis, resources, state_machine_definition
 
 LAMBDA_STATES = ["Prepare", "Register", "Sync input", "Sync output", "Cleanup"]
 
