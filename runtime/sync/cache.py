@@ -242,7 +242,7 @@ class CachedStageIn:
         """Write the record from a fresh listing, if it shows exactly what was placed."""
         partial = self.record.with_name(f"{self.record.name}.{os.getpid()}.partial")
         fresh = (e for e in self.route.source.entries(None) if self.select(e.relpath))
-        local = (e for e in self.destination.entries(None) if self.select(e.relpath))
+        local = self.destination.entries(None)  # unselected files are extras here too
         listed = listed_count = total = 0
         matches = True
         with partial.open("wb") as out:

@@ -55,7 +55,8 @@ class EngineOptions:
     # Shared-cache staging: digests of the source entries placed, and the record's ETags.
     digest: Callable[[Entry], int] | None = None
     destination_view: Callable[[Iterator[Entry]], Iterator[Entry]] | None = None
-    # The caller holds the destination's lock: every partial file there is an orphan.
+    # The caller owns the destination and holds its lock (the shared cache): every partial
+    # file there is an orphan, and with ``delete`` whatever is not selected goes too.
     own_destination: bool = False
 
 
@@ -220,12 +221,13 @@ class _Run:
                 self._delete(deletes)
                 return True
             if not select(relpath):
+                # A destination the caller owns (the shared cache) holds the selection only.
+                if dst is not None and self.options.delete and self.options.own_destination:
+                    self._queue_delete(deletes, relpath)
                 continue
             if src is None:
                 if self.options.delete:
-                    deletes.append((relpath, self.ledger.open(relpath)))
-                    if len(deletes) >= self.mover.delete_batch:
-                        self._delete(deletes)
+                    self._queue_delete(deletes, relpath)
                 continue
             contribution = self.options.digest(src) if self.options.digest else None
             verdict = quick_verdict(
@@ -335,6 +337,11 @@ class _Run:
         self._window.release()
 
     # -- deletes and counts -------------------------------------------------------------------
+
+    def _queue_delete(self, batch: list[tuple[str, Slot]], relpath: str) -> None:
+        batch.append((relpath, self.ledger.open(relpath)))
+        if len(batch) >= self.mover.delete_batch:
+            self._delete(batch)
 
     def _delete(self, batch: list[tuple[str, Slot]]) -> None:
         if not batch:
