@@ -104,15 +104,20 @@ class Orchestration(Construct):
         prepare = self._invoke("Prepare", functions.prepare, result_path="$.plan")
         prepare.add_catch(fail, errors=[sfn.Errors.ALL], result_path="$.error")
 
-        register = self._invoke("Register", functions.register, input_path="$.plan.job.definition")
+        # The branch's output is the ARN itself, so the Parallel reads it as "$[0]": a path
+        # that every JSONPath reading agrees on ("$[0].key" is a list to some, moto's included).
+        register = self._invoke(
+            "Register",
+            functions.register,
+            input_path="$.plan.job.definition",
+            output_path="$.job_definition_arn",
+        )
         stage_in = self._sync_loop("Stage in", "$.plan.stage_in", "Sync input", functions.sync)
         stage_in.choice.otherwise(sfn.Succeed(self, "Staged in"))
         register_and_stage_in = sfn.Parallel(
             self,
             "Register and stage in",
-            result_selector={
-                "job_definition_arn": sfn.JsonPath.string_at("$[0].job_definition_arn")
-            },
+            result_selector={"job_definition_arn": sfn.JsonPath.string_at("$[0]")},
             result_path="$.registered",
         )
         register_and_stage_in.branch(register)
@@ -168,6 +173,7 @@ class Orchestration(Construct):
         *,
         payload: dict[str, object] | None = None,
         input_path: str | None = None,
+        output_path: str | None = None,
         result_path: str | None = None,
     ) -> tasks.LambdaInvoke:
         """A Lambda step whose result is the handler's return value itself."""
@@ -179,6 +185,7 @@ class Orchestration(Construct):
             payload_response_only=True,
             retry_on_service_exceptions=False,
             input_path=input_path,
+            output_path=output_path,
             result_path=result_path,
         )
         _retry_with_backoff(

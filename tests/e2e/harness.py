@@ -11,7 +11,8 @@ What is real and what stands in:
 - **``batch:submitJob.sync``** goes to moto's Batch, whose job thread is patched to run the
   submitted command as a local process, with the submitted environment; the container paths
   (``/opt/efs/...``) are mapped onto the directory standing in for EFS;
-- **S3** is moto's, also served over HTTP because the sync engine's CRT client speaks HTTP.
+- **S3** is moto's, also served over HTTP because the sync engine's CRT client speaks HTTP
+  (the ``aws`` fixture in tests/conftest.py).
 
 A new scenario is a few lines::
 
@@ -39,9 +40,17 @@ from typing import Any
 from unittest import mock
 
 import boto3
+import botocore.session
+from botocore import xform_name
+from botocore.model import OperationModel
 from moto.awslambda.models import LambdaFunction
 from moto.batch.models import Job
-from moto.s3.responses import S3Response
+from moto.stepfunctions.parser.asl.component.common.error_name.error_name import ErrorName
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_batch import (  # noqa: E501
+    StateTaskServiceBatch,
+)
+from moto.stepfunctions.parser.asl.component.state.fail import state_fail
+from moto.stepfunctions.parser.utils import camel_to_snake_case
 
 from tests.lambda_context import FakeLambdaContext
 
@@ -56,6 +65,39 @@ CONTAINER_VOLUMES = {
     "/opt/efs/shared": "shared",
     "/opt/efs/tmp": "tmp",
 }
+
+
+class _PassedOnErrorName(ErrorName):
+    """An error name taken as it is, as a Fail state's ErrorPath gives it."""
+
+
+def _batch_operation(action: str) -> OperationModel:
+    model = botocore.session.get_session().get_service_model("batch")
+    wanted = camel_to_snake_case(action)
+    (name,) = (name for name in model.operation_names if xform_name(name) == wanted)
+    return model.operation_model(name)
+
+
+def _batch_request_as_sdk(
+    service: StateTaskServiceBatch,
+    parameters: dict[str, Any],
+    boto_service_name: str | None = None,
+    service_action_name: str | None = None,
+) -> None:
+    """Step Functions' PascalCase Batch parameters (JobName...) as the SDK's (jobName...)."""
+    operation = _batch_operation(service_action_name or service.resource.api_action)
+    service._to_boto_request(parameters, operation.input_shape)
+
+
+def _batch_response_as_sfn(
+    service: StateTaskServiceBatch,
+    response: Any,
+    boto_service_name: str | None = None,
+    service_action_name: str | None = None,
+) -> None:
+    """The SDK's Batch responses (jobId, status...) as Step Functions gives them (JobId...)."""
+    operation = _batch_operation(service_action_name or service.resource.api_action)
+    service._from_boto_response(response, operation.output_shape)
 
 
 def resources(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
@@ -108,11 +150,11 @@ class Harness:
 
     template: dict[str, Any]
     efs: Path
-    endpoint_url: str
+    # GetObject requests per object, counted by the test's S3 (see tests/conftest.py).
+    object_reads: Counter[str]
     # Seconds a Lambda has left when its handler starts (the context's remaining time).
     lambda_budget: float = 900.0
     invocations: Counter[str] = field(default_factory=Counter)
-    object_reads: Counter[str] = field(default_factory=Counter)
     _faults: dict[str, list[Exception]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -170,14 +212,12 @@ class Harness:
             "POWERTOOLS_SERVICE_NAME": "demand-e2e",
             "POWERTOOLS_TRACE_DISABLED": "true",
             "POWERTOOLS_LOG_LEVEL": "WARNING",
-            "AWS_ENDPOINT_URL": self.endpoint_url,
         }
 
     @contextmanager
     def patched(self) -> Iterator[None]:
-        """Route Lambda invocations and Batch jobs through this harness; count object reads."""
+        """Route Lambda invocations and Batch jobs through this harness."""
         harness = self
-        read_object = S3Response.get_object
 
         def invoke(function: LambdaFunction, event: Any) -> tuple[str, bool, str]:
             return harness._invoke(function.function_name, event)
@@ -185,18 +225,18 @@ class Harness:
         def run_job(job: Job) -> None:
             harness._run_job(job)
 
-        def get_object(response: S3Response) -> Any:
-            # GetObject only: HEAD and listings read no body.
-            with harness._lock:
-                harness.object_reads[
-                    f"s3://{response.bucket_name}/{response.parse_key_name()}"
-                ] += 1
-            return read_object(response)
-
         with (
+            # moto refuses a Fail state whose ErrorPath gives a "States." error (the job's
+            # States.TaskFailed, say); Step Functions passes it on, and so does this.
+            mock.patch.object(state_fail, "CustomErrorName", _PassedOnErrorName),
+            # moto's Batch integration skips the translation between Step Functions' field
+            # names and the SDK's that Step Functions (and LocalStack's interpreter) does.
+            mock.patch.object(
+                StateTaskServiceBatch, "_normalise_parameters", _batch_request_as_sdk
+            ),
+            mock.patch.object(StateTaskServiceBatch, "_normalise_response", _batch_response_as_sfn),
             mock.patch.object(LambdaFunction, "_invoke_lambda", invoke),
             mock.patch.object(Job, "run", run_job),
-            mock.patch.object(S3Response, "get_object", get_object),
             mock.patch.dict(os.environ, self.lambda_environment()),
         ):
             yield
@@ -300,4 +340,7 @@ class Harness:
         job.exit_code = result.returncode
         if result.returncode != 0:
             job.job_stopped_reason = "Essential container in task exited"
+        # As Batch reports it: each attempt's container with its exit code.
+        assert job.latest_attempt is not None
+        job.latest_attempt["container"]["exitCode"] = result.returncode
         job._mark_stopped(success=result.returncode == 0)
