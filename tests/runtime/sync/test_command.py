@@ -1,0 +1,100 @@
+"""``demand sync`` as a user runs it: summary, JSON, exit codes, progress."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+import typer
+from rich.console import Console
+from rich.progress import Progress
+from typer.testing import CliRunner
+
+from runtime.sync.command import RichProgress, sync_command
+from tests.runtime.sync.faults import Faults, FaultyServer
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+
+@pytest.fixture
+def cli(s3_server: FaultyServer, monkeypatch: pytest.MonkeyPatch) -> typer.Typer:
+    """The command on a throwaway app, its S3 settings from the environment as a user's."""
+    monkeypatch.delenv("AWS_ENDPOINT_URL_S3", raising=False)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_server.endpoint)
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
+    app = typer.Typer()
+    app.command("sync")(sync_command)
+    app.command("other")(lambda: None)  # with two commands, "sync" is a subcommand as in demand
+    return app
+
+
+def test_json_summary(
+    cli: typer.Typer, server_client: S3Client, bucket: str, tmp_path: Path
+) -> None:
+    for name in ("a.txt", "b/c.txt"):
+        server_client.put_object(Bucket=bucket, Key=f"in/{name}", Body=b"12345")
+    result = CliRunner().invoke(cli, ["sync", f"s3://{bucket}/in/", str(tmp_path), "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert set(summary) == {"transferred", "skipped", "failed", "bytes", "seconds"}
+    assert (summary["transferred"], summary["bytes"], summary["failed"]) == (2, 10, 0)
+
+    again = CliRunner().invoke(
+        cli, ["sync", f"s3://{bucket}/in/", str(tmp_path), "--exclude", "b/*", "--size-only"]
+    )
+    assert again.exit_code == 0
+    assert again.stdout.startswith("0 transferred, 1 skipped, 0 failed")
+
+
+def test_upload_with_delete(
+    cli: typer.Typer, server_client: S3Client, bucket: str, tmp_path: Path
+) -> None:
+    server_client.put_object(Bucket=bucket, Key="out/stale.txt", Body=b"old")
+    (tmp_path / "new.txt").write_bytes(b"new")
+    result = CliRunner().invoke(cli, ["sync", str(tmp_path), f"s3://{bucket}/out", "--delete"])
+    assert result.exit_code == 0, result.output
+    assert "1 transferred" in result.stdout
+    assert "1 deleted" in result.stdout
+    keys = [o["Key"] for o in server_client.list_objects_v2(Bucket=bucket)["Contents"]]
+    assert keys == ["out/new.txt"]
+
+
+@pytest.mark.parametrize(
+    "source", ["ftp://host/file", "s3://x", "/definitely/not/here", "s3://no-such-bucket-zz/a/"]
+)
+def test_bad_location_is_one_line_and_exit_2(cli: typer.Typer, source: str, tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["sync", source, str(tmp_path)])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: ")
+    assert result.stderr.count("\n") == 1
+    assert "Traceback" not in result.output
+
+
+def test_failures_exit_non_zero_and_are_named(
+    cli: typer.Typer, faults: Faults, server_client: S3Client, bucket: str, tmp_path: Path
+) -> None:
+    server_client.put_object(Bucket=bucket, Key="in/good", Body=b"good")
+    server_client.put_object(Bucket=bucket, Key="in/bad", Body=b"bad bytes")
+    faults.corrupt_pattern = "in/bad"
+    result = CliRunner().invoke(cli, ["sync", f"s3://{bucket}/in/", str(tmp_path), "--json"])
+    assert result.exit_code == 1
+    assert json.loads(result.stdout)["failed"] == 1
+    assert f"s3://{bucket}/in/bad" in result.stderr
+
+
+def test_rich_progress_counts_objects_and_bytes() -> None:
+    console = Console(file=io.StringIO(), force_terminal=True, width=100)
+    with Progress(console=console) as progress:
+        subscriber = RichProgress(progress)
+        subscriber.on_total(2, 300)
+        subscriber.on_progress(100)
+        subscriber.on_done("a", "transferred")
+        subscriber.on_done("b", "skipped")
+        task = progress.tasks[0]
+        assert (task.total, task.completed) == (300, 100)
+        assert task.fields["objects"] == "1/2 objects"
