@@ -19,7 +19,7 @@ import argparse
 import os
 import tempfile
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -123,7 +123,7 @@ def measure(template: dict[str, Any], size: int, efs: Path) -> Measurement:
         s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
     harness = Harness(template=template, efs=efs, object_reads=Counter())
     memory = memory_by_step(template)
-    billed: Counter[str] = Counter()  # GB-seconds per step
+    billed: defaultdict[str, float] = defaultdict(float)  # GB-seconds per step
     invoke = harness._invoke
 
     def timed(function_name: str, event: Any) -> tuple[str, bool, str]:

@@ -36,7 +36,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 from unittest import mock
 
 import boto3
@@ -54,7 +54,7 @@ from moto.stepfunctions.parser.utils import camel_to_snake_case
 
 from tests.lambda_context import FakeLambdaContext
 
-REGION = "us-west-2"
+REGION: Final = "us-west-2"
 ACCOUNT = "123456789012"
 ENVIRONMENT = "e2e"
 FILE_SYSTEM_ID = "fs-e2e"
@@ -86,7 +86,8 @@ def _batch_request_as_sdk(
 ) -> None:
     """Step Functions' PascalCase Batch parameters (JobName...) as the SDK's (jobName...)."""
     operation = _batch_operation(service_action_name or service.resource.api_action)
-    service._to_boto_request(parameters, operation.input_shape)
+    if operation.input_shape is not None:
+        service._to_boto_request(parameters, operation.input_shape)
 
 
 def _batch_response_as_sfn(
@@ -97,7 +98,8 @@ def _batch_response_as_sfn(
 ) -> None:
     """The SDK's Batch responses (jobId, status...) as Step Functions gives them (JobId...)."""
     operation = _batch_operation(service_action_name or service.resource.api_action)
-    service._from_boto_response(response, operation.output_shape)
+    if operation.output_shape is not None:
+        service._from_boto_response(response, operation.output_shape)
 
 
 def resources(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
