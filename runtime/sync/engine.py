@@ -106,7 +106,9 @@ def run(
             state.wait(None)
         state.close()
     if isinstance(route.destination, LocalSide):
-        remove_orphaned_partials(route.destination.partials, all_of_them=options.own_destination)
+        remove_orphaned_partials(
+            route.destination.partial_files(), all_of_them=options.own_destination
+        )
     done = not stopped and not state.cancelled_any
     summary = Summary(
         transferred=state.transferred,

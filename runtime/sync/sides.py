@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from glob import escape as glob_escape
 from pathlib import Path, PurePosixPath
 
 from runtime.sync.backend import S3Backend
 from runtime.sync.errors import SyncLocationError
-from runtime.sync.listing import Entry, local_entry, s3_entries, walk_local
+from runtime.sync.listing import PARTIAL_SUFFIX, Entry, local_entry, s3_entries, walk_local
 from runtime.sync.locations import LocalLocation, Location, S3Location
 
 
@@ -60,6 +61,13 @@ class LocalSide:
                     yield found
             return
         yield from walk_local(self.root, start_after=after, partials=self.partials)
+
+    def partial_files(self) -> list[Path]:
+        """Partial downloads seen here: collected by the walk of a tree; a single file's are
+        its siblings named after it."""
+        if not self.single:
+            return self.partials
+        return list(self.root.parent.glob(f".{glob_escape(self.root.name)}.*{PARTIAL_SUFFIX}"))
 
     def __str__(self) -> str:
         return str(self.root)

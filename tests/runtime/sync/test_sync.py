@@ -3,6 +3,8 @@ filters, comparison modes, delete, re-runs, locations that cannot work, and the 
 
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,7 @@ from runtime.sync.api import sync
 from runtime.sync.errors import InvalidCursorError, SyncLocationError
 from runtime.sync.progress import ProgressCounter
 from runtime.sync.request import SyncRequest
+from runtime.sync.transfer import partial_path
 from tests.runtime.sync.conftest import Store, partials, read_tree
 
 FILES = {
@@ -164,3 +167,15 @@ def test_local_to_local(tmp_path: Path) -> None:
     assert sync(request(str(tmp_path / "src"), str(tmp_path / "dst"))).skipped == 1
     with pytest.raises(SyncLocationError, match="overlap"):
         sync(request(str(tmp_path / "src"), str(tmp_path / "src" / "d")))
+
+
+def test_orphaned_partials_of_a_single_file_are_removed(store: Store, tmp_path: Path) -> None:
+    store.put("", {"one.txt": b"one"})
+    dead = subprocess.Popen(["true"])  # a process id that no longer runs
+    dead.wait()
+    own = Path(partial_path(str(tmp_path / "one.txt")))
+    orphan = own.with_name(own.name.replace(f"-{os.getpid()}-", f"-{dead.pid}-"))
+    orphan.write_bytes(b"half")
+    sync(request(store.url("one.txt"), str(tmp_path / "one.txt")), s3=store.access)
+    assert (tmp_path / "one.txt").read_bytes() == b"one"
+    assert partials(tmp_path) == []
