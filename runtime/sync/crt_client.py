@@ -20,12 +20,10 @@ import mimetypes
 import os
 import re
 import threading
-import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
 from typing import Any
-from urllib.parse import quote, unquote_plus, urlsplit
-from xml.sax.saxutils import escape
+from urllib.parse import quote, urlsplit
 
 from awscrt import auth, http, s3  # type: ignore[import-untyped]
 from awscrt import io as crt_io
@@ -41,11 +39,10 @@ from runtime.sync.errors import (
 )
 from runtime.sync.listing import Entry
 from runtime.sync.multipart import part_size_for
+from runtime.sync.s3xml import delete_request, parse_delete_errors, parse_error, parse_listing
 from runtime.sync.settings import S3Config
 
 DNS_BUCKET = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
-CODE_PATTERN = re.compile(rb"<Code>([^<]*)</Code>")
-MESSAGE_PATTERN = re.compile(rb"<Message>([^<]*)</Message>")
 STATUS_CODES = {403: "AccessDenied", 404: "NoSuchKey", 412: "PreconditionFailed"}
 CHECKSUM_HEADER_PREFIX = "x-amz-checksum-"
 
@@ -126,7 +123,7 @@ class CrtBackend:
         subject = f"s3://{bucket}/{prefix}"
         page = self._list_page(bucket, prefix, start_after=start_after, token=None)
         while True:
-            entries, token, last_key = _parse_listing(_result(page, subject), subject)
+            entries, token, last_key = parse_listing(_result(page, subject), subject)
             if token is None and last_key is None:
                 yield from entries
                 return
@@ -294,8 +291,7 @@ class CrtBackend:
     def delete_objects(self, bucket: str, keys: Sequence[str]) -> list[str]:
         if not keys:
             return []
-        objects = "".join(f"<Object><Key>{escape(key)}</Key></Object>" for key in keys)
-        body = f"<Delete><Quiet>true</Quiet>{objects}</Delete>".encode()
+        body = delete_request(keys)
         headers = [
             ("Content-MD5", base64.b64encode(hashlib.md5(body).digest()).decode()),
             ("Content-Type", "application/xml"),
@@ -303,15 +299,7 @@ class CrtBackend:
         subject = f"s3://{bucket}"
         request = self._request("POST", bucket, query="delete=", headers=headers, body=body)
         reply = _result(self._call("DeleteObjects", request), subject)
-        failures = []
-        for error in ET.fromstring(reply).iter():
-            if error.tag.endswith("Error"):
-                fields = {child.tag.rpartition("}")[2]: child.text or "" for child in error}
-                failures.append(
-                    f"s3://{bucket}/{fields.get('Key', '?')}: delete failed: "
-                    f"{fields.get('Code', '')} {fields.get('Message', '')}".rstrip()
-                )
-        return failures
+        return parse_delete_errors(reply, bucket)
 
 
 def _result(future: Future[bytes], subject: str) -> bytes:
@@ -319,40 +307,6 @@ def _result(future: Future[bytes], subject: str) -> bytes:
         return future.result()
     except Exception as exc:
         raise translate(exc, subject) from exc
-
-
-def _parse_listing(body: bytes, subject: str) -> tuple[list[Entry], str | None, str | None]:
-    """A page's entries, its continuation token, and (for servers that truncate without a
-    token) the key to start after."""
-    try:
-        root = ET.fromstring(body)
-    except ET.ParseError as exc:
-        raise TransientSyncError(f"{subject}: unreadable listing: {exc}") from exc
-    ns = root.tag[: root.tag.index("}") + 1] if root.tag.startswith("{") else ""
-    key_tag, size_tag, etag_tag = f"{ns}Key", f"{ns}Size", f"{ns}ETag"
-    algorithm_tag = f"{ns}ChecksumAlgorithm"
-    decode = root.findtext(f"{ns}EncodingType") == "url"
-    entries = []
-    for item in root.iterfind(f"{ns}Contents"):
-        fields = {child.tag: child.text for child in item}
-        key = fields.get(key_tag) or ""
-        if decode:
-            key = unquote_plus(key)
-        etag = fields.get(etag_tag)
-        entries.append(
-            Entry(
-                key,
-                int(fields.get(size_tag) or 0),
-                etag=etag.strip('"') if etag else None,
-                checksum_algorithm=fields.get(algorithm_tag) or None,
-            )
-        )
-    if root.findtext(f"{ns}IsTruncated") != "true":
-        return entries, None, None
-    token = root.findtext(f"{ns}NextContinuationToken")
-    if token:
-        return entries, token, None
-    return entries, None, entries[-1].relpath if entries else None
 
 
 def translate(error: BaseException, subject: str) -> SyncError:
@@ -366,14 +320,12 @@ def translate(error: BaseException, subject: str) -> SyncError:
     if name == "AWS_ERROR_S3_CANCELED":
         return TransferCancelledError(subject)
     if isinstance(error, s3.S3ResponseError) and error.status_code:
-        body = error.body or b""
-        code = CODE_PATTERN.search(body)
-        text = MESSAGE_PATTERN.search(body)
+        code, message = parse_error(error.body or b"")
         return error_for_response(
             subject,
-            code=code[1].decode() if code else STATUS_CODES.get(error.status_code, ""),
+            code=code or STATUS_CODES.get(error.status_code, ""),
             status=error.status_code,
-            message=text[1].decode() if text else "",
+            message=message,
         )
     if name.startswith(("AWS_AUTH", "AWS_ERROR_FILE", "AWS_ERROR_NO_PERMISSION")) or isinstance(
         error, OSError

@@ -33,6 +33,7 @@ from runtime.sync.listing import Entry, merge
 from runtime.sync.progress import ProgressSubscriber, SyncProgress
 from runtime.sync.sides import LocalSide, Route
 from runtime.sync.transfer import Mover, remove_orphaned_partials
+from runtime.sync.window import Window
 
 # The deadline clock; a module attribute so tests can drive deadlines deterministically.
 clock: Callable[[], float] = time.monotonic
@@ -129,53 +130,6 @@ def run(
     return EngineOutcome(summary=summary, digest=ledger.digest, count=ledger.count)
 
 
-class _Window:
-    """Bounds the transfers in flight. The walker, when the window is full, sleeps until a
-    batch of slots is free rather than waking for every single one (thousands of wake-ups a
-    second otherwise, each taking the GIL from the threads finishing transfers)."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.batch = max(1, size // 8)
-        self.used = 0
-        self._changed = threading.Condition(threading.Lock())
-        self._waiting = False
-
-    def acquire(self, until: float | None) -> bool:
-        with self._changed:
-            while self.used >= self.size:
-                self._waiting = True
-                if until is None:
-                    self._changed.wait()
-                else:
-                    remaining = until - clock()
-                    if remaining <= 0:
-                        return False
-                    self._changed.wait(min(remaining, 0.05))
-            self.used += 1
-            return True
-
-    def release(self) -> None:
-        with self._changed:
-            self.used -= 1
-            if self.used == 0 or (self._waiting and self.used <= self.size - self.batch):
-                self._waiting = False
-                self._changed.notify_all()
-
-    def wait_empty(self, until: float | None) -> bool:
-        """Wait for every slot to be released; False if ``until`` (a clock time) came first."""
-        with self._changed:
-            while self.used > 0:
-                if until is None:
-                    self._changed.wait()
-                    continue
-                remaining = until - clock()
-                if remaining <= 0:
-                    return False
-                self._changed.wait(min(remaining, 0.5))
-            return True
-
-
 class _Run:
     """The mutable state of one engine run, shared by the walking thread and the callbacks."""
 
@@ -193,7 +147,8 @@ class _Run:
         self.ledger = ledger
         self.progress = progress
         self._lock = threading.Lock()
-        self._window = _Window(options.max_in_flight)
+        # A late lookup of the module's clock, which tests replace.
+        self._window = Window(options.max_in_flight, clock=lambda: clock())  # noqa: PLW0108
         self._in_flight: dict[int, Cancellable | None] = {}
         self._tokens = itertools.count()
         self._workers = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="sync-work")

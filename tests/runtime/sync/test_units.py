@@ -15,6 +15,7 @@ from runtime.sync.filters import PathFilter
 from runtime.sync.ledger import Ledger
 from runtime.sync.listing import PARTIAL_SUFFIX, Entry, merge, walk_local
 from runtime.sync.locations import LocalLocation, S3Location, parse_location
+from runtime.sync.s3xml import delete_request, parse_delete_errors, parse_error, parse_listing
 from runtime.sync.settings import MiB, S3Config, parse_size
 from runtime.volumes import EfsMount
 
@@ -170,3 +171,42 @@ class TestSettings:
         assert parse_size("8M") == parse_size("8MiB") == 8 * MiB
         with pytest.raises(ValueError, match="multipart_threshold"):
             S3Config(multipart_threshold=6 * 1024 * MiB)
+
+
+class TestS3Xml:
+    NS = "http://s3.amazonaws.com/doc/2006-03-01/"
+
+    def page(self, contents: str, tail: str) -> bytes:
+        return (
+            f'<ListBucketResult xmlns="{self.NS}"><EncodingType>url</EncodingType>'
+            f"{contents}{tail}</ListBucketResult>"
+        ).encode()
+
+    def test_listing_page_with_token_and_url_encoded_keys(self) -> None:
+        body = self.page(
+            "<Contents><Key>dir/a%2Bb+c%C3%A9</Key><Size>3</Size>"
+            '<ETag>"abc"</ETag><ChecksumAlgorithm>CRC64NVME</ChecksumAlgorithm></Contents>',
+            "<IsTruncated>true</IsTruncated><NextContinuationToken>t1</NextContinuationToken>",
+        )
+        entries, token, start_after = parse_listing(body, "s3://b/dir/")
+        assert entries == [Entry("dir/a+b cé", 3, etag="abc", checksum_algorithm="CRC64NVME")]
+        assert (token, start_after) == ("t1", None)
+
+    def test_truncated_without_token_continues_after_the_last_key(self) -> None:
+        body = self.page(
+            "<Contents><Key>k1</Key><Size>1</Size><ETag>e</ETag></Contents>",
+            "<IsTruncated>true</IsTruncated>",
+        )
+        assert parse_listing(body, "s3://b/")[1:] == (None, "k1")
+
+    def test_delete_request_and_errors(self) -> None:
+        assert b"<Key>a&amp;b&lt;c</Key>" in delete_request(["a&b<c"])
+        reply = (
+            b"<DeleteResult><Error><Key>k</Key><Code>AccessDenied</Code>"
+            b"<Message>no</Message></Error></DeleteResult>"
+        )
+        assert parse_delete_errors(reply, "b") == ["s3://b/k: delete failed: AccessDenied no"]
+        assert parse_error(b"<Error><Code>SlowDown</Code><Message>m</Message></Error>") == (
+            "SlowDown",
+            "m",
+        )
