@@ -11,11 +11,12 @@ again (the cache hit). Every download is checked byte for byte against its data 
 Fairness: the tools run interleaved within each round; dirty pages are flushed (``sync``)
 before each timed run, because on a small VM writeback left over from the previous run slows
 the next one's writes several-fold; every run writes to a fresh directory or prefix (creating
-thousands of files right after deleting thousands is slow on this disk). The engine runs as
-``python -m runtime.sync`` (its lean entry point), s5cmd as its Go binary, the AWS CLI as
-installed. Against rclone, uploads use single PUTs (``DEMAND_SYNC_MULTIPART_THRESHOLD``):
-awscrt's multipart upload cannot parse rclone's CreateMultipartUpload reply (see
-TRANSFER-FACTS.md); multipart uploads are tested against moto instead.
+thousands of files right after deleting thousands is slow on this disk), and the large files
+of each run are removed once checked, so the page cache does not fill up as the runs go on.
+The engine runs as ``python -m runtime.sync`` (its lean entry point), s5cmd as its Go binary,
+the AWS CLI as installed. Against rclone, the engine uploads with single PUTs
+(``DEMAND_SYNC_MULTIPART_THRESHOLD``): awscrt's multipart upload cannot parse rclone's
+CreateMultipartUpload reply (see TRANSFER-FACTS.md); multipart uploads are tested against moto.
 """
 
 from __future__ import annotations
@@ -237,11 +238,13 @@ def run(
                     prefix = f"up-{tool}-{data.name}-{next(serial)}"
                     command = upload_command(tool, sources[data.name], prefix, endpoint)
                     timings.add(f"upload {data.describe()}", tool, timed(command, env))
+                    _discard(endpoint.root / BUCKET / prefix, data)
                 for tool in _rotated(tools, round_number):
                     target = work / "out" / f"{tool}-{data.name}-{next(serial)}"
                     command = download_command(tool, seeded[data.name], target, endpoint)
                     timings.add(f"download {data.describe()}", tool, timed(command, env))
                     check(target, digests[data.name])
+                    _discard(target, data)
         if "engine" in tools:
             cache = _cache_stage_in(sets[0], seeded[sets[0].name], work, env, digests)
     return timings, cache
@@ -288,6 +291,14 @@ def _in_process_hit(locations: list[str], env: dict[str, str]) -> float:
         check=True,
     )
     return float(done.stdout.strip())
+
+
+def _discard(directory: Path, data: DataSet) -> None:
+    """Remove a run's large files (untimed): left in the page cache, gigabytes of them slow
+    every later run's writes. Small files stay: creating thousands of files right after
+    deleting thousands is what is slow on this disk."""
+    if data.size >= 2**20:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def _rotated(tools: Sequence[str], offset: int) -> list[str]:

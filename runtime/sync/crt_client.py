@@ -38,13 +38,17 @@ from runtime.sync.errors import (
     error_for_response,
 )
 from runtime.sync.listing import Entry
-from runtime.sync.multipart import part_size_for
+from runtime.sync.multipart import is_multipart_etag, part_size_for
 from runtime.sync.s3xml import delete_request, parse_delete_errors, parse_error, parse_listing
 from runtime.sync.settings import S3Config
+from runtime.sync.sink import StreamSink
 
 DNS_BUCKET = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
 STATUS_CODES = {403: "AccessDenied", 404: "NoSuchKey", 412: "PreconditionFailed"}
 CHECKSUM_HEADER_PREFIX = "x-amz-checksum-"
+# Objects from this size on stream through a sink (small writes, MD5 on the way).
+STREAM_MIN = 4 * 2**20
+MD5_MISMATCH = "checksum mismatch: content does not match the ETag"
 
 
 class CrtTransfer:
@@ -226,21 +230,43 @@ class CrtBackend:
                 else s3.S3ChecksumValidationMode.FULL_OBJECT
             )
             checksum = s3.S3ChecksumConfig(validate_response=True, response_validation_mode=mode)
+        # Large bodies stream through a sink that writes small pieces and hashes in order
+        # (see runtime.sync.sink); small ones the client writes itself, the fastest way.
+        sink = None
+        if obj.size >= STREAM_MIN:
+            wants_md5 = not obj.checksum_algorithm and _single_part_etag(obj.etag)
+            sink = StreamSink.open(path, md5=wants_md5)
         transfer = CrtTransfer()
+
+        def report(error: BaseException | None, validated: bool) -> None:
+            if error is None:
+                on_done(None, validated)
+            else:
+                on_done(translate(error, subject), False)
 
         def finished(
             error: BaseException | None = None, did_validate_checksum: bool = False, **_: object
         ) -> None:
             transfer.request = None
-            if error is None:
-                on_done(None, bool(did_validate_checksum))
-            else:
-                on_done(translate(error, subject), False)
+            if sink is None:
+                report(error, bool(did_validate_checksum))
+                return
+
+            def written(md5: str | None, failure: BaseException | None) -> None:
+                if error is not None or failure is not None:
+                    report(error or failure, False)
+                elif md5 is not None and md5 != obj.etag:
+                    report(IntegrityError(f"{subject}: {MD5_MISMATCH}"), False)
+                else:
+                    report(None, bool(did_validate_checksum) or md5 is not None)
+
+            sink.finish(written)
 
         transfer.request = self._client.make_request(
             type=s3.S3RequestType.GET_OBJECT,
             request=self._request("GET", bucket, obj.relpath, headers=headers),
-            recv_filepath=path,
+            recv_filepath=None if sink else path,
+            on_body=sink.on_body if sink else None,
             checksum_config=checksum,
             max_active_connections_override=self.config.connections_per_object,
             on_progress=on_bytes,
@@ -333,6 +359,10 @@ def translate(error: BaseException, subject: str) -> SyncError:
         return SyncFailed(f"{subject}: {name}: {message}")
     # Connections refused or dropped, timeouts: the state machine may retry.
     return TransientSyncError(f"{subject}: {name}: {message}")
+
+
+def _single_part_etag(etag: str | None) -> bool:
+    return bool(etag) and not is_multipart_etag(etag or "")
 
 
 def _tls_options(ca_bundle: str | None) -> Any:

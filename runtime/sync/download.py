@@ -15,9 +15,8 @@ from concurrent.futures import Executor
 from runtime.sync.backend import BytesCallback, Cancellable, NotCancellable
 from runtime.sync.compare import file_matches_etag
 from runtime.sync.errors import IntegrityError, as_sync_error
-from runtime.sync.follower import HashFollower
 from runtime.sync.listing import Entry
-from runtime.sync.multipart import etag_matches, is_multipart_etag
+from runtime.sync.multipart import etag_matches
 from runtime.sync.sides import LocalSide, S3Side
 from runtime.sync.transfer import (
     DirectoryMaker,
@@ -27,8 +26,6 @@ from runtime.sync.transfer import (
     safe_relpath,
 )
 
-# Objects from this size on are hashed while they download (see runtime.sync.follower).
-FOLLOW_MIN = 16 * 2**20
 # Objects up to this size are verified on the thread that reports them (hashing 256 KiB
 # takes well under a millisecond); larger ones go to the finisher threads.
 INLINE_VERIFY = 256 * 1024
@@ -60,26 +57,15 @@ class Download:
             on_done(as_sync_error(exc, subject))
             return NotCancellable()
 
-        follower = _follower_for(src, partial)
-
         def landed(error: BaseException | None, checksum_validated: bool) -> None:
             if error is not None:
-                if follower is not None:
-                    follower.finish()
                 _discard(partial)
                 on_done(error)
-            elif src.size <= INLINE_VERIFY:
-                self._finish(src, subject, partial, final, checksum_validated, None, on_done)
+            elif src.size <= INLINE_VERIFY or checksum_validated:
+                self._finish(src, subject, partial, final, checksum_validated, on_done)
             else:
                 self._finisher.submit(
-                    self._finish,
-                    src,
-                    subject,
-                    partial,
-                    final,
-                    checksum_validated,
-                    follower,
-                    on_done,
+                    self._finish, src, subject, partial, final, checksum_validated, on_done
                 )
 
         obj = Entry(key, src.size, src.etag, src.checksum_algorithm)
@@ -96,12 +82,10 @@ class Download:
         partial: str,
         final: str,
         checksum_validated: bool,
-        follower: HashFollower | None,
         on_done: MoveDone,
     ) -> None:
         try:
-            md5 = follower.finish() if follower is not None else None
-            verify(partial, src, subject, checksum_validated=checksum_validated, md5=md5)
+            verify(partial, src, subject, checksum_validated=checksum_validated)
             os.replace(partial, final)
         except BaseException as exc:
             _discard(partial)
@@ -116,30 +100,19 @@ class Download:
         return delete_files(self.destination.path(relpath) for relpath in relpaths)
 
 
-def verify(
-    path: str, src: Entry, subject: str, *, checksum_validated: bool, md5: str | None = None
-) -> None:
+def verify(path: str, src: Entry, subject: str, *, checksum_validated: bool) -> None:
     """Raise :class:`IntegrityError` unless the file at ``path`` is the object ``src``.
 
-    ``md5``, when given, is a digest computed while the file was written: if it matches the
-    ETag that settles it; if not, the finished file is hashed again before judging.
+    ``checksum_validated``: the backend already checked the bytes against a checksum S3 holds
+    (or against the MD5 ETag as they streamed in); the size is still checked here.
     """
     size = os.stat(path).st_size
     if size != src.size:
         raise IntegrityError(f"{subject}: received {size} bytes, the object has {src.size}")
-    if checksum_validated or src.etag is None or (md5 is not None and md5 == src.etag):
+    if checksum_validated or src.etag is None:
         return
     if etag_matches(path, size, src.etag) is False:
         raise IntegrityError(f"{subject}: checksum mismatch: content does not match the ETag")
-
-
-def _follower_for(src: Entry, partial: str) -> HashFollower | None:
-    """Hash large single-part objects while they download, when S3 holds no CRC for them."""
-    if src.size < FOLLOW_MIN or src.checksum_algorithm or not src.etag:
-        return None
-    if is_multipart_etag(src.etag):
-        return None
-    return HashFollower.start(partial)
 
 
 def _discard(path: str) -> None:

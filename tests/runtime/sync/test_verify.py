@@ -1,49 +1,55 @@
-"""Download verification: the follower's running MD5, and what verify() accepts."""
+"""Download verification: the streaming sink's running MD5, and what verify() accepts."""
 
 from __future__ import annotations
 
 import hashlib
 import os
-import random
 import threading
-import time
 from pathlib import Path
 
 import pytest
 
 from runtime.sync.download import verify
 from runtime.sync.errors import IntegrityError
-from runtime.sync.follower import HashFollower
 from runtime.sync.listing import Entry
+from runtime.sync.sink import StreamSink
 
 MiB = 2**20
 
 
-def test_follower_hashes_a_file_written_out_of_order(tmp_path: Path) -> None:
-    body = os.urandom(24 * MiB)
+def sink_result(sink: StreamSink) -> tuple[str | None, BaseException | None]:
+    outcome: list[tuple[str | None, BaseException | None]] = []
+    done = threading.Event()
+
+    def then(md5: str | None, error: BaseException | None) -> None:
+        outcome.append((md5, error))
+        done.set()
+
+    sink.finish(then)
+    assert done.wait(10)
+    return outcome[0]
+
+
+def test_sink_writes_small_pieces_and_hashes_in_order(tmp_path: Path) -> None:
+    body = os.urandom(3 * MiB + 123)
     path = tmp_path / "partial"
-    parts = list(range(0, len(body), MiB))
-    random.Random(7).shuffle(parts)
-    follower = HashFollower.start(str(path))
-    assert follower is not None
-
-    def write() -> None:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
-        for offset in parts:  # as the transfer client does: parts at their offsets
-            os.pwrite(fd, body[offset : offset + MiB], offset)
-            time.sleep(0.001)
-        os.close(fd)
-
-    writer = threading.Thread(target=write)
-    writer.start()
-    writer.join()
-    assert follower.finish() == hashlib.md5(body).hexdigest()
+    sink = StreamSink.open(str(path), md5=True)
+    assert sink is not None
+    for offset in range(0, len(body), MiB):  # as the client delivers a body: in order
+        sink.on_body(memoryview(body)[offset : offset + MiB], offset)
+    assert sink_result(sink) == (hashlib.md5(body).hexdigest(), None)
+    assert path.read_bytes() == body
 
 
-def test_follower_of_a_file_never_written(tmp_path: Path) -> None:
-    follower = HashFollower.start(str(tmp_path / "never"))
-    assert follower is not None
-    assert follower.finish() is None
+def test_sink_out_of_order_still_writes_but_does_not_vouch(tmp_path: Path) -> None:
+    body = os.urandom(2 * MiB)
+    path = tmp_path / "partial"
+    sink = StreamSink.open(str(path), md5=True)
+    assert sink is not None
+    sink.on_body(body[MiB:], MiB)
+    sink.on_body(body[:MiB], 0)
+    assert sink_result(sink) == (None, None)
+    assert path.read_bytes() == body
 
 
 def test_verify(tmp_path: Path) -> None:
@@ -52,8 +58,6 @@ def test_verify(tmp_path: Path) -> None:
     etag = hashlib.md5(b"payload").hexdigest()
     entry = Entry("k", 7, etag=etag)
     verify(str(path), entry, "s3://b/k", checksum_validated=False)
-    # A follower digest that does not match is not trusted: the file is hashed again.
-    verify(str(path), entry, "s3://b/k", checksum_validated=False, md5="0" * 32)
     with pytest.raises(IntegrityError, match="checksum mismatch"):
         verify(str(path), Entry("k", 7, etag="1" * 32), "s3://b/k", checksum_validated=False)
     with pytest.raises(IntegrityError, match="received 7 bytes"):
