@@ -57,6 +57,12 @@ SpecArgument = Annotated[
 ]
 
 
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", help="Volumes and context settings, JSON or YAML."),
+]
+
+
 @app.command()
 def plan(
     spec: SpecArgument,
@@ -76,12 +82,6 @@ def plan(
         typer.echo(execution_plan.model_dump_json(indent=2))
     else:
         render_plan(execution_plan, Console())
-
-
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option("--config", help="Volumes and context settings, JSON or YAML."),
-]
 
 
 @app.command()
@@ -107,7 +107,7 @@ def run(
     with reported_errors():
         execution = LocalRun(
             spec=load_spec_file(spec),
-            root=LocalRoot(root or default_root()),
+            root=LocalRoot((root or default_root()).expanduser().resolve()),
             runner=runner_named(runner),
             configuration=load_configuration(config),
             keep=keep,

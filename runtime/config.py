@@ -27,5 +27,7 @@ def load_configuration(
     """The configuration in ``path`` (defaults without one); ``file_system_id`` overrides."""
     data = (read_document(path, ConfigError) if path is not None else None) or {}
     if file_system_id is not None and isinstance(data, dict):
-        data = {**data, "volumes": {**data.get("volumes", {}), "file_system_id": file_system_id}}
+        volumes = data.get("volumes")
+        volumes = volumes if isinstance(volumes, dict) else {}
+        data = {**data, "volumes": {**volumes, "file_system_id": file_system_id}}
     return validate_document(PlanningConfiguration, data, ConfigError)

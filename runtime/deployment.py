@@ -64,6 +64,7 @@ class DeploymentSettings(BaseModel):
             gpu_job_queue=self.gpu_job_queue,
             default_job_role=self.default_job_role_arn,
             name_prefix=f"demand-{self.environment}",
+            allowed_schemes=frozenset({"s3"}),
             tags={"demand:environment": self.environment},
         )
         return PlanningConfiguration(volumes=volumes, context=context)

@@ -28,12 +28,19 @@ def batch_environment(environment: Mapping[str, str]) -> list[dict[str, str]]:
     return [{"name": name, "value": value} for name, value in environment.items()]
 
 
-def overrides_size(command: list[str], environment: Mapping[str, str]) -> int:
-    """Bytes of ``{"command": ..., "environment": ...}`` as JSON on the wire."""
-    overrides: dict[str, Any] = {
+def container_overrides(
+    command: list[str], environment: Mapping[str, str], resources: list[dict[str, str]]
+) -> dict[str, Any]:
+    """SubmitJob's ``containerOverrides``, in the API's own shape."""
+    return {
         "command": command,
         "environment": batch_environment(environment),
+        "resourceRequirements": resources,
     }
+
+
+def overrides_size(overrides: Mapping[str, Any]) -> int:
+    """Bytes of the container overrides as JSON on the wire."""
     return len(json.dumps(overrides, separators=(",", ":")).encode("utf-8"))
 
 
@@ -45,6 +52,7 @@ def split_environment(
     limit: int,
     command_direct: list[str],
     command_with_file: list[str],
+    resources: list[dict[str, str]],
 ) -> tuple[dict[str, str], dict[str, str]]:
     """Split into (direct, file) variables.
 
@@ -55,18 +63,19 @@ def split_environment(
     direct = {name: value for name, value in everything.items() if name in keep_direct}
     in_file = {name: value for name, value in everything.items() if name not in keep_direct}
 
+    without_file = container_overrides(command_direct, everything, resources)
     use_file = mode is EnvFileMode.ALWAYS or (
-        mode is EnvFileMode.IF_REQUIRED and overrides_size(command_direct, everything) > limit
+        mode is EnvFileMode.IF_REQUIRED and overrides_size(without_file) > limit
     )
     if not use_file or not in_file:
-        _check_size(command_direct, everything, limit, mode)
+        _check_size(without_file, limit, mode)
         return everything, {}
-    _check_size(command_with_file, direct, limit, mode)
+    _check_size(container_overrides(command_with_file, direct, resources), limit, mode)
     return direct, in_file
 
 
-def _check_size(command: list[str], direct: Mapping[str, str], limit: int, mode: str) -> None:
-    size = overrides_size(command, direct)
+def _check_size(overrides: Mapping[str, Any], limit: int, mode: str) -> None:
+    size = overrides_size(overrides)
     if size > limit:
         raise PlanError(
             f"container overrides take {size} bytes, over the {limit}-byte limit "

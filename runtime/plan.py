@@ -14,21 +14,22 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from runtime.environment import EnvFileMode, batch_environment, split_environment
+from runtime.admission import admission_problems
+from runtime.environment import EnvFileMode, container_overrides, split_environment
+from runtime.errors import SpecError
 from runtime.script import env_file_content, job_script, referenced_names
 from runtime.spec import (
+    PLATFORM_DIR,
     DemandExecution,
     InputBinding,
     env_name,
     input_bindings,
     output_bindings,
     param_text,
+    remote_name,
 )
 from runtime.sync.request import SyncRequest
 from runtime.volumes import Volume, VolumeConfiguration, container_to_efs
-
-# Where the platform keeps its own files inside a working dir (env file, logs).
-PLATFORM_DIR = ".demand"
 
 
 class ContextConfiguration(BaseModel):
@@ -37,6 +38,9 @@ class ContextConfiguration(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     isolate_inputs: bool = False
+    # Where inputs may come from and outputs go. A deployed environment allows s3 only: a
+    # file:// location there would be a path on the file system the Lambda steps share.
+    allowed_schemes: frozenset[Literal["s3", "file"]] = frozenset({"s3", "file"})
     cleanup_inputs: bool = True
     cleanup_working_dir: bool = True
     keep_working_dir_on_failure: bool = False
@@ -156,11 +160,7 @@ class JobPlan(_Model):
 
     def container_overrides(self) -> dict[str, Any]:
         """SubmitJob's containerOverrides, in the API's own shape."""
-        return {
-            "command": self.command,
-            "environment": batch_environment(self.environment),
-            "resourceRequirements": self.resources.to_batch(),
-        }
+        return container_overrides(self.command, self.environment, self.resources.to_batch())
 
 
 class CleanupRequest(_Model):
@@ -188,11 +188,6 @@ def shared_cache_key(remote: str) -> str:
     return hashlib.sha256(remote.encode("utf-8")).hexdigest()
 
 
-def _remote_basename(remote: str) -> str:
-    # s3://b/dir/ and s3://b/dir both name "dir"; a bucket root is named after its bucket.
-    return PurePosixPath(remote.split("://", 1)[1].rstrip("/")).name
-
-
 @dataclass(frozen=True)
 class _Layout:
     """Where one execution's files go, in the container's view."""
@@ -215,6 +210,11 @@ def build_plan(
     """Turn a validated request into its plan. Pure: the same arguments give the same plan."""
     volumes = volumes or VolumeConfiguration()
     context = context or ContextConfiguration()
+    problems = admission_problems(
+        spec, allowed_schemes=context.allowed_schemes, isolate_inputs=context.isolate_inputs
+    )
+    if problems:
+        raise SpecError(problems)
     working = PurePosixPath(volumes.scratch.container_path, spec.execution_id)
     tmp_volume = volumes.tmp
     # Each execution gets its own TMPDIR, cleaned with it.
@@ -270,11 +270,11 @@ def build_plan(
 def _planned_input(binding: InputBinding, layout: _Layout) -> PlannedInput:
     remote = binding.remote
     if layout.context.isolate_inputs:
-        path = layout.working / (binding.local or _remote_basename(remote))
+        path = layout.working / (binding.local or remote_name(remote))
     else:
         # Keep the object's own name under the hash: tools often read a format from the suffix.
         path = PurePosixPath(
-            layout.volumes.shared.container_path, shared_cache_key(remote), _remote_basename(remote)
+            layout.volumes.shared.container_path, shared_cache_key(remote), remote_name(remote)
         )
     return PlannedInput(
         name=binding.name,
@@ -317,6 +317,8 @@ def _job_plan(
         )
         return ["/bin/bash", "-c", script]
 
+    requested = spec.resource_requirements
+    resources = Resources(vcpus=requested.vcpus, memory=requested.memory, gpu=requested.gpu)
     direct, in_file = split_environment(
         environment,
         keep_direct=set(platform) | set(variable_for.values()),
@@ -324,14 +326,14 @@ def _job_plan(
         limit=context.env_size_limit,
         command_direct=command(None),
         command_with_file=command(env_file_path),
+        resources=resources.to_batch(),
     )
     env_file = EnvFile(path=env_file_path, content=env_file_content(in_file)) if in_file else None
 
-    resources = spec.resource_requirements
     batch = spec.execution_platform.aws_batch
     queue = batch.job_queue_name if batch and batch.job_queue_name else None
     if queue is None:
-        queue = context.gpu_job_queue if resources.gpu else context.default_job_queue
+        queue = context.gpu_job_queue if requested.gpu else context.default_job_queue
     tags = context.tags | spec.execution_metadata.tags | {"demand:execution-id": spec.execution_id}
     if spec.execution_metadata.user:
         tags["demand:user"] = spec.execution_metadata.user
@@ -345,7 +347,7 @@ def _job_plan(
         command=command(env_file.path if env_file else None),
         environment=direct,
         env_file=env_file,
-        resources=Resources(vcpus=resources.vcpus, memory=resources.memory, gpu=resources.gpu),
+        resources=resources,
         mount_points=[
             MountPoint(container_path=v.container_path, source_volume=v.name, read_only=v.read_only)
             for v in volumes.volumes()

@@ -19,16 +19,21 @@ from pydantic.alias_generators import to_camel
 
 from runtime.documents import field_part, read_document, validate_document
 from runtime.errors import SpecError
+from runtime.script import REFERENCE
 
-# ${NAME} in a command argument refers to a parameter (by its name or its variable name).
-PARAM_REFERENCE = re.compile(r"\$\{([^}]*)\}")
 # Safe as a directory name, a Step Functions execution name (≤ 80) and part of a Batch job name.
-EXECUTION_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,79}$")
-ENV_NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Patterns are used with fullmatch: "$" alone would also accept a trailing newline.
+EXECUTION_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,79}")
+ENV_NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # Bucket naming rules: 3–63 characters of lower-case letters, digits, dots and hyphens.
-S3_URI_PATTERN = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:/(?P<key>.*))?$")
+S3_URI_PATTERN = re.compile(
+    r"s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:/(?P<key>.*))?", re.DOTALL
+)
 # Separates the two halves of a "remote @ local" / "local @ remote" parameter value.
 PAIR_SEPARATOR = re.compile(r"\s+@\s+")
+
+# The platform's own files inside a working dir (env file, plan, logs): no parameter goes there.
+PLATFORM_DIR = ".demand"
 
 # Variables the platform sets itself; a parameter may not take their names.
 RESERVED_ENV_NAMES = frozenset({"EXECUTION_ID", "WORKING_DIR", "TMPDIR", "PATH", "HOME"})
@@ -245,7 +250,7 @@ def spec_problems(spec: DemandExecution) -> list[str]:
     params = spec.execution_parameters
     where = "execution_parameters"
 
-    if not EXECUTION_ID_PATTERN.match(spec.execution_id):
+    if not EXECUTION_ID_PATTERN.fullmatch(spec.execution_id):
         problems.append(
             "execution_id: must be 1–80 letters, digits, '-' or '_', starting with a letter or "
             f"digit, got {spec.execution_id!r}"
@@ -304,7 +309,7 @@ def _name_problems(params: ExecutionParameters) -> list[str]:
     for name in params.params:
         variable = env_name(name)
         field = f"{where}.params{field_part(name)}"
-        if not ENV_NAME_PATTERN.match(variable):
+        if not ENV_NAME_PATTERN.fullmatch(variable):
             problems.append(f"{field}: {variable!r} is not a valid environment variable name")
         elif variable in RESERVED_ENV_NAMES:
             problems.append(f"{field}: {variable} is set by the platform")
@@ -320,7 +325,7 @@ def _reference_problems(params: ExecutionParameters) -> list[str]:
     known = {env_name(name) for name in params.params} | RESERVED_ENV_NAMES
     problems = []
     for index, argument in enumerate(params.command):
-        for reference in PARAM_REFERENCE.findall(argument):
+        for reference in REFERENCE.findall(argument):
             if env_name(reference) not in known:
                 problems.append(
                     f"execution_parameters.command[{index}]: ${{{reference}}} names no parameter"
@@ -334,7 +339,7 @@ def _reference_problems(params: ExecutionParameters) -> list[str]:
 def remote_uri_problem(uri: str) -> str | None:
     """Why ``uri`` is not a usable remote location (``s3://bucket/key`` or ``file:///path``)."""
     if uri.startswith("s3://"):
-        match = S3_URI_PATTERN.match(uri)
+        match = S3_URI_PATTERN.fullmatch(uri)
         if match is None or ".." in match["bucket"]:
             return f"malformed S3 URI {uri!r} (expected s3://bucket/key)"
         return None
@@ -343,6 +348,18 @@ def remote_uri_problem(uri: str) -> str | None:
             return f"file URI must be absolute (file:///path), got {uri!r}"
         return None
     return f"expected an s3:// or file:// URI, got {uri!r}"
+
+
+def remote_name(uri: str) -> str:
+    """The last segment of a remote: ``s3://b/dir/`` and ``s3://b/dir`` are both ``dir``; a
+    bucket root is named after its bucket. Staged inputs keep this name."""
+    return PurePosixPath(uri.split("://", 1)[1].rstrip("/")).name
+
+
+def remote_name_problem(uri: str) -> str | None:
+    if remote_name(uri) in {"", ".", ".."}:
+        return f"{uri!r} names no object or prefix (its last segment is empty, '.' or '..')"
+    return None
 
 
 def local_path_problem(path: str) -> str | None:
@@ -354,6 +371,8 @@ def local_path_problem(path: str) -> str | None:
         return f"local path {path!r} must be relative to the working directory"
     if ".." in posix.parts:
         return f"local path {path!r} escapes the working directory"
+    if posix.parts[0] == PLATFORM_DIR:
+        return f"local path {path!r} is inside {PLATFORM_DIR}/, which the platform keeps for itself"
     if "\x00" in path:
         return "local path contains a NUL character"
     return None
@@ -380,7 +399,7 @@ def input_binding(name: str, value: ParamValue) -> InputBinding:
     remote, local = _pair(value, "remote", "local")
     if not remote:
         raise ValueError("an input needs a remote URI")
-    problem = remote_uri_problem(remote)
+    problem = remote_uri_problem(remote) or remote_name_problem(remote)
     if problem is None and local is not None:
         problem = local_path_problem(local)
     if problem:

@@ -21,7 +21,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 VolumeName = Literal["scratch", "shared", "tmp"]
 
-EFS_URI_PATTERN = re.compile(r"^efs://(?P<fs>[A-Za-z0-9][A-Za-z0-9_.-]*):(?P<path>/.*)$")
+EFS_URI_PATTERN = re.compile(r"efs://(?P<fs>[A-Za-z0-9][A-Za-z0-9_.-]*):(?P<path>/.*)", re.DOTALL)
 
 
 class VolumeError(ValueError):
@@ -48,7 +48,7 @@ class EfsUri(BaseModel):
 
     @classmethod
     def parse(cls, uri: str) -> EfsUri:
-        match = EFS_URI_PATTERN.match(uri)
+        match = EFS_URI_PATTERN.fullmatch(uri)
         if match is None:
             raise VolumeError(f"not an EFS URI (efs://fs-id:/path): {uri!r}")
         return cls(file_system_id=match["fs"], path=match["path"])

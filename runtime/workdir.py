@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
 from runtime.errors import PlanError
-from runtime.plan import PLATFORM_DIR, CleanupRequest, ExecutionPlan
-from runtime.spec import EXECUTION_ID_PATTERN
+from runtime.plan import CleanupRequest, ExecutionPlan
+from runtime.spec import EXECUTION_ID_PATTERN, PLATFORM_DIR
 from runtime.volumes import (
     EfsMount,
     EfsUri,
@@ -73,7 +73,7 @@ def execution_roots(execution_id: str, volumes: VolumeConfiguration) -> list[Efs
     Derived from the deployment's volumes and the execution id — never from the plan being
     cleaned up — so a plan that points elsewhere cannot widen them.
     """
-    if not EXECUTION_ID_PATTERN.match(execution_id):
+    if not EXECUTION_ID_PATTERN.fullmatch(execution_id):
         raise PlanError(f"cleanup refused: {execution_id!r} is not an execution id")
     scratch_and_tmp = [volumes.scratch, *([volumes.tmp] if volumes.tmp else [])]
     return [volume.efs_uri(execution_id) for volume in scratch_and_tmp]
@@ -99,9 +99,10 @@ def clean_up(
                 f"cleanup refused: {request.path} is outside "
                 + ", ".join(str(root) for root in roots)
             )
+    local_roots = [_parent_resolved(efs_to_local(root, mounts)) for root in roots]
     removed = []
     for request in chosen:
-        path = efs_to_local(request.path, mounts)
+        path = _checked_local_path(request.path, mounts, local_roots)
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path)
         elif path.exists() or path.is_symlink():
@@ -110,6 +111,23 @@ def clean_up(
             continue
         removed.append(request.path)
     return removed
+
+
+def _checked_local_path(uri: str, mounts: Sequence[EfsMount], local_roots: list[Path]) -> Path:
+    """The local path of ``uri``, its directories' symlinks resolved, still under a root.
+
+    A job can leave symlinks in its working dir (``sub -> /opt/efs/shared``); removing
+    ``sub/file`` must not follow them out. The last component itself is never followed: a
+    symlink there is removed, not its target.
+    """
+    real = _parent_resolved(efs_to_local(uri, mounts))
+    if not any(real == root or real.is_relative_to(root) for root in local_roots):
+        raise PlanError(f"cleanup refused: {uri} leads outside the execution's dirs ({real})")
+    return real
+
+
+def _parent_resolved(path: Path) -> Path:
+    return path.parent.resolve() / path.name
 
 
 def _within(target: EfsUri, root: EfsUri) -> bool:

@@ -12,6 +12,7 @@ from typing import BinaryIO, Literal, Protocol
 
 from runtime.errors import DemandError
 from runtime.plan import ExecutionPlan
+from runtime.spec import PLATFORM_DIR
 from runtime.volumes import EfsMount, efs_to_local
 
 RunnerName = Literal["process", "docker"]
@@ -100,8 +101,10 @@ def stream(command: list[str], environment: dict[str, str], log: BinaryIO) -> in
             process.terminate()
             process.wait()
             raise
-        return process.wait()
+        code = process.wait()
+        # Killed by a signal: report it as a shell would (SIGKILL → 137), not as -9.
+        return 128 - code if code < 0 else code
 
 
 def log_path(plan: ExecutionPlan, mounts: Sequence[EfsMount]) -> Path:
-    return efs_to_local(plan.working_dir.efs_uri, mounts) / ".demand" / "job.log"
+    return efs_to_local(plan.working_dir.efs_uri, mounts) / PLATFORM_DIR / "job.log"

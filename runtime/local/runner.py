@@ -28,7 +28,7 @@ from runtime.steps.cleanup import CleanupItem, clean_up_execution
 from runtime.sync import SyncResult, sync
 from runtime.sync.progress import SyncProgress
 from runtime.sync.request import SyncRequest
-from runtime.volumes import EfsMount, efs_to_local
+from runtime.volumes import EfsMount, VolumeConfiguration, efs_to_local
 from runtime.workdir import prepare_working_dir
 
 Status = Literal["SUCCEEDED", "FAILED"]
@@ -94,13 +94,17 @@ class LocalRun:
     def execute(self) -> RunReport:
         report = RunReport(execution_id=self.spec.execution_id)
         self.runner.check()
-        plan = self._plan()
+        volumes = self.root.volumes(
+            in_container=self.runner.in_container, base=self.configuration.volumes
+        )
+        plan = build_plan(self.spec, volumes, self.configuration.context)
         mounts = self.root.mounts()
-        report.working_dir = str(efs_to_local(plan.working_dir.efs_uri, mounts))
+        working = efs_to_local(plan.working_dir.efs_uri, mounts)
+        report.working_dir = str(working)
+        claim_working_dir(working, plan.execution_id)  # before anything can be cleaned up
         succeeded = False
         try:
             with self._step(report, "prepare"):
-                self._refuse_leftover_working_dir(plan, mounts)
                 prepare_working_dir(plan, mounts)
             with self._step(report, "stage_in"):
                 self._stage("stage_in", plan.stage_in, mounts, report.stage_in)
@@ -115,7 +119,8 @@ class LocalRun:
         except StepFailedError:
             pass
         finally:
-            self._clean_up(plan, mounts, report, succeeded=succeeded)
+            # As in the state machine, a failed cleanup fails the execution.
+            succeeded = self._clean_up(plan, volumes, mounts, report, succeeded=succeeded)
         report.status = "SUCCEEDED" if succeeded else "FAILED"
         if succeeded:
             report.exit_code = 0
@@ -123,29 +128,12 @@ class LocalRun:
             report.exit_code = 1
         return report
 
-    def _plan(self) -> ExecutionPlan:
-        volumes = self.root.volumes(
-            in_container=self.runner.in_container, base=self.configuration.volumes
-        )
-        return build_plan(self.spec, volumes, self.configuration.context)
-
-    @staticmethod
-    def _refuse_leftover_working_dir(plan: ExecutionPlan, mounts: Sequence[EfsMount]) -> None:
-        working = efs_to_local(plan.working_dir.efs_uri, mounts)
-        if working.exists():
-            raise PlanError(
-                f"the working dir of {plan.execution_id} is left from an earlier run: "
-                f"remove {working} or use another execution_id"
-            )
-
     @contextmanager
     def _step(self, report: RunReport, name: str) -> Iterator[None]:
         started = time.monotonic()
         try:
             yield
-        except (DemandError, OSError) as exc:
-            if isinstance(exc, PlanError) and name == "prepare":
-                raise
+        except (DemandError, OSError, ValueError) as exc:
             report.failed_step, report.error = name, str(exc)
             raise StepFailedError(str(exc)) from exc
         finally:
@@ -179,29 +167,44 @@ class LocalRun:
                 return self.runner.run(plan, mounts, handle)
         finally:
             # The working dir may be cleaned up; the log is kept beside the runs.
-            kept_log.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(log, kept_log)
+            try:
+                kept_log.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(log, kept_log)
+            except OSError:
+                report.log_file = None
 
     def _clean_up(
         self,
         plan: ExecutionPlan,
+        volumes: VolumeConfiguration,
         mounts: Sequence[EfsMount],
         report: RunReport,
         *,
         succeeded: bool,
-    ) -> None:
+    ) -> bool:
+        """Apply the cleanup policy; whether the run still counts as succeeded."""
         started = time.monotonic()
-        if self.keep:
-            report.kept = True
-        else:
-            item = CleanupItem(execution_id=plan.execution_id, requests=plan.cleanup)
-            clean_up_execution(
-                item,
-                volumes=self.root.volumes(
-                    in_container=self.runner.in_container, base=self.configuration.volumes
-                ),
-                mounts=mounts,
-                succeeded=succeeded,
-            )
+        try:
+            if not self.keep:
+                item = CleanupItem(execution_id=plan.execution_id, requests=plan.cleanup)
+                clean_up_execution(item, volumes=volumes, mounts=mounts, succeeded=succeeded)
+        except (DemandError, OSError, ValueError) as exc:
+            if report.failed_step is None:
+                report.failed_step, report.error = "cleanup", str(exc)
+            succeeded = False
+        finally:
             report.kept = Path(report.working_dir or "").exists()
-        report.seconds["cleanup"] = round(time.monotonic() - started, 3)
+            report.seconds["cleanup"] = round(time.monotonic() - started, 3)
+        return succeeded
+
+
+def claim_working_dir(working: Path, execution_id: str) -> None:
+    """Create the working dir, refusing one left by an earlier (or a concurrent) run."""
+    working.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        working.mkdir()
+    except FileExistsError:
+        raise PlanError(
+            f"the working dir of {execution_id} is left from an earlier run: "
+            f"remove {working} or use another execution_id"
+        ) from None

@@ -11,7 +11,7 @@ from runtime.errors import PlanError
 from runtime.plan import ExecutionPlan, build_plan
 from runtime.spec import parse_spec
 from runtime.steps.cleanup import CleanupItem
-from runtime.steps.stage import sync_items
+from runtime.steps.stage import INLINE_LIMIT, sync_items
 from runtime.volumes import EfsMount
 from runtime.workdir import plan_file, prepare_working_dir
 
@@ -65,5 +65,12 @@ def state_machine_view(plan: ExecutionPlan) -> dict[str, Any]:
         },
         "stage_in": {"items": stages["stage_in"], "pending": bool(stages["stage_in"])},
         "stage_out": {"items": stages["stage_out"], "pending": bool(stages["stage_out"])},
-        "cleanup": CleanupItem(execution_id=plan.execution_id, requests=plan.cleanup).model_dump(),
+        "cleanup": _cleanup_item(plan, reference).model_dump(),
     }
+
+
+def _cleanup_item(plan: ExecutionPlan, reference: str) -> CleanupItem:
+    inline = sum(len(r.model_dump_json()) for r in plan.cleanup) <= INLINE_LIMIT
+    if inline:
+        return CleanupItem(execution_id=plan.execution_id, requests=plan.cleanup)
+    return CleanupItem(execution_id=plan.execution_id, plan_ref=reference)

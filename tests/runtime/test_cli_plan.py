@@ -95,3 +95,14 @@ def test_schema_is_json_schema() -> None:
     schema = json.loads(result.stdout)
     assert schema["title"] == "DemandExecution"
     assert "execution_parameters" in schema["properties"]
+
+
+def test_file_system_option_with_an_empty_volumes_section(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("volumes:\n")
+    spec = write_spec(tmp_path, spec_dict())
+    result = runner.invoke(
+        app, ["plan", str(spec), "--json", "--file-system", "fs-9", "--config", str(config)]
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["working_dir"]["efs_uri"] == "efs://fs-9:/scratch/exec-1"

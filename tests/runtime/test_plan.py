@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 
 from runtime.environment import EnvFileMode, overrides_size
-from runtime.errors import PlanError
+from runtime.errors import PlanError, SpecError
 from runtime.plan import ContextConfiguration, ExecutionPlan, build_plan, shared_cache_key
 from runtime.spec import parse_spec
 from runtime.volumes import VolumeConfiguration
@@ -211,19 +211,15 @@ def test_env_file_if_required_measures_bytes_on_the_wire() -> None:
     # 20 values of 100 "é": 2000 characters but 4000 bytes, plus JSON framing.
     small = plan_of(big_params(20, 100), env_size_limit=20_000).job
     assert small.env_file is None
-    overrides = small.container_overrides()
-    size = len(
-        json.dumps(
-            {"command": overrides["command"], "environment": overrides["environment"]},
-            separators=(",", ":"),
-        ).encode()
-    )
-    assert size == overrides_size(small.command, small.environment)
+    # The overrides exactly as SubmitJob sends them: command, environment and resources.
+    size = len(json.dumps(small.container_overrides(), separators=(",", ":")).encode())
     assert 4000 < size < 20_000
+    # At the limit, everything still goes direct; one byte under it, the env file is used.
+    assert plan_of(big_params(20, 100), env_size_limit=size).job.env_file is None
     large = plan_of(big_params(20, 100), env_size_limit=size - 1).job
     assert large.env_file is not None
     assert set(large.environment) == {"EXECUTION_ID", "WORKING_DIR", "TMPDIR", "INPUT", "P0"}
-    assert overrides_size(large.command, large.environment) <= size - 1
+    assert overrides_size(large.container_overrides()) <= size - 1
 
 
 def test_environment_too_large_to_send_is_a_plan_error() -> None:
@@ -268,3 +264,43 @@ def test_plan_json_has_the_documented_keys() -> None:
 
 def test_plan_is_deterministic() -> None:
     assert plan_of().model_dump_json() == plan_of().model_dump_json()
+
+
+def test_an_environment_can_refuse_file_locations() -> None:
+    data = spec_dict(params={"input": "file:///mnt/efs/scratch/other/.demand/env", "output": "o"})
+    with pytest.raises(SpecError) as caught:
+        plan_of(data, allowed_schemes=frozenset({"s3"}))
+    assert caught.value.problems == [
+        "execution_parameters.params.input: file:// locations are not allowed here (allowed: s3://)"
+    ]
+    output_elsewhere = spec_dict(params={"input": "s3://bkt/x", "output": "o @ file:///etc/x"})
+    with pytest.raises(SpecError, match=r"params.output: file:// locations are not allowed"):
+        plan_of(output_elsewhere, allowed_schemes=frozenset({"s3"}))
+
+
+def test_isolated_inputs_and_outputs_may_not_collide() -> None:
+    same_name = spec_dict(
+        command=["run"],
+        params={"a": "s3://one/x/data.csv", "b": "s3://two/y/data.csv", "o": "out"},
+        inputs=["a", "b"],
+        outputs=["o"],
+    )
+    with pytest.raises(SpecError, match=r"params.b: data.csv is where 'a' goes too"):
+        plan_of(same_name, isolate_inputs=True)
+    # Shared inputs live in the cache under their own hashes: no collision there.
+    assert len(plan_of(same_name).stage_in) == 2
+    inside = spec_dict(
+        command=["run"],
+        params={"a": "s3://one/x/results/", "o": "results/summary.txt"},
+        inputs=["a"],
+        outputs=["o"],
+    )
+    with pytest.raises(SpecError, match=r"params.o: results/summary.txt is inside 'a'"):
+        plan_of(inside, isolate_inputs=True)
+    twice = spec_dict(
+        command=["run"],
+        params={"a": "s3://one/x/data.csv", "b": "s3://one/x/data.csv", "o": "out"},
+        inputs=["a", "b"],
+        outputs=["o"],
+    )
+    assert len(plan_of(twice, isolate_inputs=True).stage_in) == 1

@@ -153,6 +153,19 @@ def test_output_value_forms() -> None:
             "params.9lives: '9LIVES' is not a valid environment variable name",
         ),
         ({"outputs": ["output", "input"]}, "outputs: 'input' is listed as an input too"),
+        (
+            {"params": {"input": "s3://bucket/..", "output": "o"}},
+            "params.input: 's3://bucket/..' names no object or prefix",
+        ),
+        ({"params": {"input": "file:///", "output": "o"}}, "params.input: 'file:///' names no"),
+        (
+            {"params": {"input": "s3://bucket/x", "output": ".demand/env"}},
+            "params.output: local path '.demand/env' is inside .demand/",
+        ),
+        (
+            {"params": {"input": "s3://bucket/x", "output": "o", "level\n": 1}},
+            "is not a valid environment variable name",
+        ),
         ({"params": {"input": 5, "output": "o"}}, "params.input: expected a string or an object"),
         (
             {"params": {"input": {"remote": "s3://bucket/x", "bogus": 1}, "output": "o"}},
@@ -173,6 +186,7 @@ def test_invalid_parameters_are_named(change: dict[str, Any], expected: str) -> 
         ("execution_id", "../etc", "execution_id: must be"),
         ("execution_id", "has space", "execution_id: must be"),
         ("execution_id", "x" * 81, "execution_id: must be"),
+        ("execution_id", "trailing-newline\n", "execution_id: must be"),
         ("execution_image", "", "execution_image: String should have at least 1 character"),
         ("unexpected", 1, "unexpected: unknown field"),
     ],

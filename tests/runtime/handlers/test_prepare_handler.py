@@ -79,3 +79,11 @@ def test_logs_are_json_lines_with_the_execution_id(
     assert lines
     assert all(line["execution_id"] == "exec-1" for line in lines)
     assert all(line["function_request_id"] for line in lines)
+
+
+def test_a_deployed_environment_refuses_file_locations(efs: Path) -> None:
+    secret = "file:///mnt/efs/scratch/other-execution/.demand/env"
+    spec = spec_dict(params={"input": secret, "output": "o"})
+    with pytest.raises(SpecError, match=r"file:// locations are not allowed here"):
+        prepare.handler({"spec": spec}, FakeLambdaContext())
+    assert list(efs.iterdir()) == []

@@ -123,10 +123,12 @@ def test_keep_leaves_the_working_dir_for_debugging(tmp_path: Path, buckets: Any)
     assert report.exit_code == 3
     assert report.kept
     assert (tmp_path / "scratch/kept/result.txt").read_text() == "partial\n"
-    # Running it again refuses to reuse what was kept rather than mixing two runs.
+    # Running it again refuses to reuse what was kept rather than mixing two runs, and
+    # leaves it as it was.
     again = runner.invoke(app, ["run", str(write(tmp_path, spec)), "--root", str(tmp_path)])
     assert again.exit_code == 2
     assert "left from an earlier run" in again.stderr
+    assert (tmp_path / "scratch/kept/result.txt").read_text() == "partial\n"
 
 
 def write(directory: Path, spec: dict[str, Any]) -> Path:
@@ -190,3 +192,13 @@ def test_docker_runner_without_an_engine_says_so(
     )
     assert result.exit_code == 1
     assert result.stderr == "error: docker is not installed: use --runner process\n"
+
+
+def test_a_job_killed_by_a_signal_exits_as_a_shell_reports_it(tmp_path: Path) -> None:
+    spec = {
+        "execution_id": "killed",
+        "execution_image": "bash",
+        "execution_parameters": {"command": ["bash", "-c", "kill -KILL $$"]},
+    }
+    report = run_spec(tmp_path, spec)
+    assert (report.status, report.exit_code) == ("FAILED", 137)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -8,6 +9,7 @@ from runtime.errors import PlanError
 from runtime.plan import CleanupRequest, ContextConfiguration, build_plan
 from runtime.spec import parse_spec
 from runtime.steps.cleanup import CleanupItem, clean_up_execution
+from runtime.steps.prepare import state_machine_view
 from runtime.volumes import EfsMount, VolumeConfiguration
 from runtime.workdir import prepare_working_dir
 from tests.runtime.specs import spec_dict
@@ -72,3 +74,40 @@ def test_refuses_an_execution_id_that_is_a_path(tmp_path: Path) -> None:
     item = CleanupItem(execution_id="..", requests=[CleanupRequest(path="efs://fs-1:/scratch")])
     with pytest.raises(PlanError, match="not an execution id"):
         clean(tmp_path, item)
+
+
+def test_symlinks_left_by_the_job_are_not_followed_out(tmp_path: Path) -> None:
+    item = prepared(tmp_path)
+    cached = tmp_path / "shared/cached/input.txt"
+    cached.write_text("shared by every execution")
+    (tmp_path / "scratch/exec-1/link").symlink_to(tmp_path / "shared/cached")
+    hostile = item.model_copy(
+        update={"requests": [CleanupRequest(path="efs://fs-1:/scratch/exec-1/link/input.txt")]}
+    )
+    with pytest.raises(PlanError, match="leads outside"):
+        clean(tmp_path, hostile)
+    assert cached.exists()
+    # The link itself, and a working dir the job swapped for a link, go; their targets stay.
+    assert clean(tmp_path, item) == ["efs://fs-1:/scratch/exec-1", "efs://fs-1:/tmp/exec-1"]
+    (tmp_path / "scratch/exec-1").symlink_to(tmp_path / "shared/cached")
+    assert clean(tmp_path, item) == ["efs://fs-1:/scratch/exec-1"]
+    assert cached.exists()
+
+
+def test_many_cleanup_requests_travel_as_a_plan_reference(tmp_path: Path) -> None:
+    params = {f"in_{i}": f"s3://bucket/inputs/{i:05}.txt" for i in range(2000)} | {"o": "o"}
+    spec = spec_dict(command=["run"], params=params, inputs=list(params)[:-1], outputs=["o"])
+    context = ContextConfiguration(
+        isolate_inputs=True, cleanup_working_dir=False, cleanup_inputs=True
+    )
+    plan = build_plan(parse_spec(spec), VOLUMES, context)
+    prepare_working_dir(plan, mounts(tmp_path))
+    view = state_machine_view(plan)
+    assert view["cleanup"]["requests"] is None
+    assert view["cleanup"]["plan_ref"] == view["plan_ref"]
+    assert len(json.dumps(view)) < 64 * 1024
+    (tmp_path / "scratch/exec-1/in_0.txt").write_text("isolated input")
+    (tmp_path / "scratch/exec-1/00000.txt").write_text("isolated input")
+    item = CleanupItem.model_validate(view["cleanup"])
+    assert "efs://fs-1:/scratch/exec-1/00000.txt" in clean(tmp_path, item)
+    assert not (tmp_path / "scratch/exec-1/00000.txt").exists()
