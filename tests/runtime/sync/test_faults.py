@@ -214,3 +214,18 @@ def _placed(directory: Path) -> list[str]:
     if not directory.is_dir():
         return []
     return [path.name for path in directory.iterdir() if not path.name.startswith(".")]
+
+
+def test_large_bodies_are_hashed_as_they_stream(
+    faults: Faults, server_client: S3Client, bucket: str, crt_config: S3Config, tmp_path: Path
+) -> None:
+    files = {name: hashlib.sha256(name.encode()).digest() * (5 * MiB // 32) for name in "ab"}
+    put(server_client, bucket, "big/", files)
+    faults.corrupt_pattern = "big/b"
+    result = sync(
+        SyncRequest(source=f"s3://{bucket}/big/", destination=str(tmp_path)), s3=crt_config
+    )
+    assert (result.transferred, result.failed) == (1, 1)
+    assert f"s3://{bucket}/big/b: checksum mismatch" in result.errors[0]
+    assert read_tree(tmp_path) == {"a": files["a"]}
+    assert partials(tmp_path) == []
