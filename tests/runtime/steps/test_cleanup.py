@@ -62,7 +62,8 @@ def test_failure_policy_can_keep_the_working_dir(tmp_path: Path) -> None:
 )
 def test_refuses_paths_outside_the_execution(tmp_path: Path, path: str) -> None:
     item = prepared(tmp_path)
-    hostile = item.model_copy(update={"requests": [*item.requests, CleanupRequest(path=path)]})
+    requests = [*(item.requests or []), CleanupRequest(path=path)]
+    hostile = item.model_copy(update={"requests": requests})
     with pytest.raises(PlanError, match="cleanup refused"):
         clean(tmp_path, hostile)
     # Checked before anything is removed: not even the legitimate paths went.
