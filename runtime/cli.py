@@ -22,6 +22,7 @@ from runtime.local.runner import LocalRun
 from runtime.plan import build_plan
 from runtime.plan_summary import render_plan
 from runtime.spec import load_spec_file, spec_json_schema
+from runtime.sync.command import sync_command
 
 app = typer.Typer(
     name="demand",
@@ -126,6 +127,9 @@ def schema() -> None:
     """Print the JSON Schema of a spec, for editors to validate against."""
     typer.echo(json.dumps(spec_json_schema(), indent=2))
 
+
+# Moving data on its own: the engine every staging step uses (runtime/sync).
+app.command("sync")(sync_command)
 
 # Commands that use a deployed environment (runtime/cloud).
 app.command()(cloud_commands.submit)

@@ -106,3 +106,10 @@ def test_file_system_option_with_an_empty_volumes_section(tmp_path: Path) -> Non
     )
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["working_dir"]["efs_uri"] == "efs://fs-9:/scratch/exec-1"
+
+
+def test_every_command_is_registered() -> None:
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("plan", "run", "schema", "sync", "submit", "status", "logs", "cancel", "list"):
+        assert f" {command} " in result.stdout, command
