@@ -72,11 +72,15 @@ def sync_command(
     destination: Annotated[str, typer.Argument(help="Where the copy goes (same forms).")],
     include: Annotated[
         list[str] | None,
-        typer.Option("--include", help="Only paths matching this glob (repeatable)."),
+        typer.Option(
+            "--include", metavar="GLOB", help="Only paths matching this glob (repeatable)."
+        ),
     ] = None,
     exclude: Annotated[
         list[str] | None,
-        typer.Option("--exclude", help="Skip paths matching this glob (repeatable)."),
+        typer.Option(
+            "--exclude", metavar="GLOB", help="Skip paths matching this glob (repeatable)."
+        ),
     ] = None,
     size_only: Annotated[
         bool, typer.Option("--size-only", help="Compare by size only, not by checksum / ETag.")

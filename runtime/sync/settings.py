@@ -6,6 +6,11 @@
 ``AWS_CONFIG_FILE`` — without importing botocore, whose import alone costs a short sync more
 than its transfers. Credentials come from the CRT's default chain (environment, profile files,
 web identity, ECS and EC2 metadata), which is what Lambda and Batch provide.
+
+Tuning, for endpoints and machines that need it: ``DEMAND_SYNC_PART_SIZE``,
+``DEMAND_SYNC_MULTIPART_THRESHOLD`` and ``DEMAND_SYNC_MEMORY_LIMIT`` (sizes such as ``8MiB``),
+``DEMAND_SYNC_MAX_IN_FLIGHT``, ``DEMAND_SYNC_CONNECTIONS_PER_OBJECT``,
+``DEMAND_SYNC_THROUGHPUT_GBPS`` and ``DEMAND_SYNC_ADDRESSING_STYLE`` (auto, path, virtual).
 """
 
 from __future__ import annotations
