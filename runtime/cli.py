@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
+from runtime.cli_errors import reported_errors
 from runtime.cloud import commands as cloud_commands
 from runtime.config import load_configuration
-from runtime.errors import DemandError, DocumentError, PlanError
 from runtime.local.jobs import RunnerName, runner_named
 from runtime.local.progress import staging_progress
 from runtime.local.report import render_report
@@ -31,27 +29,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-
-# Exit code for a request that is invalid (as for a command-line usage error).
-EXIT_INVALID = 2
-
-
-@contextmanager
-def reported_errors() -> Iterator[None]:
-    """Turn the project's input errors into one stderr line per problem and exit code 2."""
-    try:
-        yield
-    except DocumentError as exc:
-        for problem in exc.problems:
-            typer.echo(f"error: {problem}", err=True)
-        raise typer.Exit(EXIT_INVALID) from None
-    except PlanError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(EXIT_INVALID) from None
-    except DemandError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
-
 
 SpecArgument = Annotated[
     Path, typer.Argument(help="The request: a DemandExecution spec, JSON or YAML.", metavar="SPEC")

@@ -20,6 +20,7 @@ from typing import Annotated, NoReturn
 import typer
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 
+from runtime.cli_errors import EXIT_FAILED, reported_errors
 from runtime.cloud.clients import AwsClients
 from runtime.cloud.environment import DeployedEnvironment, locate_environment
 from runtime.cloud.executions import (
@@ -31,12 +32,7 @@ from runtime.cloud.executions import (
     list_executions as list_environment_executions,
 )
 from runtime.cloud.job_logs import job_log_stream, log_lines
-from runtime.errors import DemandError, DocumentError
 from runtime.spec import load_spec_file
-
-# As for the other commands: an invalid request exits 2, a failure to carry it out 1.
-EXIT_INVALID = 2
-EXIT_FAILED = 1
 
 
 class ExecutionState(StrEnum):
@@ -67,23 +63,19 @@ ExecutionIdArgument = Annotated[
 
 @contextmanager
 def _reported_errors() -> Iterator[None]:
-    try:
-        yield
-    except DocumentError as exc:
-        for problem in exc.problems:
-            typer.echo(f"error: {problem}", err=True)
-        raise typer.Exit(EXIT_INVALID) from None
-    except DemandError as exc:
-        _fail(str(exc))
-    except NoCredentialsError:
-        _fail("no AWS credentials found: configure a profile (AWS_PROFILE) or credentials")
-    except NoRegionError:
-        _fail("no AWS region: pass --region or set AWS_REGION")
-    except ClientError as exc:
-        error = exc.response.get("Error", {})
-        _fail(f"AWS refused {exc.operation_name}: {error.get('Code')}: {error.get('Message')}")
-    except BotoCoreError as exc:
-        _fail(f"AWS request failed: {exc}")
+    """The project's errors as every command reports them, and AWS's as one line too."""
+    with reported_errors():
+        try:
+            yield
+        except NoCredentialsError:
+            _fail("no AWS credentials found: configure a profile (AWS_PROFILE) or credentials")
+        except NoRegionError:
+            _fail("no AWS region: pass --region or set AWS_REGION")
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            _fail(f"AWS refused {exc.operation_name}: {error.get('Code')}: {error.get('Message')}")
+        except BotoCoreError as exc:
+            _fail(f"AWS request failed: {exc}")
 
 
 def _fail(message: str) -> NoReturn:

@@ -6,15 +6,7 @@ from rich.console import Console
 from rich.table import Table
 
 from runtime.local.runner import RunReport
-
-
-def human_bytes(count: int) -> str:
-    size = float(count)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} GiB"
+from runtime.sync.command import human_size
 
 
 def render_report(report: RunReport, console: Console) -> None:
@@ -31,7 +23,7 @@ def render_report(report: RunReport, console: Console) -> None:
     for name, stage in (("staged in", report.stage_in), ("staged out", report.stage_out)):
         table.add_row(
             name,
-            f"{human_bytes(stage.bytes)} in {stage.transferred} files, "
+            f"{human_size(stage.bytes)} in {stage.transferred} files, "
             f"{stage.skipped} already current",
         )
     table.add_row("cache hits", str(report.stage_in.cache_hits))

@@ -142,12 +142,12 @@ def summary_line(result: SyncResult) -> str:
     text = (
         f"{result.transferred} transferred, {result.skipped} skipped, {result.failed} failed"
         + (f", {result.deleted} deleted" if result.deleted else "")
-        + f"; {_size(result.bytes)} in {result.seconds:.2f} s ({rate:.1f} MiB/s)"
+        + f"; {human_size(result.bytes)} in {result.seconds:.2f} s ({rate:.1f} MiB/s)"
     )
     return text + (" — cache hit" if result.cache_hit else "")
 
 
-def _size(count: int) -> str:
+def human_size(count: int) -> str:
     size = float(count)
     for unit in ("B", "KiB", "MiB", "GiB"):
         if size < 1024 or unit == "GiB":
