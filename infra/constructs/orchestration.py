@@ -109,7 +109,7 @@ class Orchestration(Construct):
         register = self._invoke(
             "Register",
             functions.register,
-            input_path="$.plan.job.definition",
+            input_path="$.plan.job",
             output_path="$.job_definition_arn",
         )
         stage_in = self._sync_loop("Stage in", "$.plan.stage_in", "Sync input", functions.sync)

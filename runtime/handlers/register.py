@@ -5,16 +5,26 @@ from __future__ import annotations
 from typing import Any
 
 import boto3
+from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
 
 from runtime.handlers.observability import logger, tracer
 from runtime.steps.register import register_job_definition
 
 
+class RegisterEvent(BaseModel):
+    """The plan's job (``$.plan.job``): the definition as RegisterJobDefinition takes it."""
+
+    execution_id: str
+    definition: dict[str, Any]
+
+
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, str]:
-    # The event is the plan's job definition, as RegisterJobDefinition takes it.
-    arn = register_job_definition(event, boto3.client("batch"))
+@event_parser(model=RegisterEvent)
+def handler(event: RegisterEvent, context: LambdaContext) -> dict[str, str]:
+    logger.append_keys(execution_id=event.execution_id)
+    arn = register_job_definition(event.definition, boto3.client("batch"))
     logger.info("job definition ready", extra={"job_definition_arn": arn})
     return {"job_definition_arn": arn}

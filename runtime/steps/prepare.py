@@ -46,6 +46,7 @@ def state_machine_view(plan: ExecutionPlan) -> dict[str, Any]:
         "execution_id": plan.execution_id,
         "plan_ref": reference,
         "job": {
+            "execution_id": plan.execution_id,
             "definition": plan.job.job_definition(),
             "submit": {
                 "JobName": plan.job.job_name,

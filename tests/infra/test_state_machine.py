@@ -68,7 +68,7 @@ def test_register_runs_beside_the_stage_in_loop(states: dict[str, Any]) -> None:
     assert [branch["StartAt"] for branch in parallel["Branches"]] == ["Register", "Stage in"]
     assert parallel["ResultSelector"] == {"job_definition_arn.$": "$[0]"}
     assert parallel["ResultPath"] == "$.registered"
-    assert states["Register"]["InputPath"] == "$.plan.job.definition"
+    assert states["Register"]["InputPath"] == "$.plan.job"
     assert states["Register"]["OutputPath"] == "$.job_definition_arn"
     assert states["Register"]["End"] is True
 
