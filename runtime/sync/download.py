@@ -19,6 +19,7 @@ from runtime.sync.listing import Entry
 from runtime.sync.multipart import etag_matches
 from runtime.sync.sides import LocalSide, S3Side
 from runtime.sync.transfer import (
+    Completion,
     DirectoryMaker,
     MoveDone,
     delete_files,
@@ -49,24 +50,33 @@ class Download:
     def start(self, src: Entry, on_bytes: BytesCallback, on_done: MoveDone) -> Cancellable:
         key = self.source.key(src.relpath)
         subject = f"s3://{self.source.bucket}/{key}"
+        done = Completion(on_done, subject)
         try:
             final = self._final(safe_relpath(src.relpath, subject))
             self._directories.ensure(os.path.dirname(final))
             partial = partial_path(final)
         except Exception as exc:
-            on_done(as_sync_error(exc, subject))
+            done.fail(exc)
             return NotCancellable()
 
         def landed(error: BaseException | None, checksum_validated: bool) -> None:
-            if error is not None:
-                _discard(partial)
-                on_done(error)
-            elif src.size <= INLINE_VERIFY or checksum_validated:
-                self._finish(src, subject, partial, final, checksum_validated, on_done)
-            else:
-                self._finisher.submit(
-                    self._finish, src, subject, partial, final, checksum_validated, on_done
-                )
+            # Whatever goes wrong here, the engine hears that this object's move ended.
+            with done.guard():
+                if error is not None:
+                    try:
+                        _discard(partial)
+                    finally:
+                        done(error)
+                elif src.size <= INLINE_VERIFY or checksum_validated:
+                    self._finish(src, partial, final, checksum_validated, done)
+                else:
+                    try:
+                        self._finisher.submit(
+                            self._finish, src, partial, final, checksum_validated, done
+                        )
+                    except BaseException:
+                        _discard(partial)
+                        raise
 
         obj = Entry(key, src.size, src.etag, src.checksum_algorithm)
         try:
@@ -78,20 +88,19 @@ class Download:
     def _finish(
         self,
         src: Entry,
-        subject: str,
         partial: str,
         final: str,
         checksum_validated: bool,
-        on_done: MoveDone,
+        done: Completion,
     ) -> None:
-        try:
-            verify(partial, src, subject, checksum_validated=checksum_validated)
-            os.replace(partial, final)
-        except BaseException as exc:
-            _discard(partial)
-            on_done(as_sync_error(exc, subject))
-        else:
-            on_done(None)
+        with done.guard():
+            try:
+                verify(partial, src, done.subject, checksum_validated=checksum_validated)
+                os.replace(partial, final)
+            except BaseException:
+                _discard(partial)
+                raise
+            done(None)
 
     def content_matches(self, src: Entry, dst: Entry) -> bool:
         return file_matches_etag(self._final(src.relpath), src)
@@ -116,5 +125,6 @@ def verify(path: str, src: Entry, subject: str, *, checksum_validated: bool) -> 
 
 
 def _discard(path: str) -> None:
-    with contextlib.suppress(FileNotFoundError):
+    # Gone already, or never created (a name the file system refused): nothing to remove.
+    with contextlib.suppress(OSError):
         os.unlink(path)

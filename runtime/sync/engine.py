@@ -260,9 +260,11 @@ class _Run:
                 self.bytes += src.size
         name = self.route.display_name(src.relpath)
         if error is None:
-            self.ledger.close(slot, ok=True)
-            self.progress.on_done(name, "transferred")
-            self._window.release()
+            try:
+                self.ledger.close(slot, ok=True)
+                self.progress.on_done(name, "transferred")
+            finally:
+                self._window.release()
             return
         if isinstance(error, TransferCancelledError) or self._cancelled:
             # Stopped on purpose (the deadline): not a failure, the next call redoes it.
@@ -276,9 +278,11 @@ class _Run:
             self.failed += 1
             self.all_retryable = self.all_retryable and isinstance(problem, TransientSyncError)
             self._errors.append(str(problem))
-        self.ledger.close(slot, ok=False)
-        self.progress.on_done(name, "failed")
-        self._window.release()
+        try:
+            self.ledger.close(slot, ok=False)
+            self.progress.on_done(name, "failed")
+        finally:
+            self._window.release()
 
     def _retry(self, src: Entry, slot: Slot, attempt: int) -> None:
         time.sleep(RETRY_BACKOFF_SECONDS * 2 ** (attempt - 2))
@@ -290,8 +294,10 @@ class _Run:
     def _finish_cancelled(self, slot: Slot) -> None:
         with self._lock:
             self.cancelled_any = True
-        self.ledger.close(slot, ok=False)
-        self._window.release()
+        try:
+            self.ledger.close(slot, ok=False)
+        finally:
+            self._window.release()
 
     # -- deletes and counts -------------------------------------------------------------------
 

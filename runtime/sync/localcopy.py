@@ -6,6 +6,7 @@ checked before the rename. Deletes remove files only, never directories.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from collections.abc import Sequence
@@ -13,10 +14,16 @@ from concurrent.futures import Executor
 
 from runtime.sync.backend import BytesCallback, Cancellable, NotCancellable
 from runtime.sync.compare import files_match
-from runtime.sync.errors import IntegrityError, as_sync_error
+from runtime.sync.errors import IntegrityError
 from runtime.sync.listing import Entry
 from runtime.sync.sides import LocalSide
-from runtime.sync.transfer import DirectoryMaker, MoveDone, delete_files, partial_path
+from runtime.sync.transfer import (
+    Completion,
+    DirectoryMaker,
+    MoveDone,
+    delete_files,
+    partial_path,
+)
 
 
 class LocalCopy:
@@ -31,25 +38,27 @@ class LocalCopy:
     def start(self, src: Entry, on_bytes: BytesCallback, on_done: MoveDone) -> Cancellable:
         origin = str(self.source.path(src.relpath))
         final = str(self.destination.path(src.relpath))
+        done = Completion(on_done, origin)
 
         def copy() -> None:
-            partial = partial_path(final)
-            try:
-                self._directories.ensure(os.path.dirname(final))
-                shutil.copyfile(origin, partial)
-                size = os.stat(partial).st_size
-                if size != src.size:
-                    raise IntegrityError(f"{origin}: copied {size} bytes, expected {src.size}")
-                os.replace(partial, final)
-            except BaseException as exc:
-                if os.path.exists(partial):
-                    os.unlink(partial)
-                on_done(as_sync_error(exc, origin))
-            else:
+            with done.guard():
+                partial = partial_path(final)
+                try:
+                    self._directories.ensure(os.path.dirname(final))
+                    shutil.copyfile(origin, partial)
+                    size = os.stat(partial).st_size
+                    if size != src.size:
+                        raise IntegrityError(f"{origin}: copied {size} bytes, expected {src.size}")
+                    os.replace(partial, final)
+                except BaseException:
+                    with contextlib.suppress(OSError):
+                        os.unlink(partial)
+                    raise
                 on_bytes(size)
-                on_done(None)
+                done(None)
 
-        self._pool.submit(copy)
+        with done.guard():
+            self._pool.submit(copy)
         return NotCancellable()
 
     def content_matches(self, src: Entry, dst: Entry) -> bool:

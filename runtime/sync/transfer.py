@@ -8,24 +8,28 @@ once verified, so a final name never holds a half-written or wrong file.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import os
 import socket
+import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Protocol
 
 from runtime.sync.backend import BytesCallback, Cancellable
-from runtime.sync.errors import SyncFailed
+from runtime.sync.errors import SyncFailed, as_sync_error
 from runtime.sync.listing import PARTIAL_SUFFIX, Entry
 
 # Partials of a process that died are removed by the next sync; on a file system shared by
 # several machines (EFS), a partial untouched this long is taken for dead too.
 ORPHAN_AGE_SECONDS = 15 * 60
-# Name lengths are limited (255 bytes on most file systems): long names are shortened.
+# Name lengths are limited (255 bytes on most file systems): names longer than this many
+# bytes are shortened to a prefix of ``SHORT_PREFIX`` bytes and a hash of the whole name.
 MAX_NAME = 160
+SHORT_PREFIX = 60
 
 _HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
 _sequence = itertools.count()
@@ -67,9 +71,51 @@ def partial_path(final: str) -> str:
     as much as the rest of starting a transfer.
     """
     directory, _, name = final.rpartition("/")
-    if len(name.encode()) > MAX_NAME:
-        name = name[:60] + hashlib.sha256(name.encode()).hexdigest()[:16]
+    encoded = os.fsencode(name)
+    if len(encoded) > MAX_NAME:
+        name = _byte_prefix(encoded, SHORT_PREFIX) + hashlib.sha256(encoded).hexdigest()[:16]
     return f"{directory}/.{name}.{_HOST}-{os.getpid()}-{next(_sequence)}{PARTIAL_SUFFIX}"
+
+
+def _byte_prefix(encoded: bytes, limit: int) -> str:
+    """At most ``limit`` bytes of a file name, cut between (UTF-8) characters."""
+    cut = min(limit, len(encoded))
+    while 0 < cut < len(encoded) and encoded[cut] & 0xC0 == 0x80:
+        cut -= 1
+    return os.fsdecode(encoded[:cut])
+
+
+class Completion:
+    """Reports the end of one move to the engine exactly once, whatever happens on the way.
+
+    Movers finish in callbacks on the transfer client's threads, where an exception is lost;
+    a move that never reports leaves the engine waiting for ever. Wrap the finishing work in
+    :meth:`guard`: an exception there is reported as the move's error.
+    """
+
+    def __init__(self, on_done: MoveDone, subject: str) -> None:
+        self._on_done = on_done
+        self.subject = subject
+        self._reported = False
+        self._lock = threading.Lock()
+
+    def __call__(self, error: BaseException | None) -> None:
+        with self._lock:
+            if self._reported:
+                return
+            self._reported = True
+        self._on_done(error)
+
+    def fail(self, exc: BaseException) -> None:
+        self(as_sync_error(exc, self.subject))
+
+    @contextlib.contextmanager
+    def guard(self) -> Iterator[None]:
+        """Report any exception raised in the block (unless the move already reported)."""
+        try:
+            yield
+        except BaseException as exc:
+            self.fail(exc)
 
 
 def remove_orphaned_partials(paths: Iterable[Path], *, all_of_them: bool = False) -> int:

@@ -11,11 +11,11 @@ from collections.abc import Sequence
 
 from runtime.sync.backend import BytesCallback, Cancellable, NotCancellable
 from runtime.sync.compare import file_matches_etag
-from runtime.sync.errors import SyncFailed, as_sync_error
+from runtime.sync.errors import SyncFailed
 from runtime.sync.listing import Entry
 from runtime.sync.multipart import MAX_OBJECT_SIZE
 from runtime.sync.sides import LocalSide, S3Side
-from runtime.sync.transfer import MoveDone
+from runtime.sync.transfer import Completion, MoveDone
 
 
 class Upload:
@@ -32,9 +32,11 @@ class Upload:
     def start(self, src: Entry, on_bytes: BytesCallback, on_done: MoveDone) -> Cancellable:
         key = self.destination.key(src.relpath)
         origin = self._origin(src.relpath)
+        done = Completion(on_done, origin)
 
         def landed(error: BaseException | None, _validated: bool) -> None:
-            on_done(error)
+            with done.guard():
+                done(error)
 
         try:
             if src.size > MAX_OBJECT_SIZE:
@@ -44,7 +46,7 @@ class Upload:
                 origin, self.destination.bucket, key, src.size, on_bytes, landed
             )
         except Exception as exc:
-            on_done(as_sync_error(exc, origin))
+            done.fail(exc)
             return NotCancellable()
 
     def content_matches(self, src: Entry, dst: Entry) -> bool:

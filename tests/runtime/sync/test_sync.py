@@ -5,17 +5,24 @@ from __future__ import annotations
 
 import os
 import subprocess
+import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-from runtime.sync import engine
+from runtime.sync import download, engine
 from runtime.sync.api import sync
-from runtime.sync.errors import InvalidCursorError, SyncLocationError
+from runtime.sync.errors import IntegrityError, InvalidCursorError, SyncLocationError
+from runtime.sync.listing import Entry
 from runtime.sync.progress import ProgressCounter
 from runtime.sync.request import SyncRequest
+from runtime.sync.result import SyncResult
 from runtime.sync.transfer import partial_path
 from tests.runtime.sync.conftest import Store, partials, read_tree
+
+if TYPE_CHECKING:
+    from runtime.sync.runner import S3Access
 
 FILES = {
     "a.txt": b"alpha",
@@ -179,3 +186,48 @@ def test_orphaned_partials_of_a_single_file_are_removed(store: Store, tmp_path: 
     sync(request(store.url("one.txt"), str(tmp_path / "one.txt")), s3=store.access)
     assert (tmp_path / "one.txt").read_bytes() == b"one"
     assert partials(tmp_path) == []
+
+
+def _sync_within(seconds: float, req: SyncRequest, s3: S3Access) -> SyncResult:
+    """Run a sync on a thread; a hang fails the test instead of stalling the run."""
+    results: list[SyncResult] = []
+    worker = threading.Thread(target=lambda: results.append(sync(req, s3=s3)), daemon=True)
+    worker.start()
+    worker.join(seconds)
+    assert results, f"the sync did not finish within {seconds} s"
+    return results[0]
+
+
+def test_partial_names_of_long_multibyte_names_fit(tmp_path: Path) -> None:
+    name = "\U0001f600" * 62 + ".c"  # 250 bytes in UTF-8: a valid name on Linux
+    partial = Path(partial_path(str(tmp_path / name)))
+    assert len(os.fsencode(partial.name)) <= 255
+    assert partial.name.startswith(".\U0001f600")
+    partial.write_bytes(b"fits")
+
+
+def test_a_long_multibyte_key_is_transferred(store: Store, tmp_path: Path) -> None:
+    name = "\U0001f600" * 62 + ".c"
+    store.put("in/", {name: b"x"})
+    result = _sync_within(20, request(store.url("in/"), str(tmp_path / "d")), store.access)
+    assert (result.transferred, result.failed) == (1, 0)
+    assert read_tree(tmp_path / "d") == {name: b"x"}
+
+
+def test_an_error_while_finishing_a_download_counts_as_failed(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store.put("in/", {"a.txt": b"alpha", "b.txt": b"beta"})
+
+    def refuse(path: str, src: Entry, subject: str, *, checksum_validated: bool) -> None:
+        raise IntegrityError(f"{subject}: refused")
+
+    def broken_discard(path: str) -> None:
+        raise RuntimeError("cannot discard")
+
+    monkeypatch.setattr(download, "verify", refuse)
+    monkeypatch.setattr(download, "_discard", broken_discard)
+    monkeypatch.setattr(engine, "ATTEMPTS", 1)
+    result = _sync_within(20, request(store.url("in/"), str(tmp_path / "d")), store.access)
+    assert (result.transferred, result.failed) == (0, 2)
+    assert not (tmp_path / "d" / "a.txt").exists()
