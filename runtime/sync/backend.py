@@ -35,6 +35,11 @@ class S3Backend(Protocol):
         """The object at ``key`` (``relpath`` is the key), or None when there is none."""
         ...
 
+    def first_part_size(self, bucket: str, key: str, parts: int) -> int | None:
+        """The size of part 1 of a multipart object of ``parts`` parts (a HEAD with
+        ``partNumber=1``), or None when S3 does not say so."""
+        ...
+
     def download(
         self, bucket: str, obj: Entry, path: str, on_bytes: BytesCallback, on_done: DoneCallback
     ) -> Cancellable:

@@ -26,6 +26,17 @@ if TYPE_CHECKING:
 CHUNK = 1 << 20
 
 
+def is_full_object_checksum(name: str, value: object) -> bool:
+    """Whether a ``Checksum*`` field of a reply is one a client validates: a composite
+    checksum of a multipart upload ends in ``-<parts>`` and is skipped by botocore."""
+    return (
+        name.startswith("Checksum")
+        and name != "ChecksumType"
+        and isinstance(value, str)
+        and "-" not in value
+    )
+
+
 class BotoTransfer:
     def __init__(self) -> None:
         self.cancelled = False
@@ -81,6 +92,15 @@ class BotoBackend:
             checksum_algorithm=algorithm,
         )
 
+    def first_part_size(self, bucket: str, key: str, parts: int) -> int | None:
+        try:
+            reply = self.client.head_object(Bucket=bucket, Key=key, PartNumber=1)
+        except self.client.exceptions.ClientError as exc:
+            raise from_client_error(exc, f"s3://{bucket}/{key}") from exc
+        if reply.get("PartsCount") != parts:
+            return None  # not a multipart object (any more), or S3 ignored partNumber
+        return reply["ContentLength"]
+
     def download(
         self, bucket: str, obj: Entry, path: str, on_bytes: BytesCallback, on_done: DoneCallback
     ) -> BotoTransfer:
@@ -97,9 +117,10 @@ class BotoBackend:
                 while chunk := body.read(CHUNK):
                     handle.write(chunk)
                     on_bytes(len(chunk))
-            # botocore validated a full-object checksum as it streamed, when S3 holds one.
+            # botocore validated a full-object checksum as it streamed, when S3 holds one; it
+            # skips the composite checksum of a multipart upload ("...-N"): not validated.
             return bool(obj.checksum_algorithm) and any(
-                name.startswith("Checksum") and name != "ChecksumType" for name in reply
+                is_full_object_checksum(name, value) for name, value in reply.items()
             )
 
         return self._submit(run, f"s3://{bucket}/{obj.relpath}", on_done)

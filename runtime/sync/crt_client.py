@@ -176,28 +176,9 @@ class CrtBackend:
         return done
 
     def head_object(self, bucket: str, key: str) -> Entry | None:
-        subject = f"s3://{bucket}/{key}"
-        received: dict[str, str] = {}
-
-        def on_headers(status_code: int, headers: list[tuple[str, str]], **_: object) -> None:
-            received.update((name.lower(), value) for name, value in headers)
-
-        request = self._client.make_request(
-            type=s3.S3RequestType.DEFAULT,
-            operation_name="HeadObject",
-            request=self._request(
-                "HEAD", bucket, key, headers=[("x-amz-checksum-mode", "ENABLED")]
-            ),
-            on_headers=on_headers,
-        )
-        try:
-            request.finished_future.result()
-        except s3.S3ResponseError as exc:
-            if exc.status_code == 404:
-                return None
-            raise translate(exc, subject) from exc
-        except Exception as exc:
-            raise translate(exc, subject) from exc
+        received = self._head(bucket, key, headers=[("x-amz-checksum-mode", "ENABLED")])
+        if received is None:
+            return None
         algorithm = next(
             (
                 name[len(CHECKSUM_HEADER_PREFIX) :].upper()
@@ -212,6 +193,38 @@ class CrtBackend:
             etag=received.get("etag", "").strip('"') or None,
             checksum_algorithm=algorithm,
         )
+
+    def first_part_size(self, bucket: str, key: str, parts: int) -> int | None:
+        received = self._head(bucket, key, query="partNumber=1")
+        if received is None or received.get("x-amz-mp-parts-count") != str(parts):
+            return None  # not a multipart object (any more), or S3 ignored partNumber
+        return int(received.get("content-length", "0")) or None
+
+    def _head(
+        self, bucket: str, key: str, query: str = "", headers: Sequence[tuple[str, str]] = ()
+    ) -> dict[str, str] | None:
+        """The response headers of a HEAD (lower-case names), or None on 404."""
+        subject = f"s3://{bucket}/{key}"
+        received: dict[str, str] = {}
+
+        def on_headers(status_code: int, headers: list[tuple[str, str]], **_: object) -> None:
+            received.update((name.lower(), value) for name, value in headers)
+
+        request = self._client.make_request(
+            type=s3.S3RequestType.DEFAULT,
+            operation_name="HeadObject",
+            request=self._request("HEAD", bucket, key, query=query, headers=headers),
+            on_headers=on_headers,
+        )
+        try:
+            request.finished_future.result()
+        except s3.S3ResponseError as exc:
+            if exc.status_code == 404:
+                return None
+            raise translate(exc, subject) from exc
+        except Exception as exc:
+            raise translate(exc, subject) from exc
+        return received
 
     # -- bodies -------------------------------------------------------------------------------
 

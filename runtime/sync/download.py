@@ -8,15 +8,16 @@ size can be inferred; always the size. A mismatch leaves nothing under the final
 from __future__ import annotations
 
 import contextlib
+import math
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 
 from runtime.sync.backend import BytesCallback, Cancellable, NotCancellable
 from runtime.sync.compare import file_matches_etag
 from runtime.sync.errors import IntegrityError, as_sync_error
 from runtime.sync.listing import Entry
-from runtime.sync.multipart import etag_matches
+from runtime.sync.multipart import etag_matches, is_multipart_etag
 from runtime.sync.sides import LocalSide, S3Side
 from runtime.sync.transfer import (
     Completion,
@@ -95,7 +96,15 @@ class Download:
     ) -> None:
         with done.guard():
             try:
-                verify(partial, src, done.subject, checksum_validated=checksum_validated)
+                verify(
+                    partial,
+                    src,
+                    done.subject,
+                    checksum_validated=checksum_validated,
+                    part_size=lambda parts: self.source.backend.first_part_size(
+                        self.source.bucket, self.source.key(src.relpath), parts
+                    ),
+                )
                 os.replace(partial, final)
             except BaseException:
                 _discard(partial)
@@ -109,18 +118,36 @@ class Download:
         return delete_files(self.destination.path(relpath) for relpath in relpaths)
 
 
-def verify(path: str, src: Entry, subject: str, *, checksum_validated: bool) -> None:
+def verify(
+    path: str,
+    src: Entry,
+    subject: str,
+    *,
+    checksum_validated: bool,
+    part_size: Callable[[int], int | None] | None = None,
+) -> None:
     """Raise :class:`IntegrityError` unless the file at ``path`` is the object ``src``.
 
-    ``checksum_validated``: the backend already checked the bytes against a checksum S3 holds
-    (or against the MD5 ETag as they streamed in); the size is still checked here.
+    ``checksum_validated``: the backend already checked the bytes against a full-object
+    checksum S3 holds (or against the MD5 ETag as they streamed in); the size is still checked
+    here. Otherwise the ETag is checked; for a multipart ETag whose part size none of the usual
+    ones gives, ``part_size`` (number of parts → size of part 1, asked of S3) settles it. Only
+    when that cannot tell either is the size all that is checked.
     """
     size = os.stat(path).st_size
     if size != src.size:
         raise IntegrityError(f"{subject}: received {size} bytes, the object has {src.size}")
     if checksum_validated or src.etag is None:
         return
-    if etag_matches(path, size, src.etag) is False:
+    matches = etag_matches(path, size, src.etag)
+    if matches is None and part_size is not None and is_multipart_etag(src.etag):
+        parts = src.etag.rpartition("-")[2]
+        known = part_size(int(parts)) if parts.isdigit() else None
+        # An answer that does not give this many parts is no answer (an S3 look-alike that
+        # ignores partNumber reports the whole object).
+        if known and math.ceil(size / known) == int(parts):
+            matches = etag_matches(path, size, src.etag, part_size=known)
+    if matches is False:
         raise IntegrityError(f"{subject}: checksum mismatch: content does not match the ETag")
 
 

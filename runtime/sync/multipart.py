@@ -73,14 +73,24 @@ def candidate_part_sizes(size: int, parts: int, extra: Iterable[int] = ()) -> li
     return seen
 
 
-def etag_matches(path: StrPath, size: int, etag: str, *, max_candidates: int = 2) -> bool | None:
+def etag_matches(
+    path: StrPath,
+    size: int,
+    etag: str,
+    *,
+    max_candidates: int = 2,
+    part_size: int | None = None,
+) -> bool | None:
     """Whether the file's content gives ``etag``: True / False, or None when it cannot tell
-    (a multipart ETag whose part size is none of the usual ones)."""
+    (a multipart ETag whose part size is none of the usual ones). ``part_size``: the object's
+    part size, known (from S3): the answer is then True or False."""
     if not is_multipart_etag(etag):
         return md5_hex(path) == etag
     count = etag.rpartition("-")[2]
     if not count.isdigit() or size == 0:
         return None
+    if part_size is not None:
+        return math.ceil(size / part_size) == int(count) and multipart_etag(path, part_size) == etag
     for part in candidate_part_sizes(size, int(count))[:max_candidates]:
         if multipart_etag(path, part) == etag:
             return True

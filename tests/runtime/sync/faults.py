@@ -44,6 +44,9 @@ class Faults:
     throttled: Counter[str] = field(default_factory=Counter)
     # Flip one byte in bodies of matching keys.
     corrupt_pattern: str | None = None
+    # ... and answer them with S3's composite checksum of a multipart upload ("...-N"), which
+    # clients do not validate.
+    composite_checksums: bool = False
     # Hold each body GET back this long before answering (to catch a sync mid-flight).
     read_delay: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -55,6 +58,7 @@ class Faults:
             self.throttle_pattern = self.corrupt_pattern = None
             self.throttle_first = 0
             self.read_delay = 0.0
+            self.composite_checksums = False
 
 
 class FaultFront:
@@ -109,7 +113,13 @@ class FaultFront:
         body = bytearray(b"".join(self.app(environ, capture)))
         if body and captured["status"].startswith("2"):
             body[len(body) // 2] ^= 0xFF
-        start_response(captured["status"], captured["headers"])
+        headers: list[tuple[str, str]] = captured["headers"]
+        if self.faults.composite_checksums:
+            headers = [
+                (k, f"{v}-3" if k.lower().startswith("x-amz-checksum-crc") else v)
+                for k, v in headers
+            ]
+        start_response(captured["status"], headers)
         return [bytes(body)]
 
 

@@ -11,6 +11,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import pytest
+
 from runtime.sync.api import sync
 from runtime.sync.backend import BytesCallback, Cancellable, DoneCallback
 from runtime.sync.crt_client import crt_backend
@@ -102,6 +104,9 @@ class ChangingSource:
 
     def head_object(self, bucket: str, key: str) -> Entry | None:
         return self.inner.head_object(bucket, key)
+
+    def first_part_size(self, bucket: str, key: str, parts: int) -> int | None:
+        return self.inner.first_part_size(bucket, key, parts)
 
     def download(
         self, bucket: str, obj: Entry, path: str, on_bytes: BytesCallback, on_done: DoneCallback
@@ -228,4 +233,35 @@ def test_large_bodies_are_hashed_as_they_stream(
     assert (result.transferred, result.failed) == (1, 1)
     assert f"s3://{bucket}/big/b: checksum mismatch" in result.errors[0]
     assert read_tree(tmp_path) == {"a": files["a"]}
+    assert partials(tmp_path) == []
+
+
+@pytest.mark.parametrize("backend", ["boto3", "crt"])
+def test_a_composite_checksum_does_not_vouch_for_a_corrupted_body(
+    backend: str,
+    faults: Faults,
+    server_client: S3Client,
+    bucket: str,
+    crt_config: S3Config,
+    tmp_path: Path,
+) -> None:
+    # A multipart upload: S3 answers its GETs with a composite checksum ("...-3"), which
+    # neither botocore nor the CRT validates; the MD5-of-parts ETag must be checked instead.
+    body = hashlib.sha256(b"seed").digest() * (11 * MiB // 32)
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "big.bin").write_bytes(body)
+    up = sync(
+        SyncRequest(source=str(tmp_path / "src"), destination=f"s3://{bucket}/mp/"), s3=crt_config
+    )
+    assert up.transferred == 1
+    faults.corrupt_pattern = "big.bin"
+    faults.composite_checksums = True
+
+    access = server_client if backend == "boto3" else crt_config
+    down = sync(
+        SyncRequest(source=f"s3://{bucket}/mp/", destination=str(tmp_path / "dst")), s3=access
+    )
+    assert (down.transferred, down.failed) == (0, 1)
+    assert "checksum mismatch" in down.errors[0]
+    assert not (tmp_path / "dst" / "big.bin").exists()
     assert partials(tmp_path) == []

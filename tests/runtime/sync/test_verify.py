@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from runtime.sync.boto_backend import is_full_object_checksum
 from runtime.sync.download import verify
 from runtime.sync.errors import IntegrityError
 from runtime.sync.listing import Entry
+from runtime.sync.multipart import multipart_etag
 from runtime.sync.sink import StreamSink
 
 MiB = 2**20
@@ -62,5 +64,42 @@ def test_verify(tmp_path: Path) -> None:
         verify(str(path), Entry("k", 7, etag="1" * 32), "s3://b/k", checksum_validated=False)
     with pytest.raises(IntegrityError, match="received 7 bytes"):
         verify(str(path), Entry("k", 8, etag=etag), "s3://b/k", checksum_validated=False)
-    # A checksum the client validated, or no ETag at all: the size is what is left to check.
+    # A full-object checksum the client validated: the size is what is left to check.
     verify(str(path), Entry("k", 7, etag="1" * 32), "s3://b/k", checksum_validated=True)
+
+
+def test_composite_checksums_are_not_taken_for_validated() -> None:
+    # botocore (and the CRT) skip a multipart upload's composite checksum: not validated.
+    assert is_full_object_checksum("ChecksumCRC32C", "AAAAAA==")
+    assert not is_full_object_checksum("ChecksumCRC32C", "AAAAAA==-3")
+    assert not is_full_object_checksum("ChecksumType", "FULL_OBJECT")
+
+
+def test_verify_multipart_etag_with_a_part_size_from_s3(tmp_path: Path) -> None:
+    body = os.urandom(11 * MiB)
+    path = tmp_path / "f"
+    path.write_bytes(body)
+    etag = multipart_etag(path, 5 * MiB)
+    entry = Entry("k", len(body), etag=etag)
+    verify(str(path), entry, "s3://b/k", checksum_validated=False)  # 5 MiB: a usual size
+    odd = Entry("k", len(body), etag=multipart_etag(path, 4 * MiB + 1))
+    verify(str(path), odd, "s3://b/k", checksum_validated=False)  # cannot tell: size only
+    verify(str(path), odd, "s3://b/k", checksum_validated=False, part_size=lambda _: 4 * MiB + 1)
+    with open(path, "r+b") as handle:
+        handle.seek(len(body) // 2)
+        handle.write(bytes([body[len(body) // 2] ^ 0xFF]))
+    with pytest.raises(IntegrityError, match="checksum mismatch"):
+        verify(
+            str(path), odd, "s3://b/k", checksum_validated=False, part_size=lambda _: 4 * MiB + 1
+        )
+    with pytest.raises(IntegrityError, match="checksum mismatch"):
+        verify(str(path), entry, "s3://b/k", checksum_validated=False, part_size=lambda _: 5 * MiB)
+
+
+def test_verify_ignores_a_part_size_that_does_not_fit_the_etag(tmp_path: Path) -> None:
+    body = os.urandom(11 * MiB)
+    path = tmp_path / "f"
+    path.write_bytes(body)
+    odd = Entry("k", len(body), etag=multipart_etag(path, 4 * MiB + 1))
+    # An endpoint that ignores partNumber answers with the whole object's size.
+    verify(str(path), odd, "s3://b/k", checksum_validated=False, part_size=lambda _: len(body))
