@@ -3,10 +3,13 @@
 A cached stage-in (S3 → a shared directory) ends by writing a *completion record* next to its
 destination (``.<name>.sync-record``): a header line with the source, the selection (filters)
 and a digest of the source listing, then one line per object — relpath, size, ETag and the
-local file's mtime. The next stage-in lists the source, and when the digest matches it is a
-cache hit: no bodies read, no lock taken. Any change in the source (an object added, removed
-or rewritten) changes the digest, so a stale cache is never served; the refresh transfers only
-the objects whose ETag differs from what the record vouches for.
+local file's mtime. The next stage-in lists the source, and when the digest matches and every
+local file still has its recorded size and mtime (a stat walk) it is a cache hit: no bodies
+read, no lock taken. A file deleted, rewritten or added locally makes it a refresh, which
+transfers what differs; a ``force`` stage-in is never answered from the record. Any change
+in the source (an object added, removed or rewritten) changes the digest, so a stale cache is
+never served; the refresh transfers only the objects whose ETag differs from what the record
+vouches for.
 
 Concurrent stagers of one input serialise on a :class:`~runtime.sync.lock.StagerLock`; while
 one downloads, the others poll the record and return a cache hit once it appears.
@@ -31,7 +34,7 @@ from runtime.sync.errors import SyncLocationError, TransientSyncError
 from runtime.sync.filters import PathFilter
 from runtime.sync.job import Summary, SyncJob
 from runtime.sync.ledger import DIGEST_MODULUS
-from runtime.sync.listing import Entry, merge
+from runtime.sync.listing import Entry, local_entry, merge, walk_local
 from runtime.sync.lock import StagerLock
 from runtime.sync.progress import SyncProgress
 from runtime.sync.sides import LocalSide, Route
@@ -122,6 +125,25 @@ def with_recorded_etags(
             yield replace(entry, etag=line[2])
         else:
             yield entry
+
+
+def files_as_recorded(
+    entries: Iterator[Entry], lines: Iterator[tuple[str, int, str | None, int]]
+) -> bool:
+    """Whether the local files are exactly those recorded, each with its recorded size and
+    mtime: a file deleted, rewritten or added since the record was written is not (a stat
+    walk; no file is read)."""
+    for _, entry, line in merge(entries, (_line_entry(line) for line in lines)):
+        if entry is None or line is None:
+            return False
+        if entry.size != line.size or entry.mtime_ns != line.mtime_ns:
+            return False
+    return True
+
+
+def _line_entry(line: tuple[str, int, str | None, int]) -> Entry:
+    relpath, size, etag, mtime_ns = line
+    return Entry(relpath, size, etag=etag, mtime_ns=mtime_ns)
 
 
 class CachedStageIn:
@@ -218,13 +240,25 @@ class CachedStageIn:
         return self._digest
 
     def _hit(self) -> bool:
+        """Whether the record matches the source's listing and the files are as recorded."""
+        if self.options.force:
+            return False
         header = read_header(self.record)
         if header is None or header.selection != self.selection:
             return False
         if not self.destination.root.exists():
             return False
         digest, count, _ = self._listing()
-        return header.digest == f"{digest:x}" and header.count == count
+        if header.digest != f"{digest:x}" or header.count != count:
+            return False
+        return files_as_recorded(self._local_entries(), read_lines(self.record))
+
+    def _local_entries(self) -> Iterator[Entry]:
+        # Not ``self.destination.entries``: that collects partial files for the engine.
+        if self.destination.single:
+            found = local_entry(self.destination.root)
+            return iter(() if found is None else (found,))
+        return walk_local(self.destination.root)
 
     def _hit_result(self, started: float) -> Summary:
         _, count, _ = self._listing()

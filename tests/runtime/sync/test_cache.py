@@ -4,6 +4,7 @@ downloader among many stagers — processes on one machine standing in for Lambd
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -194,3 +195,43 @@ def test_a_dead_stager_does_not_block_the_others(
     assert outcome[0].done
     assert outcome[0].transferred == len(FILES)
     assert read_tree(cache) == FILES
+
+
+def test_a_damaged_cache_is_not_a_hit_and_is_repaired(
+    faults: Faults, server_client: S3Client, bucket: str, crt_config: S3Config, tmp_path: Path
+) -> None:
+    arrange(server_client, bucket, FILES)
+    cache = tmp_path / "shared" / "abc123"
+    assert stage(bucket, cache, crt_config).transferred == len(FILES)
+    (cache / "part-00.dat").unlink()  # deleted
+    (cache / "part-01.dat").write_bytes(b"garbage")  # overwritten, another size
+    rewritten = cache / "part-02.dat"
+    rewritten.write_bytes(b"R" * len(FILES["part-02.dat"]))  # same size, another mtime
+    os.utime(rewritten, ns=(10**18, 10**18))  # whatever the file system's clock granularity
+    (cache / "stray.txt").write_bytes(b"not from the source")  # added
+    faults.reads.clear()
+    repaired = stage(bucket, cache, crt_config)
+    assert not repaired.cache_hit
+    assert repaired.transferred == 3
+    assert read_tree(cache) == FILES
+    assert set(faults.reads) == {
+        f"{bucket}/input/part-00.dat",
+        f"{bucket}/input/part-01.dat",
+        f"{bucket}/input/part-02.dat",
+    }
+    warm = stage(bucket, cache, crt_config)
+    assert (warm.cache_hit, warm.transferred) == (True, 0)
+
+
+def test_a_forced_cached_stage_in_is_not_answered_from_the_cache(
+    faults: Faults, server_client: S3Client, bucket: str, crt_config: S3Config, tmp_path: Path
+) -> None:
+    arrange(server_client, bucket, FILES)
+    cache = tmp_path / "shared" / "abc123"
+    assert stage(bucket, cache, crt_config).transferred == len(FILES)
+    faults.reads.clear()
+    forced = stage(bucket, cache, crt_config, force=True)
+    assert (forced.cache_hit, forced.transferred) == (False, len(FILES))
+    assert sum(faults.reads.values()) == len(FILES)
+    assert read_tree(cache) == FILES
+    assert stage(bucket, cache, crt_config).cache_hit
