@@ -312,16 +312,19 @@ class _Run:
         relpaths = [relpath for relpath, _ in batch]
         try:
             failures = self.mover.delete(relpaths)
+            failed = len(failures)
         except SyncError as exc:
+            # The whole request failed: none of the batch is known to be gone.
             failures = [str(exc)]
+            failed = len(batch)
         ok = not failures
         for relpath, slot in batch:
             self.ledger.close(slot, ok=ok)
             if ok:
                 self.progress.on_done(self.route.display_name(relpath), "deleted")
         with self._lock:
-            self.deleted += len(batch) - len(failures)
-            self.failed += len(failures)
+            self.deleted += len(batch) - failed
+            self.failed += failed
             self.all_retryable = self.all_retryable and not failures
             self._errors.extend(failures)
         batch.clear()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,12 +14,18 @@ import pytest
 
 from runtime.sync import download, engine
 from runtime.sync.api import sync
-from runtime.sync.errors import IntegrityError, InvalidCursorError, SyncLocationError
+from runtime.sync.errors import (
+    IntegrityError,
+    InvalidCursorError,
+    SyncFailed,
+    SyncLocationError,
+)
 from runtime.sync.listing import Entry
 from runtime.sync.progress import ProgressCounter
 from runtime.sync.request import SyncRequest
 from runtime.sync.result import SyncResult
 from runtime.sync.transfer import partial_path
+from runtime.sync.upload import Upload
 from tests.runtime.sync.conftest import Store, partials, read_tree
 
 if TYPE_CHECKING:
@@ -231,3 +238,19 @@ def test_an_error_while_finishing_a_download_counts_as_failed(
     result = _sync_within(20, request(store.url("in/"), str(tmp_path / "d")), store.access)
     assert (result.transferred, result.failed) == (0, 2)
     assert not (tmp_path / "d" / "a.txt").exists()
+
+
+def test_a_refused_delete_request_fails_the_whole_batch(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store.put("out/", {f"old{i}": b"o" for i in range(5)})
+    (tmp_path / "keep").write_bytes(b"k")
+
+    def refuse(self: Upload, relpaths: Sequence[str]) -> list[str]:
+        raise SyncFailed(f"s3://{store.bucket}: AccessDenied")
+
+    monkeypatch.setattr(Upload, "delete", refuse)
+    result = sync(request(str(tmp_path), store.url("out/"), delete=True), s3=store.access)
+    assert (result.transferred, result.deleted, result.failed) == (1, 0, 5)
+    assert result.errors == [f"s3://{store.bucket}: AccessDenied"]
+    assert set(store.tree("out/")) == {"keep", *(f"old{i}" for i in range(5))}
