@@ -6,7 +6,7 @@ from rich.console import Console
 from rich.table import Table
 
 from runtime.local.runner import RunReport
-from runtime.sync.command import human_size
+from runtime.sync.report import human_size
 
 
 def render_report(report: RunReport, console: Console) -> None:

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from runtime.sync.errors import SyncError, SyncLocationError
 from runtime.sync.job import SyncJob
+from runtime.sync.report import brief, summary_line
 from runtime.sync.runner import run
 
 
@@ -49,14 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     for line in summary.errors:
         print(line, file=sys.stderr)
-    if args.json:
-        print(json.dumps(summary.brief()))
-    else:
-        print(
-            f"{summary.transferred} transferred, {summary.skipped} skipped, "
-            f"{summary.failed} failed, {summary.bytes} bytes in {summary.seconds:.2f} s"
-            + (" (cache hit)" if summary.cache_hit else "")
-        )
+    print(json.dumps(brief(summary)) if args.json else summary_line(summary))
     return 1 if summary.failed else 0
 
 

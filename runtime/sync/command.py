@@ -28,6 +28,7 @@ from rich.progress import (
 from runtime.sync.api import sync
 from runtime.sync.errors import SyncError, SyncLocationError
 from runtime.sync.progress import Outcome, ProgressSubscriber
+from runtime.sync.report import brief, summary_line
 from runtime.sync.request import SyncRequest
 from runtime.sync.result import SyncResult
 
@@ -118,7 +119,7 @@ def sync_command(
     for line in result.errors:
         typer.echo(line, err=True)
     if json_output:
-        typer.echo(json.dumps(result.summary()))
+        typer.echo(json.dumps(brief(result)))
     else:
         typer.echo(summary_line(result))
     if result.failed:
@@ -135,25 +136,6 @@ def _with_progress_bar(request: SyncRequest, console: Console) -> SyncResult:
     )
     with Progress(*columns, console=console, transient=True) as progress:
         return sync(request, progress=RichProgress(progress))
-
-
-def summary_line(result: SyncResult) -> str:
-    rate = result.bytes / result.seconds / 2**20 if result.seconds > 0 else 0.0
-    text = (
-        f"{result.transferred} transferred, {result.skipped} skipped, {result.failed} failed"
-        + (f", {result.deleted} deleted" if result.deleted else "")
-        + f"; {human_size(result.bytes)} in {result.seconds:.2f} s ({rate:.1f} MiB/s)"
-    )
-    return text + (" — cache hit" if result.cache_hit else "")
-
-
-def human_size(count: int) -> str:
-    size = float(count)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} TiB"
 
 
 def _one_line(exc: Exception) -> str:

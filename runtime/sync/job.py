@@ -106,13 +106,3 @@ class Summary:
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
-
-    def brief(self) -> dict[str, int | float]:
-        """What ``demand sync --json`` prints."""
-        return {
-            "transferred": self.transferred,
-            "skipped": self.skipped,
-            "failed": self.failed,
-            "bytes": self.bytes,
-            "seconds": self.seconds,
-        }

@@ -33,16 +33,6 @@ class SyncResult(BaseModel):
     def of(cls, summary: Summary) -> SyncResult:
         return cls.model_validate(summary.as_dict())
 
-    def summary(self) -> dict[str, int | float]:
-        """The short form the CLI prints with ``--json``."""
-        return {
-            "transferred": self.transferred,
-            "skipped": self.skipped,
-            "failed": self.failed,
-            "bytes": self.bytes,
-            "seconds": self.seconds,
-        }
-
     def raise_for_failures(self) -> None:
         """Raise the error a state machine should see when any object failed."""
         if not self.failed:

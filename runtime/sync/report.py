@@ -1,0 +1,59 @@
+"""How a sync's outcome is told: the short JSON form and the one-line summary.
+
+Plain functions over the counts, shared by ``demand sync``, ``python -m runtime.sync`` and the
+local runner's report; no pydantic, so the engine's lean command line can use them too.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class Counts(Protocol):
+    """What both :class:`~runtime.sync.job.Summary` and :class:`~runtime.sync.result.SyncResult`
+    hold."""
+
+    @property
+    def transferred(self) -> int: ...
+    @property
+    def skipped(self) -> int: ...
+    @property
+    def failed(self) -> int: ...
+    @property
+    def deleted(self) -> int: ...
+    @property
+    def bytes(self) -> int: ...
+    @property
+    def seconds(self) -> float: ...
+    @property
+    def cache_hit(self) -> bool: ...
+
+
+def brief(counts: Counts) -> dict[str, int | float]:
+    """What ``--json`` prints."""
+    return {
+        "transferred": counts.transferred,
+        "skipped": counts.skipped,
+        "failed": counts.failed,
+        "bytes": counts.bytes,
+        "seconds": counts.seconds,
+    }
+
+
+def summary_line(counts: Counts) -> str:
+    rate = counts.bytes / counts.seconds / 2**20 if counts.seconds > 0 else 0.0
+    text = (
+        f"{counts.transferred} transferred, {counts.skipped} skipped, {counts.failed} failed"
+        + (f", {counts.deleted} deleted" if counts.deleted else "")
+        + f"; {human_size(counts.bytes)} in {counts.seconds:.2f} s ({rate:.1f} MiB/s)"
+    )
+    return text + (" — cache hit" if counts.cache_hit else "")
+
+
+def human_size(count: int) -> str:
+    size = float(count)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} TiB"
