@@ -274,9 +274,9 @@ def _in_process_hit(locations: list[str], env: dict[str, str]) -> float:
     """The hit as a warm Lambda sees it: a sync() call in a process already running."""
     probe = (
         "import sys, time\n"
-        "from runtime.sync.job import SyncJob\n"
-        "from runtime.sync.runner import run\n"
-        "job = SyncJob(source=sys.argv[1], destination=sys.argv[2], cached=True)\n"
+        "from runtime.sync.model import SyncRequest\n"
+        "from runtime.sync.api import sync as run\n"
+        "job = SyncRequest(source=sys.argv[1], destination=sys.argv[2], cached=True)\n"
         "run(job)\n"  # warm: client created, modules imported
         "started = time.perf_counter()\n"
         "summary = run(job)\n"

@@ -8,6 +8,30 @@ once, ``TransientAwsError`` is retried with backoff.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from botocore.exceptions import ClientError
+
+# Error codes of AWS APIs (S3, Batch, Step Functions, CloudFormation, ...) that a retry after
+# backoff may cure; with any 5xx status. The one list every translation below uses.
+RETRYABLE_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "SlowDown",
+        "ServiceUnavailable",
+        "InternalError",
+        "InternalFailure",
+        "RequestTimeout",
+        "RequestTimeTooSkewed",
+        "PreconditionFailed",  # S3: the object changed between listing and reading it
+        "OperationAborted",
+    }
+)
 
 
 class DemandError(Exception):
@@ -40,3 +64,19 @@ class TransientAwsError(DemandError):
 
 class AwsRequestError(DemandError):
     """AWS refused a request in a way a retry will not change (permissions, bad values)."""
+
+
+def is_retryable(code: str, status: int = 0) -> bool:
+    """Whether an AWS error with this code and HTTP status may succeed when retried."""
+    return code in RETRYABLE_CODES or status >= 500
+
+
+def translate_client_error(error: ClientError, subject: str) -> DemandError:
+    """A :class:`TransientAwsError` for throttling and 5xx, an :class:`AwsRequestError` else."""
+    code = error.response.get("Error", {}).get("Code", "")
+    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    message = error.response.get("Error", {}).get("Message", str(error))
+    text = f"{subject}: {code or 'error'}: {message}"
+    if is_retryable(code, status):
+        return TransientAwsError(text)
+    return AwsRequestError(text)

@@ -19,7 +19,9 @@ from pydantic.alias_generators import to_camel
 
 from runtime.documents import field_part, read_document, validate_document
 from runtime.errors import SpecError
-from runtime.script import REFERENCE
+
+# ${NAME} in a command argument; the name maps to a variable through env_name.
+REFERENCE = re.compile(r"\$\{([^}]*)\}")
 
 # Safe as a directory name, a Step Functions execution name (≤ 80) and part of a Batch job name.
 # Patterns are used with fullmatch: "$" alone would also accept a trailing newline.

@@ -19,6 +19,8 @@ from typing import Annotated, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from runtime.sync.model import SyncRequest
+
 VolumeName = Literal["scratch", "shared", "tmp"]
 
 EFS_URI_PATTERN = re.compile(r"efs://(?P<fs>[A-Za-z0-9][A-Za-z0-9_.-]*):(?P<path>/.*)", re.DOTALL)
@@ -183,6 +185,22 @@ def efs_to_local(uri: EfsUri | str, mounts: Iterable[EfsMount]) -> Path:
         if relative is not None:
             return mount.local_path.joinpath(*relative.parts)
     raise VolumeError(f"{efs} is not under any local mount of {efs.file_system_id}")
+
+
+def resolve_location(location: str, mounts: Iterable[EfsMount]) -> str:
+    """A sync location with an ``efs://`` URI replaced by its local path (a trailing ``/``,
+    "into this directory", kept); any other location unchanged."""
+    if not location.startswith("efs://"):
+        return location
+    path = str(efs_to_local(location, mounts))
+    return path + "/" if location.endswith("/") and not path.endswith("/") else path
+
+
+def resolve_request(request: SyncRequest, mounts: Iterable[EfsMount]) -> SyncRequest:
+    """The request as the sync engine runs it here: ``efs://`` locations made local paths."""
+    return request.with_locations(
+        resolve_location(request.source, mounts), resolve_location(request.destination, mounts)
+    )
 
 
 def local_to_efs(path: Path, mounts: Iterable[EfsMount]) -> EfsUri:

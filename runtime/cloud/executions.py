@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from runtime.cloud.environment import DeployedEnvironment
 from runtime.cloud.errors import CloudError, ExecutionExistsError, ExecutionNotFoundError
 from runtime.cloud.history import batch_job_id, current_step, failed_step, newest_events
+from runtime.cloud.stack import DeployedEnvironment
 
 if TYPE_CHECKING:
     from mypy_boto3_batch import BatchClient

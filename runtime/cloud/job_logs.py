@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from runtime.cloud.environment import DeployedEnvironment
 from runtime.cloud.errors import JobNotFoundError
+from runtime.cloud.stack import DeployedEnvironment
 
 if TYPE_CHECKING:
     from mypy_boto3_batch import BatchClient

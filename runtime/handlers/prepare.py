@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
-from runtime.deployment import DeploymentSettings
+from runtime.handlers.deployment import DeploymentSettings
 from runtime.handlers.observability import logger, tracer
 from runtime.steps.prepare import prepare_execution
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import BinaryIO, Literal, Protocol
 
 from runtime.errors import DemandError
-from runtime.plan import ExecutionPlan
+from runtime.plan.models import ExecutionPlan
 from runtime.spec import PLATFORM_DIR
 from runtime.volumes import EfsMount, efs_to_local
 

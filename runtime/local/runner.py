@@ -14,22 +14,24 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from runtime.config import PlanningConfiguration
 from runtime.errors import DemandError, PlanError
 from runtime.local.jobs import JobRunner, log_path
 from runtime.local.root import LocalRoot
-from runtime.plan import ExecutionPlan, build_plan
+from runtime.plan.builder import build_plan
+from runtime.plan.configuration import PlanningConfiguration
+from runtime.plan.models import ExecutionPlan
 from runtime.spec import DemandExecution
 from runtime.steps.cleanup import CleanupItem, clean_up_execution
+from runtime.steps.stage import Direction, SyncItem, run_item, sync_items
+from runtime.steps.workdir import plan_file, prepare_working_dir
 from runtime.sync import SyncResult, sync
+from runtime.sync.model import SyncRequest
 from runtime.sync.progress import SyncProgress
-from runtime.sync.request import SyncRequest
 from runtime.volumes import EfsMount, VolumeConfiguration, efs_to_local
-from runtime.workdir import prepare_working_dir
 
 Status = Literal["SUCCEEDED", "FAILED"]
 # Inputs (and outputs) staged at once; each sync is itself concurrent.
@@ -42,11 +44,11 @@ class StageSummary(BaseModel):
     bytes: int = 0
     cache_hits: int = 0
 
-    def add(self, result: SyncResult) -> None:
-        self.transferred += result.transferred
-        self.skipped += result.skipped
-        self.bytes += result.bytes
-        self.cache_hits += int(result.cache_hit)
+    def add(self, item: SyncItem) -> None:
+        self.transferred += item.transferred
+        self.skipped += item.skipped
+        self.bytes += item.bytes
+        self.cache_hits += item.cache_hits
 
 
 class RunReport(BaseModel):
@@ -107,14 +109,14 @@ class LocalRun:
             with self._step(report, "prepare"):
                 prepare_working_dir(plan, mounts)
             with self._step(report, "stage_in"):
-                self._stage("stage_in", plan.stage_in, mounts, report.stage_in)
+                self._stage(plan, "stage_in", mounts, report.stage_in)
             with self._step(report, "run"):
                 report.exit_code = self._run_job(plan, mounts, report)
             if report.exit_code != 0:
                 report.failed_step, report.error = "run", f"exit code {report.exit_code}"
             else:
                 with self._step(report, "stage_out"):
-                    self._stage("stage_out", plan.stage_out, mounts, report.stage_out)
+                    self._stage(plan, "stage_out", mounts, report.stage_out)
                 succeeded = True
         except StepFailedError:
             pass
@@ -141,20 +143,24 @@ class LocalRun:
 
     def _stage(
         self,
-        stage: str,
-        requests: Sequence[SyncRequest],
+        plan: ExecutionPlan,
+        stage: Direction,
         mounts: Sequence[EfsMount],
         summary: StageSummary,
     ) -> None:
-        progress = self.progress(stage, requests)
+        """The stage as the state machine's Map runs it: its items, a few at once, each by the
+        same stage step as the Lambda (with no deadline, so each item finishes in one go)."""
+        progress = self.progress(stage, getattr(plan, stage))
+
+        def syncer(request: SyncRequest, **options: Any) -> SyncResult:
+            return sync(request, progress=progress.subscriber(request), **options)
+
+        items = sync_items(plan, stage, str(plan_file(plan)))
         try:
             with ThreadPoolExecutor(max_workers=STAGING_WORKERS) as pool:
-                results = pool.map(
-                    lambda r: sync(r, mounts=mounts, progress=progress.subscriber(r)), requests
-                )
-                for result in results:
-                    summary.add(result)
-                    result.raise_for_failures()
+                done = pool.map(lambda i: run_item(i, mounts, deadline=None, syncer=syncer), items)
+                for item in done:
+                    summary.add(item)
         finally:
             progress.close()
 

@@ -6,9 +6,9 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict
 
-from runtime.plan import CleanupRequest
+from runtime.plan.models import CleanupRequest
+from runtime.steps.workdir import clean_up, execution_roots, read_plan
 from runtime.volumes import EfsMount, VolumeConfiguration
-from runtime.workdir import clean_up, execution_roots, read_plan
 
 
 class CleanupItem(BaseModel):

@@ -6,14 +6,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from runtime.config import PlanningConfiguration
 from runtime.errors import PlanError
-from runtime.plan import ExecutionPlan, build_plan
+from runtime.plan.builder import build_plan
+from runtime.plan.configuration import PlanningConfiguration
+from runtime.plan.models import ExecutionPlan
 from runtime.spec import parse_spec
 from runtime.steps.cleanup import CleanupItem
 from runtime.steps.stage import INLINE_LIMIT, sync_items
+from runtime.steps.workdir import plan_file, prepare_working_dir
 from runtime.volumes import EfsMount
-from runtime.workdir import plan_file, prepare_working_dir
 
 
 def prepare_execution(

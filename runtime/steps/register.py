@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from runtime.aws_errors import translate_client_error
+from runtime.errors import translate_client_error
 
 if TYPE_CHECKING:
     from mypy_boto3_batch import BatchClient

@@ -8,17 +8,19 @@ large, so the state machine's payload stays far below its 256 KiB limit for any 
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import asdict
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from runtime.plan import ExecutionPlan
+from runtime.plan.models import ExecutionPlan
+from runtime.steps.workdir import read_plan
 from runtime.sync import SyncResult, sync
-from runtime.sync.request import SyncRequest
-from runtime.volumes import EfsMount
-from runtime.workdir import read_plan
+from runtime.sync.model import SyncRequest
+from runtime.volumes import EfsMount, resolve_request
 
 Direction = Literal["stage_in", "stage_out"]
 
@@ -63,7 +65,7 @@ def sync_items(plan: ExecutionPlan, direction: Direction, plan_ref: str) -> list
     if not requests:
         return []
     per_item = math.ceil(len(requests) / MAX_ITEMS)
-    inline = sum(len(r.model_dump_json()) for r in requests) <= INLINE_LIMIT
+    inline = sum(len(json.dumps(asdict(r))) for r in requests) <= INLINE_LIMIT
     return [
         SyncItem(
             execution_id=plan.execution_id,
@@ -87,14 +89,20 @@ def run_item(
     deadline: float | None,
     syncer: Syncer = sync,
 ) -> SyncItem:
-    """Work through an item's requests until done or the deadline; return the item updated."""
+    """Work through an item's requests until done or the deadline; return the item updated.
+
+    ``syncer`` is :func:`runtime.sync.sync` or a wrapper of it (the local runner's adds a
+    progress bar); it receives each request with its ``efs://`` locations resolved through
+    ``mounts``.
+    """
     if item.done:
         return item
     requests = item.load_requests(mounts)
     totals = item.model_dump(include={"transferred", "skipped", "bytes", "cache_hits"})
     position, cursor = item.position, item.cursor
     while position < len(requests):
-        result = syncer(requests[position], mounts=mounts, deadline=deadline, cursor=cursor)
+        request = resolve_request(requests[position], mounts)
+        result = syncer(request, deadline=deadline, cursor=cursor)
         totals["transferred"] += result.transferred
         totals["skipped"] += result.skipped
         totals["bytes"] += result.bytes

@@ -1,10 +1,10 @@
 """The S3 ⇄ file-system transfer engine: fast, verified, atomic, cache-safe and resumable.
 
 ``sync(request, ...)`` copies an object or a prefix / directory between ``s3://``, ``file://``
-or plain paths and ``efs://`` locations; see :func:`runtime.sync.api.sync`.
+and plain paths; see :func:`runtime.sync.api.sync`. A leaf: it imports nothing of the rest of
+``runtime`` but :mod:`runtime.errors`.
 
-The names below are loaded on first use, so that ``python -m runtime.sync`` (which needs none
-of the pydantic models) starts quickly.
+The names below are loaded on first use, so that ``python -m runtime.sync`` starts quickly.
 """
 
 from __future__ import annotations
@@ -15,9 +15,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from runtime.sync.api import sync
     from runtime.sync.errors import SyncError, SyncFailed, SyncLocationError, TransientSyncError
+    from runtime.sync.model import SyncRequest, SyncResult
     from runtime.sync.progress import ProgressSubscriber, SyncProgress
-    from runtime.sync.request import SyncRequest
-    from runtime.sync.result import SyncResult
     from runtime.sync.settings import S3Config
 
 _EXPORTS = {
@@ -28,8 +27,8 @@ _EXPORTS = {
     "TransientSyncError": "runtime.sync.errors",
     "ProgressSubscriber": "runtime.sync.progress",
     "SyncProgress": "runtime.sync.progress",
-    "SyncRequest": "runtime.sync.request",
-    "SyncResult": "runtime.sync.result",
+    "SyncRequest": "runtime.sync.model",
+    "SyncResult": "runtime.sync.model",
     "S3Config": "runtime.sync.settings",
 }
 

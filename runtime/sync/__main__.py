@@ -12,10 +12,10 @@ import json
 import sys
 from collections.abc import Sequence
 
+from runtime.sync.api import sync
 from runtime.sync.errors import SyncError, SyncLocationError
-from runtime.sync.job import SyncJob
+from runtime.sync.model import SyncRequest
 from runtime.sync.report import brief, summary_line
-from runtime.sync.runner import run
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -30,7 +30,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--cached", action="store_true", help="shared-cache stage-in")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     args = parser.parse_args(argv)
-    job = SyncJob(
+    job = SyncRequest(
         source=args.source,
         destination=args.destination,
         include=tuple(args.include),
@@ -41,7 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         cached=args.cached,
     )
     try:
-        summary = run(job)
+        summary = sync(job)
     except SyncLocationError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -32,10 +32,10 @@ from runtime.sync.cursor import Cursor
 from runtime.sync.engine import EngineOptions
 from runtime.sync.errors import SyncLocationError, TransientSyncError
 from runtime.sync.filters import PathFilter
-from runtime.sync.job import Summary, SyncJob
 from runtime.sync.ledger import DIGEST_MODULUS
 from runtime.sync.listing import Entry, local_entry, merge, walk_local
 from runtime.sync.lock import StagerLock
+from runtime.sync.model import SyncRequest, SyncResult
 from runtime.sync.progress import SyncProgress
 from runtime.sync.sides import LocalSide, Route
 from runtime.sync.transfer import Mover
@@ -152,7 +152,7 @@ class CachedStageIn:
     def __init__(
         self,
         route: Route,
-        job: SyncJob,
+        job: SyncRequest,
         mover: Mover,
         options: EngineOptions,
         *,
@@ -178,7 +178,7 @@ class CachedStageIn:
         cursor: Cursor | None,
         deadline: float | None,
         progress: SyncProgress | None,
-    ) -> Summary:
+    ) -> SyncResult:
         started = time.monotonic()
         if self._hit():
             return self._hit_result(started)
@@ -189,7 +189,7 @@ class CachedStageIn:
                 return self._hit_result(started)
             # Out of time while another stager works: come back later, from where we were.
             pending = cursor or Cursor(fp=self.fingerprint)
-            return Summary(done=False, cursor=pending.encode(), seconds=_since(started))
+            return SyncResult(done=False, cursor=pending.encode(), seconds=_since(started))
         try:
             if self._hit():
                 return self._hit_result(started)
@@ -203,8 +203,8 @@ class CachedStageIn:
         deadline: float | None,
         progress: SyncProgress | None,
         started: float,
-    ) -> Summary:
-        totals = Summary()
+    ) -> SyncResult:
+        totals = SyncResult()
         for _ in range(ROUNDS):
             previous = self._set_record_aside()
             options = self.options
@@ -260,9 +260,9 @@ class CachedStageIn:
             return iter(() if found is None else (found,))
         return walk_local(self.destination.root)
 
-    def _hit_result(self, started: float) -> Summary:
+    def _hit_result(self, started: float) -> SyncResult:
         _, count, _ = self._listing()
-        return Summary(skipped=count, cache_hit=True, seconds=_since(started))
+        return SyncResult(skipped=count, cache_hit=True, seconds=_since(started))
 
     def _set_record_aside(self) -> Path | None:
         """Invalidate the record before touching the files it describes; keep it aside so

@@ -27,9 +27,9 @@ from runtime.sync.errors import (
     as_sync_error,
 )
 from runtime.sync.filters import PathFilter
-from runtime.sync.job import MAX_ERRORS, Summary
 from runtime.sync.ledger import Ledger, Slot
 from runtime.sync.listing import Entry, merge
+from runtime.sync.model import MAX_ERRORS, SyncResult
 from runtime.sync.progress import ProgressSubscriber, SyncProgress
 from runtime.sync.sides import LocalSide, Route
 from runtime.sync.transfer import Mover, remove_orphaned_partials
@@ -63,7 +63,7 @@ class EngineOptions:
 
 @dataclass(frozen=True)
 class EngineOutcome:
-    summary: Summary
+    summary: SyncResult
     digest: int
     count: int
 
@@ -111,7 +111,7 @@ def run(
             route.destination.partial_files(), all_of_them=options.own_destination
         )
     done = not stopped and not state.cancelled_any
-    summary = Summary(
+    summary = SyncResult(
         transferred=state.transferred,
         skipped=state.skipped,
         failed=state.failed,

@@ -14,24 +14,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from runtime.errors import DemandError
+from runtime.errors import DemandError, is_retryable
 
-# S3 error codes that a retry (after backoff) may cure.
-RETRYABLE_CODES = frozenset(
-    {
-        "SlowDown",
-        "Throttling",
-        "ThrottlingException",
-        "RequestLimitExceeded",
-        "TooManyRequestsException",
-        "ServiceUnavailable",
-        "InternalError",
-        "RequestTimeout",
-        "RequestTimeTooSkewed",
-        "PreconditionFailed",  # the object changed between listing and reading it
-        "OperationAborted",
-    }
-)
 # S3 error codes that mean the location itself is wrong.
 LOCATION_CODES = frozenset({"NoSuchBucket", "InvalidBucketName", "PermanentRedirect"})
 
@@ -67,7 +51,7 @@ def error_for_response(
     text = f"{subject}: {code or f'HTTP {status}'}" + (f": {message}" if message else "")
     if code in LOCATION_CODES:
         return SyncLocationError(text)
-    if code in RETRYABLE_CODES or (status is not None and (status >= 500 or status == 429)):
+    if is_retryable(code, status or 0) or status == 429:
         return TransientSyncError(text)
     return SyncFailed(text)
 

@@ -1,18 +1,16 @@
-"""Parsing the locations a sync names: ``s3://``, ``file://``, ``efs://`` and plain paths."""
+"""Parsing the locations a sync names: ``s3://``, ``file://`` and plain paths.
+
+The engine knows nothing of EFS: callers turn a plan's ``efs://`` URIs into local paths first
+(:func:`runtime.volumes.resolve_request`)."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 from runtime.sync.errors import SyncLocationError
-
-if TYPE_CHECKING:
-    from runtime.volumes import EfsMount
 
 # Lenient on purpose (underscores, capitals): S3-compatible servers accept names S3 does not.
 BUCKET_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,254}$")
@@ -47,19 +45,15 @@ class LocalLocation:
 Location = S3Location | LocalLocation
 
 
-def parse_location(text: str, mounts: Sequence[EfsMount] = ()) -> Location:
-    """Parse one location; an ``efs://`` URI becomes the local path of its mount."""
+def parse_location(text: str) -> Location:
+    """Parse one location."""
     if text.startswith("s3://"):
         return _parse_s3(text)
     if text.startswith("efs://"):
-        # Imported here: volumes' pydantic models are not needed by plain S3 / path syncs.
-        from runtime.volumes import VolumeError, efs_to_local
-
-        try:
-            path = efs_to_local(text, mounts)
-        except VolumeError as exc:
-            raise SyncLocationError(str(exc)) from exc
-        return LocalLocation(path=path, names_directory=text.endswith("/"), text=text)
+        raise SyncLocationError(
+            f"an efs:// location names a file system, not a path here: {text!r} "
+            "(use the path where it is mounted)"
+        )
     if text.startswith("file://"):
         parts = urlsplit(text)
         if parts.netloc not in ("", "localhost"):
@@ -71,9 +65,7 @@ def parse_location(text: str, mounts: Sequence[EfsMount] = ()) -> Location:
             path=Path(path_text), names_directory=path_text.endswith("/"), text=text
         )
     if SCHEME_PATTERN.match(text):
-        raise SyncLocationError(
-            f"unsupported location (use s3://, file://, efs:// or a path): {text!r}"
-        )
+        raise SyncLocationError(f"unsupported location (use s3://, file:// or a path): {text!r}")
     if not text:
         raise SyncLocationError("empty location")
     return LocalLocation(

@@ -6,30 +6,10 @@ local runner's report; no pydantic, so the engine's lean command line can use th
 
 from __future__ import annotations
 
-from typing import Protocol
+from runtime.sync.model import SyncResult
 
 
-class Counts(Protocol):
-    """What both :class:`~runtime.sync.job.Summary` and :class:`~runtime.sync.result.SyncResult`
-    hold."""
-
-    @property
-    def transferred(self) -> int: ...
-    @property
-    def skipped(self) -> int: ...
-    @property
-    def failed(self) -> int: ...
-    @property
-    def deleted(self) -> int: ...
-    @property
-    def bytes(self) -> int: ...
-    @property
-    def seconds(self) -> float: ...
-    @property
-    def cache_hit(self) -> bool: ...
-
-
-def brief(counts: Counts) -> dict[str, int | float]:
+def brief(counts: SyncResult) -> dict[str, int | float]:
     """What ``--json`` prints."""
     return {
         "transferred": counts.transferred,
@@ -40,7 +20,7 @@ def brief(counts: Counts) -> dict[str, int | float]:
     }
 
 
-def summary_line(counts: Counts) -> str:
+def summary_line(counts: SyncResult) -> str:
     rate = counts.bytes / counts.seconds / 2**20 if counts.seconds > 0 else 0.0
     text = (
         f"{counts.transferred} transferred, {counts.skipped} skipped, {counts.failed} failed"

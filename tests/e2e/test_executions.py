@@ -7,7 +7,7 @@ import threading
 from typing import Any
 
 from runtime.errors import TransientAwsError
-from runtime.plan import shared_cache_key
+from runtime.plan.builder import shared_cache_key
 from tests.e2e.harness import Harness
 
 INPUT = "s3://inputs/data/words.txt"

@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 from typer.testing import CliRunner
 
-from runtime.cli import app
+from runtime.cli.app import app
 from tests.runtime.specs import spec_dict
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
@@ -80,7 +80,7 @@ def test_bad_config_is_reported_like_a_bad_spec(tmp_path: Path) -> None:
 def test_missing_file_is_one_line_no_traceback() -> None:
     # A real process: what a user sees, including that no traceback is printed.
     result = subprocess.run(
-        [sys.executable, "-m", "runtime.cli", "plan", "no/such/spec.yaml"],
+        [sys.executable, "-m", "runtime.cli.app", "plan", "no/such/spec.yaml"],
         capture_output=True,
         text=True,
         check=False,

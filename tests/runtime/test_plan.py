@@ -5,9 +5,11 @@ from typing import Any
 
 import pytest
 
-from runtime.environment import EnvFileMode, overrides_size
 from runtime.errors import PlanError, SpecError
-from runtime.plan import ContextConfiguration, ExecutionPlan, build_plan, shared_cache_key
+from runtime.plan.builder import build_plan, shared_cache_key
+from runtime.plan.configuration import ContextConfiguration
+from runtime.plan.job_environment import EnvFileMode, overrides_size
+from runtime.plan.models import ExecutionPlan
 from runtime.spec import parse_spec
 from runtime.volumes import VolumeConfiguration
 from tests.runtime.specs import spec_dict

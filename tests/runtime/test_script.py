@@ -11,8 +11,10 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from runtime.environment import EnvFileMode
-from runtime.plan import ContextConfiguration, ExecutionPlan, build_plan
+from runtime.plan.builder import build_plan
+from runtime.plan.configuration import ContextConfiguration
+from runtime.plan.job_environment import EnvFileMode
+from runtime.plan.models import ExecutionPlan
 from runtime.spec import RESERVED_ENV_NAMES, SHELL_ENV_NAMES, env_name, parse_spec
 from runtime.volumes import VolumeConfiguration
 

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from runtime.errors import PlanError, SpecError
-from runtime.plan import build_plan
+from runtime.plan.builder import build_plan
 from runtime.spec import parse_spec
 from tests.runtime.specs import spec_dict
 

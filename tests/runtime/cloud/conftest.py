@@ -10,7 +10,7 @@ import pytest
 from moto import mock_aws
 
 from runtime.cloud.clients import AwsClients
-from runtime.cloud.environment import DeployedEnvironment, locate_environment
+from runtime.cloud.stack import DeployedEnvironment, locate_environment
 
 if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient

@@ -12,9 +12,9 @@ import typer
 import yaml
 from typer.testing import CliRunner, Result
 
-from runtime.cloud import commands
+from runtime.cli import cloud as commands
 from runtime.cloud.clients import AwsClients
-from runtime.cloud.environment import DeployedEnvironment
+from runtime.cloud.stack import DeployedEnvironment
 from tests.runtime.cloud import histories
 from tests.runtime.cloud.conftest import JOB_LOG_GROUP, with_history
 from tests.runtime.specs import spec_dict

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from runtime.cloud.clients import AwsClients
-from runtime.cloud.environment import DeployedEnvironment, locate_environment
 from runtime.cloud.errors import EnvironmentNotFoundError
+from runtime.cloud.stack import DeployedEnvironment, locate_environment
 from tests.runtime.cloud.conftest import JOB_LOG_GROUP, deploy_stack
 
 

@@ -9,7 +9,6 @@ import boto3
 import pytest
 
 from runtime.cloud.clients import AwsClients
-from runtime.cloud.environment import DeployedEnvironment
 from runtime.cloud.errors import CloudError, ExecutionExistsError, ExecutionNotFoundError
 from runtime.cloud.executions import (
     cancel_execution,
@@ -17,6 +16,7 @@ from runtime.cloud.executions import (
     list_executions,
     submit_execution,
 )
+from runtime.cloud.stack import DeployedEnvironment
 from tests.runtime.cloud import histories
 from tests.runtime.cloud.conftest import with_history
 from tests.runtime.specs import spec_dict

@@ -8,9 +8,9 @@ from typing import Any, cast
 import pytest
 
 from runtime.cloud.clients import AwsClients
-from runtime.cloud.environment import DeployedEnvironment
 from runtime.cloud.errors import JobNotFoundError
 from runtime.cloud.job_logs import JobLogStream, job_log_stream, log_lines
+from runtime.cloud.stack import DeployedEnvironment
 from tests.runtime.cloud.conftest import JOB_LOG_GROUP
 
 

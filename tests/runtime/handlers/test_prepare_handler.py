@@ -9,7 +9,7 @@ import pytest
 from runtime.errors import SpecError
 from runtime.handlers import prepare
 from runtime.handlers.observability import logger
-from runtime.plan import ExecutionPlan
+from runtime.plan.models import ExecutionPlan
 from tests.lambda_context import FakeLambdaContext
 from tests.runtime.specs import spec_dict
 

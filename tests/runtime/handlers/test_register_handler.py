@@ -10,7 +10,7 @@ from moto import mock_aws
 
 from runtime.handlers import register
 from runtime.handlers.observability import logger
-from runtime.plan import build_plan
+from runtime.plan.builder import build_plan
 from runtime.spec import parse_spec
 from tests.lambda_context import FakeLambdaContext
 from tests.runtime.specs import spec_dict

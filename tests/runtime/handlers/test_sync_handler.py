@@ -9,7 +9,7 @@ import pytest
 
 from runtime.handlers import sync
 from runtime.steps.stage import SyncItem
-from runtime.sync.request import SyncRequest
+from runtime.sync.model import SyncRequest
 from tests.lambda_context import FakeLambdaContext
 
 OBJECTS = 300

@@ -14,11 +14,11 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from runtime.cli import app
+from runtime.cli.app import app
 from runtime.local.jobs import ProcessRunner
 from runtime.local.root import LocalRoot
 from runtime.local.runner import LocalRun, RunReport
-from runtime.plan import shared_cache_key
+from runtime.plan.builder import shared_cache_key
 from runtime.spec import load_spec_file, parse_spec
 
 EXAMPLES = Path(__file__).parents[3] / "examples"

@@ -6,12 +6,14 @@ from pathlib import Path
 import pytest
 
 from runtime.errors import PlanError
-from runtime.plan import CleanupRequest, ContextConfiguration, build_plan
+from runtime.plan.builder import build_plan
+from runtime.plan.configuration import ContextConfiguration
+from runtime.plan.models import CleanupRequest
 from runtime.spec import parse_spec
 from runtime.steps.cleanup import CleanupItem, clean_up_execution
 from runtime.steps.prepare import state_machine_view
+from runtime.steps.workdir import prepare_working_dir
 from runtime.volumes import EfsMount, VolumeConfiguration
-from runtime.workdir import prepare_working_dir
 from tests.runtime.specs import spec_dict
 
 VOLUMES = VolumeConfiguration(file_system_id="fs-1", use_tmp_volume=True)

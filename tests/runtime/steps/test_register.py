@@ -9,7 +9,7 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from runtime.errors import AwsRequestError, TransientAwsError
-from runtime.plan import build_plan
+from runtime.plan.builder import build_plan
 from runtime.spec import parse_spec
 from runtime.steps.register import register_job_definition
 from tests.runtime.specs import spec_dict

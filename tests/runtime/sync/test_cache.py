@@ -10,12 +10,11 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from runtime.sync.api import sync
 from runtime.sync.cache import lock_path, read_header, read_lines, record_path
-from runtime.sync.request import SyncRequest
-from runtime.sync.result import SyncResult
+from runtime.sync.model import SyncRequest, SyncResult
 from runtime.sync.settings import S3Config
 from tests.runtime.sync.conftest import read_tree
 from tests.runtime.sync.faults import Faults
@@ -27,7 +26,7 @@ FILES = {f"part-{i:02d}.dat": f"row {i}\n".encode() * (50 + i) for i in range(10
 FILES["nested/deeper/x.json"] = b'{"x": 1}'
 
 
-def stage(bucket: str, destination: Path, config: S3Config, **options: object) -> SyncResult:
+def stage(bucket: str, destination: Path, config: S3Config, **options: Any) -> SyncResult:
     request = SyncRequest(
         source=f"s3://{bucket}/input/", destination=str(destination), cached=True, **options
     )
@@ -105,9 +104,9 @@ def test_other_filters_are_another_selection(
 STAGER = """
 import hashlib, json, sys
 from pathlib import Path
-from runtime.sync.job import SyncJob
-from runtime.sync.runner import run
-summary = run(SyncJob(source=sys.argv[1], destination=sys.argv[2], cached=True))
+from runtime.sync.model import SyncRequest
+from runtime.sync.api import sync as run
+summary = run(SyncRequest(source=sys.argv[1], destination=sys.argv[2], cached=True))
 root = Path(sys.argv[2])
 tree = sorted((p.relative_to(root).as_posix(), hashlib.sha256(p.read_bytes()).hexdigest())
               for p in root.rglob("*") if p.is_file())

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.progress import Progress
 from typer.testing import CliRunner
 
-from runtime.sync.command import RichProgress, sync_command
+from runtime.cli.sync import RichProgress, sync_command
 from tests.runtime.sync.faults import Faults, FaultyServer
 
 if TYPE_CHECKING:

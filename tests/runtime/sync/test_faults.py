@@ -17,7 +17,7 @@ from runtime.sync.api import sync
 from runtime.sync.backend import BytesCallback, Cancellable, DoneCallback
 from runtime.sync.crt_client import crt_backend
 from runtime.sync.listing import Entry
-from runtime.sync.request import SyncRequest
+from runtime.sync.model import SyncRequest
 from runtime.sync.settings import S3Config
 from tests.runtime.sync.conftest import partials, read_tree, s3_tree
 from tests.runtime.sync.faults import Faults

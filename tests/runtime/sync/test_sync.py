@@ -8,7 +8,7 @@ import subprocess
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -21,15 +21,14 @@ from runtime.sync.errors import (
     SyncLocationError,
 )
 from runtime.sync.listing import Entry
+from runtime.sync.model import SyncRequest, SyncResult
 from runtime.sync.progress import ProgressCounter
-from runtime.sync.request import SyncRequest
-from runtime.sync.result import SyncResult
 from runtime.sync.transfer import partial_path
 from runtime.sync.upload import Upload
 from tests.runtime.sync.conftest import Store, partials, read_tree
 
 if TYPE_CHECKING:
-    from runtime.sync.runner import S3Access
+    from runtime.sync.api import S3Access
 
 FILES = {
     "a.txt": b"alpha",
@@ -42,7 +41,7 @@ FILES = {
 }
 
 
-def request(source: str, destination: str, **options: object) -> SyncRequest:
+def request(source: str, destination: str, **options: Any) -> SyncRequest:
     return SyncRequest(source=source, destination=destination, **options)
 
 

@@ -17,7 +17,7 @@ from runtime.sync.listing import PARTIAL_SUFFIX, Entry, merge, walk_local
 from runtime.sync.locations import LocalLocation, S3Location, parse_location
 from runtime.sync.s3xml import delete_request, parse_delete_errors, parse_error, parse_listing
 from runtime.sync.settings import MiB, S3Config, parse_size
-from runtime.volumes import EfsMount
+from runtime.volumes import EfsMount, VolumeError, resolve_location
 
 
 class TestLocations:
@@ -37,7 +37,7 @@ class TestLocations:
 
     def test_efs_through_mounts(self, tmp_path: Path) -> None:
         mounts = [EfsMount(file_system_id="fs-1", efs_path="/", local_path=tmp_path)]
-        location = parse_location("efs://fs-1:/shared/abc", mounts)
+        location = parse_location(resolve_location("efs://fs-1:/shared/abc", mounts))
         assert isinstance(location, LocalLocation)
         assert location.path == tmp_path / "shared" / "abc"
 
@@ -50,8 +50,10 @@ class TestLocations:
             parse_location(text)
 
     def test_efs_without_mount(self) -> None:
-        with pytest.raises(SyncLocationError, match="fs-9"):
-            parse_location("efs://fs-9:/x", [])
+        with pytest.raises(VolumeError, match="fs-9"):
+            resolve_location("efs://fs-9:/x", [])
+        with pytest.raises(SyncLocationError, match="fs-9"):  # the engine resolves no efs://
+            parse_location("efs://fs-9:/x")
 
 
 class TestFilters:

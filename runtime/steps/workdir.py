@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
 from runtime.errors import PlanError
-from runtime.plan import CleanupRequest, ExecutionPlan
+from runtime.plan.models import CleanupRequest, ExecutionPlan
 from runtime.spec import EXECUTION_ID_PATTERN, PLATFORM_DIR
 from runtime.volumes import (
     EfsMount,

@@ -7,12 +7,10 @@ parameter, which becomes ``"${VARIABLE}"`` — expanded, but never split or glob
 
 from __future__ import annotations
 
-import re
 import shlex
 from collections.abc import Iterable, Mapping
 
-# ${NAME} in a command argument; the name maps to a variable through runtime.spec.env_name.
-REFERENCE = re.compile(r"\$\{([^}]*)\}")
+from runtime.spec import REFERENCE
 
 
 def quote_argument(argument: str, variable_for: Mapping[str, str]) -> str:

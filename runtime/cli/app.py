@@ -9,18 +9,18 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from runtime.cli_errors import reported_errors
-from runtime.cloud import commands as cloud_commands
-from runtime.config import load_configuration
+from runtime.cli import cloud as cloud_commands
+from runtime.cli.errors import reported_errors
+from runtime.cli.plan_summary import render_plan
+from runtime.cli.progress import staging_progress
+from runtime.cli.run_report import render_report
+from runtime.cli.sync import sync_command
 from runtime.local.jobs import RunnerName, runner_named
-from runtime.local.progress import staging_progress
-from runtime.local.report import render_report
 from runtime.local.root import LocalRoot, default_root
 from runtime.local.runner import LocalRun
-from runtime.plan import build_plan
-from runtime.plan_summary import render_plan
+from runtime.plan.builder import build_plan
+from runtime.plan.configuration import load_configuration
 from runtime.spec import load_spec_file, spec_json_schema
-from runtime.sync.command import sync_command
 
 app = typer.Typer(
     name="demand",

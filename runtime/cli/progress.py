@@ -16,8 +16,8 @@ from rich.progress import (
 )
 
 from runtime.local.runner import ProgressFactory, StagingProgress
+from runtime.sync.model import SyncRequest
 from runtime.sync.progress import Outcome, ProgressSubscriber
-from runtime.sync.request import SyncRequest
 
 
 class _StageBar(StagingProgress, ProgressSubscriber):

@@ -3,13 +3,38 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from runtime.documents import read_document, validate_document
 from runtime.errors import ConfigError
-from runtime.plan import ContextConfiguration
+from runtime.plan.job_environment import EnvFileMode
 from runtime.volumes import VolumeConfiguration
+
+
+class ContextConfiguration(BaseModel):
+    """How this environment plans executions: the settings a request does not choose."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    isolate_inputs: bool = False
+    # Where inputs may come from and outputs go. A deployed environment allows s3 only: a
+    # file:// location there would be a path on the file system the Lambda steps share.
+    allowed_schemes: frozenset[Literal["s3", "file"]] = frozenset({"s3", "file"})
+    cleanup_inputs: bool = True
+    cleanup_working_dir: bool = True
+    keep_working_dir_on_failure: bool = False
+    env_file_mode: EnvFileMode = EnvFileMode.IF_REQUIRED
+    env_size_limit: int = Field(default=8192, gt=0)
+    default_job_queue: str | None = None
+    gpu_job_queue: str | None = None
+    default_job_role: str | None = None
+    name_prefix: str = Field(default="demand", pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
+    privileged: bool = False
+    retry_attempts: int = Field(default=3, ge=1, le=10)
+    timeout_seconds: int | None = Field(default=None, ge=60)
+    tags: dict[str, str] = Field(default_factory=dict)
 
 
 class PlanningConfiguration(BaseModel):

@@ -20,9 +20,8 @@ from typing import Annotated, NoReturn
 import typer
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 
-from runtime.cli_errors import EXIT_FAILED, reported_errors
+from runtime.cli.errors import EXIT_FAILED, reported_errors
 from runtime.cloud.clients import AwsClients
-from runtime.cloud.environment import DeployedEnvironment, locate_environment
 from runtime.cloud.executions import (
     cancel_execution,
     execution_status,
@@ -32,6 +31,8 @@ from runtime.cloud.executions import (
     list_executions as list_environment_executions,
 )
 from runtime.cloud.job_logs import job_log_stream, log_lines
+from runtime.cloud.stack import DeployedEnvironment, locate_environment
+from runtime.errors import translate_client_error
 from runtime.spec import load_spec_file
 
 
@@ -72,8 +73,7 @@ def _reported_errors() -> Iterator[None]:
         except NoRegionError:
             _fail("no AWS region: pass --region or set AWS_REGION")
         except ClientError as exc:
-            error = exc.response.get("Error", {})
-            _fail(f"AWS refused {exc.operation_name}: {error.get('Code')}: {error.get('Message')}")
+            _fail(str(translate_client_error(exc, f"AWS refused {exc.operation_name}")))
         except BotoCoreError as exc:
             _fail(f"AWS request failed: {exc}")
 

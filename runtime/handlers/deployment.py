@@ -12,10 +12,9 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from runtime.config import PlanningConfiguration
 from runtime.documents import validate_document
 from runtime.errors import ConfigError
-from runtime.plan import ContextConfiguration
+from runtime.plan.configuration import ContextConfiguration, PlanningConfiguration
 from runtime.volumes import EfsMount, VolumeConfiguration
 
 PREFIX = "DEMAND_"

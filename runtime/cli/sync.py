@@ -27,10 +27,9 @@ from rich.progress import (
 
 from runtime.sync.api import sync
 from runtime.sync.errors import SyncError, SyncLocationError
+from runtime.sync.model import SyncRequest, SyncResult
 from runtime.sync.progress import Outcome, ProgressSubscriber
 from runtime.sync.report import brief, summary_line
-from runtime.sync.request import SyncRequest
-from runtime.sync.result import SyncResult
 
 EXIT_FAILED = 1
 EXIT_BAD_LOCATION = 2

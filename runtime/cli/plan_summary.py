@@ -7,7 +7,7 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
-from runtime.plan import ExecutionPlan
+from runtime.plan.models import ExecutionPlan
 
 
 def render_plan(plan: ExecutionPlan, console: Console) -> None:

@@ -1,23 +1,34 @@
-"""The ExecutionPlan: everything needed to run one request, decided before anything runs.
+"""``build_plan(spec, volumes, context)``: a validated request becomes its ExecutionPlan.
 
-``build_plan(spec, volumes, context)`` is pure: no AWS, no file system. The state machine, the
-local runner and ``demand plan`` read only the plan it returns.
+Pure: no AWS, no file system. The state machine, the local runner and ``demand plan`` read only
+the plan it returns.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from runtime.admission import admission_problems
-from runtime.environment import EnvFileMode, container_overrides, split_environment
 from runtime.errors import SpecError
-from runtime.script import env_file_content, job_script, referenced_names
+from runtime.plan.admission import admission_problems
+from runtime.plan.batch import definition_name
+from runtime.plan.configuration import ContextConfiguration
+from runtime.plan.job_environment import split_environment
+from runtime.plan.models import (
+    CleanupRequest,
+    EnvFile,
+    ExecutionPlan,
+    JobPlan,
+    JobVolume,
+    MountPoint,
+    PathRef,
+    PlannedInput,
+    PlannedOutput,
+    Resources,
+    RetryRule,
+)
+from runtime.plan.script import env_file_content, job_script, referenced_names
 from runtime.spec import (
     PLATFORM_DIR,
     DemandExecution,
@@ -28,159 +39,8 @@ from runtime.spec import (
     param_text,
     remote_name,
 )
-from runtime.sync.request import SyncRequest
+from runtime.sync.model import SyncRequest
 from runtime.volumes import Volume, VolumeConfiguration, container_to_efs
-
-
-class ContextConfiguration(BaseModel):
-    """How this environment plans executions: the settings a request does not choose."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    isolate_inputs: bool = False
-    # Where inputs may come from and outputs go. A deployed environment allows s3 only: a
-    # file:// location there would be a path on the file system the Lambda steps share.
-    allowed_schemes: frozenset[Literal["s3", "file"]] = frozenset({"s3", "file"})
-    cleanup_inputs: bool = True
-    cleanup_working_dir: bool = True
-    keep_working_dir_on_failure: bool = False
-    env_file_mode: EnvFileMode = EnvFileMode.IF_REQUIRED
-    env_size_limit: int = Field(default=8192, gt=0)
-    default_job_queue: str | None = None
-    gpu_job_queue: str | None = None
-    default_job_role: str | None = None
-    name_prefix: str = Field(default="demand", pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
-    privileged: bool = False
-    retry_attempts: int = Field(default=3, ge=1, le=10)
-    timeout_seconds: int | None = Field(default=None, ge=60)
-    tags: dict[str, str] = Field(default_factory=dict)
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-
-class PathRef(_Model):
-    container_path: str
-    efs_uri: str
-
-
-class PlannedInput(_Model):
-    name: str
-    env_name: str
-    remote: str
-    container_path: str
-    efs_uri: str
-    shared: bool
-
-
-class PlannedOutput(_Model):
-    name: str
-    env_name: str
-    remote: str
-    container_path: str
-    efs_uri: str
-
-
-class Resources(_Model):
-    vcpus: int
-    memory: int
-    gpu: int
-
-    def to_batch(self) -> list[dict[str, str]]:
-        requirements = [
-            {"type": "VCPU", "value": str(self.vcpus)},
-            {"type": "MEMORY", "value": str(self.memory)},
-        ]
-        if self.gpu:
-            requirements.append({"type": "GPU", "value": str(self.gpu)})
-        return requirements
-
-
-class MountPoint(_Model):
-    container_path: str
-    source_volume: str
-    read_only: bool
-
-
-class JobVolume(_Model):
-    """An EFS volume of the job definition: always encrypted in transit, IAM-authorised."""
-
-    name: str
-    file_system_id: str
-    root_directory: str
-    access_point_id: str | None
-
-    def to_batch(self) -> dict[str, Any]:
-        efs: dict[str, Any] = {
-            "fileSystemId": self.file_system_id,
-            # With an access point, the access point chooses the directory; Batch wants "/".
-            "rootDirectory": "/" if self.access_point_id else self.root_directory,
-            "transitEncryption": "ENABLED",
-            "authorizationConfig": {"iam": "ENABLED"},
-        }
-        if self.access_point_id:
-            efs["authorizationConfig"]["accessPointId"] = self.access_point_id
-        return {"name": self.name, "efsVolumeConfiguration": efs}
-
-
-class RetryRule(_Model):
-    action: Literal["RETRY", "EXIT"]
-    on_status_reason: str | None = None
-    on_reason: str | None = None
-    on_exit_code: str | None = None
-
-
-class EnvFile(_Model):
-    path: str
-    content: str
-
-
-class JobPlan(_Model):
-    image: str
-    job_definition_name: str
-    job_name: str
-    job_queue: str | None
-    job_role: str | None
-    command: list[str]
-    environment: dict[str, str]
-    env_file: EnvFile | None
-    resources: Resources
-    mount_points: list[MountPoint]
-    volumes: list[JobVolume]
-    privileged: bool
-    retry_attempts: int
-    retry_rules: list[RetryRule]
-    timeout_seconds: int | None
-    tags: dict[str, str]
-
-    def job_definition(self) -> dict[str, Any]:
-        """RegisterJobDefinition's arguments: only what the definition's name is a hash of."""
-        return _definition_body(self) | {"jobDefinitionName": self.job_definition_name}
-
-    def container_overrides(self) -> dict[str, Any]:
-        """SubmitJob's containerOverrides, in the API's own shape."""
-        return container_overrides(self.command, self.environment, self.resources.to_batch())
-
-
-class CleanupRequest(_Model):
-    path: str
-    on_success: bool = True
-    on_failure: bool = True
-
-
-class ExecutionPlan(_Model):
-    execution_id: str
-    execution_type: str
-    volumes: list[Volume]
-    working_dir: PathRef
-    tmp_dir: PathRef
-    inputs: list[PlannedInput]
-    outputs: list[PlannedOutput]
-    job: JobPlan
-    stage_in: list[SyncRequest]
-    stage_out: list[SyncRequest]
-    cleanup: list[CleanupRequest]
 
 
 def shared_cache_key(remote: str) -> str:
@@ -365,7 +225,7 @@ def _job_plan(
         timeout_seconds=context.timeout_seconds,
         tags=tags,
     )
-    return draft.model_copy(update={"job_definition_name": _definition_name(draft, context)})
+    return draft.model_copy(update={"job_definition_name": definition_name(draft, context)})
 
 
 def _job_volume(volume: Volume) -> JobVolume:
@@ -375,58 +235,6 @@ def _job_volume(volume: Volume) -> JobVolume:
         root_directory=volume.efs_path,
         access_point_id=volume.access_point_id,
     )
-
-
-def _definition_body(job: JobPlan) -> dict[str, Any]:
-    retry: dict[str, Any] = {
-        "attempts": job.retry_attempts,
-        "evaluateOnExit": [
-            {
-                key: value
-                for key, value in {
-                    "action": rule.action,
-                    "onStatusReason": rule.on_status_reason,
-                    "onReason": rule.on_reason,
-                    "onExitCode": rule.on_exit_code,
-                }.items()
-                if value is not None
-            }
-            for rule in job.retry_rules
-        ],
-    }
-    container: dict[str, Any] = {
-        "image": job.image,
-        "resourceRequirements": job.resources.to_batch(),
-        "mountPoints": [
-            {
-                "containerPath": m.container_path,
-                "sourceVolume": m.source_volume,
-                "readOnly": m.read_only,
-            }
-            for m in job.mount_points
-        ],
-        "volumes": [v.to_batch() for v in job.volumes],
-        "privileged": job.privileged,
-    }
-    if job.job_role:
-        container["jobRoleArn"] = job.job_role
-    body: dict[str, Any] = {
-        "type": "container",
-        "platformCapabilities": ["EC2"],
-        "containerProperties": container,
-        "retryStrategy": retry,
-        "propagateTags": True,
-    }
-    if job.timeout_seconds:
-        body["timeout"] = {"attemptDurationSeconds": job.timeout_seconds}
-    return body
-
-
-def _definition_name(job: JobPlan, context: ContextConfiguration) -> str:
-    # A hash of the definition's content only: executions with the same image, resources,
-    # volumes and role share one definition; nothing execution-specific goes in.
-    body = json.dumps(_definition_body(job), sort_keys=True, separators=(",", ":"))
-    return f"{context.name_prefix}-{hashlib.sha256(body.encode()).hexdigest()[:20]}"
 
 
 def _cleanup_requests(
