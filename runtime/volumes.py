@@ -153,18 +153,6 @@ def container_to_efs(container_path: str, volumes: Iterable[Volume]) -> EfsUri:
     raise VolumeError(f"container path {container_path!r} is on no mounted volume")
 
 
-def efs_to_container(uri: EfsUri | str, volumes: Iterable[Volume]) -> str:
-    """The path at which the job's container sees an EFS URI."""
-    efs = EfsUri.parse(uri) if isinstance(uri, str) else uri
-    for volume in _longest_first(volumes, key="efs_path"):
-        if volume.file_system_id != efs.file_system_id:
-            continue
-        relative = _relative_to(PurePosixPath(efs.path), PurePosixPath(volume.efs_path))
-        if relative is not None:
-            return str(PurePosixPath(volume.container_path, relative))
-    raise VolumeError(f"{efs} is on no volume mounted into the job")
-
-
 class EfsMount(BaseModel):
     """Where this process sees a file system: its ``efs_path`` is mounted at ``local_path``."""
 
@@ -201,21 +189,6 @@ def resolve_request(request: SyncRequest, mounts: Iterable[EfsMount]) -> SyncReq
     return request.with_locations(
         resolve_location(request.source, mounts), resolve_location(request.destination, mounts)
     )
-
-
-def local_to_efs(path: Path, mounts: Iterable[EfsMount]) -> EfsUri:
-    """The EFS URI of a local path under one of the mounts."""
-    resolved = path.absolute()
-    for mount in sorted(mounts, key=lambda m: len(m.local_path.parts), reverse=True):
-        try:
-            relative = resolved.relative_to(mount.local_path.absolute())
-        except ValueError:
-            continue
-        return EfsUri(
-            file_system_id=mount.file_system_id,
-            path=str(PurePosixPath(mount.efs_path, *relative.parts)),
-        )
-    raise VolumeError(f"local path {str(path)!r} is under no EFS mount")
 
 
 _Located = TypeVar("_Located", Volume, EfsMount)

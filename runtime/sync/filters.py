@@ -17,10 +17,6 @@ class PathFilter:
         self._include = _compile(include)
         self._exclude = _compile(exclude)
 
-    @property
-    def selects_everything(self) -> bool:
-        return self._include is None and self._exclude is None
-
     def __call__(self, relpath: str) -> bool:
         if self._include is not None and not self._include.match(relpath):
             return False

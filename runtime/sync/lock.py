@@ -25,7 +25,6 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from types import TracebackType
 
 _thread_locks: dict[str, threading.Lock] = {}
 _thread_locks_guard = threading.Lock()
@@ -41,7 +40,7 @@ def _thread_lock(path: Path) -> threading.Lock:
 
 
 class StagerLock:
-    """Exclusive ownership of a destination, e.g. ``with StagerLock(path) as lock: ...``."""
+    """Exclusive ownership of a destination: ``try_acquire()`` or ``acquire()``, ``release()``."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -101,19 +100,3 @@ class StagerLock:
             os.close(self._fd)
             self._fd = None
             self._thread_lock.release()
-
-    @property
-    def held(self) -> bool:
-        return self._fd is not None
-
-    def __enter__(self) -> StagerLock:
-        self.acquire()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.release()

@@ -18,7 +18,6 @@ GiB = 1 << 30
 MIN_PART_SIZE = 5 * MiB
 MAX_PART_SIZE = 5 * GiB
 MAX_PARTS = 10_000
-MAX_SINGLE_PUT = 5 * GiB
 MAX_OBJECT_SIZE = 5 * (1 << 40)
 # Part sizes common tools use, tried when checking a multipart ETag of unknown origin:
 # 8 MiB (aws cli, boto3, this engine), 5 MiB, 16 MiB, 50 MiB (s5cmd), 64 MiB.

@@ -13,9 +13,7 @@ from runtime.volumes import (
     VolumeConfiguration,
     VolumeError,
     container_to_efs,
-    efs_to_container,
     efs_to_local,
-    local_to_efs,
 )
 
 VOLUMES = VolumeConfiguration(file_system_id="fs-123", use_tmp_volume=True).volumes()
@@ -37,11 +35,8 @@ def test_malformed_efs_uris(bad: str) -> None:
 def test_container_and_efs_views() -> None:
     assert str(container_to_efs("/opt/efs/scratch/x/y", VOLUMES)) == "efs://fs-123:/scratch/x/y"
     assert str(container_to_efs("/opt/efs/shared", VOLUMES)) == "efs://fs-123:/shared"
-    assert efs_to_container("efs://fs-123:/tmp/e", VOLUMES) == "/opt/efs/tmp/e"
     with pytest.raises(VolumeError):
         container_to_efs("/etc/passwd", VOLUMES)
-    with pytest.raises(VolumeError):
-        efs_to_container("efs://fs-999:/scratch/x", VOLUMES)
     with pytest.raises(ValueError, match=r"without '\.\.'"):
         container_to_efs("/opt/efs/scratch/../../etc", VOLUMES)
 
@@ -54,11 +49,8 @@ def test_local_view_through_mounts(tmp_path: Path) -> None:
     assert efs_to_local("efs://fs-123:/scratch/a", mounts) == tmp_path / "root/scratch/a"
     # The most specific mount wins.
     assert efs_to_local("efs://fs-123:/shared/k", mounts) == tmp_path / "cache/k"
-    assert str(local_to_efs(tmp_path / "cache/k", mounts)) == "efs://fs-123:/shared/k"
     with pytest.raises(VolumeError):
         efs_to_local("efs://fs-other:/scratch/a", mounts)
-    with pytest.raises(VolumeError):
-        local_to_efs(Path("/elsewhere"), mounts)
 
 
 SEGMENT = st.text(st.characters(exclude_characters="/\x00"), min_size=1, max_size=12).filter(
@@ -67,6 +59,8 @@ SEGMENT = st.text(st.characters(exclude_characters="/\x00"), min_size=1, max_siz
 
 
 @given(volume=st.sampled_from(VOLUMES), parts=st.lists(SEGMENT, max_size=4))
-def test_container_efs_round_trip(volume: Volume, parts: list[str]) -> None:
+def test_container_efs_local_agree(volume: Volume, parts: list[str]) -> None:
     container = "/".join([volume.container_path, *parts])
-    assert efs_to_container(container_to_efs(container, VOLUMES), VOLUMES) == container
+    mounts = [EfsMount(file_system_id="fs-123", local_path=Path("/mnt/efs"))]
+    local = efs_to_local(container_to_efs(container, VOLUMES), mounts)
+    assert local == Path("/mnt/efs", volume.efs_path.lstrip("/"), *parts)
