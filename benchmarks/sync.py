@@ -16,7 +16,7 @@ of each run are removed once checked, so the page cache does not fill up as the 
 The engine runs as ``python -m runtime.sync`` (its lean entry point), s5cmd as its Go binary,
 the AWS CLI as installed. Against rclone, the engine uploads with single PUTs
 (``DEMAND_SYNC_MULTIPART_THRESHOLD``): awscrt's multipart upload cannot parse rclone's
-CreateMultipartUpload reply (see TRANSFER-FACTS.md); multipart uploads are tested against moto.
+CreateMultipartUpload reply; multipart uploads are tested against moto.
 """
 
 from __future__ import annotations

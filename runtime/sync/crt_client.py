@@ -1,6 +1,6 @@
 """The fast path: the AWS CRT's S3 client for listing, reading and writing objects.
 
-Why the CRT rather than boto3 (see TRANSFER-FACTS.md): botocore spends ~0.7 ms of CPU per
+Why the CRT rather than boto3: botocore spends ~0.7 ms of CPU per
 request under the GIL and one process tops out near 1,100 requests/s; the CRT's S3 client
 does the HTTP, signing, retries and multipart work in C and costs ~0.2 ms of Python per object,
 which is what it takes to match s5cmd on small objects. It also streams bodies straight
