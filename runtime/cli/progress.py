@@ -1,7 +1,12 @@
-"""Rich progress bars for staging in ``demand run``: one bar per stage, objects and bytes."""
+"""The one rich progress bar of the command line: objects and bytes of one or more syncs.
+
+``demand sync`` draws one for its sync; ``demand run`` one per stage, which every request of the
+stage reports into. Thread-safe: a stage's syncs run concurrently.
+"""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 
 from rich.console import Console
@@ -20,55 +25,60 @@ from runtime.sync.model import SyncRequest
 from runtime.sync.progress import Outcome, ProgressSubscriber
 
 
-class _StageBar(StagingProgress, ProgressSubscriber):
-    """One bar for a whole stage; every request's sync reports into it (thread-safe)."""
+class SyncBar(StagingProgress, ProgressSubscriber):
+    """Bytes against the bytes found so far, and objects done against objects found."""
 
-    def __init__(self, console: Console, stage: str) -> None:
-        self._objects = Progress(
+    def __init__(self, console: Console, label: str) -> None:
+        self._lock = threading.Lock()
+        self._progress = Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
-            TextColumn("{task.fields[files]}"),
+            TextColumn("{task.fields[objects]}"),
             DownloadColumn(binary_units=True),
             TransferSpeedColumn(),
             TimeElapsedColumn(),
             console=console,
             transient=True,
         )
-        label = "staging in" if stage == "stage_in" else "staging out"
-        self._task: TaskID = self._objects.add_task(label, total=0, files="")
+        self._task: TaskID = self._progress.add_task(label, total=0, objects="")
         self._bytes_total = 0
-        self._files_total = 0
-        self._files_done = 0
-        self._objects.start()
+        self._objects_total = 0
+        self._objects_done = 0
+        self._progress.start()
 
     def subscriber(self, request: SyncRequest) -> ProgressSubscriber:
         return self
 
     def on_total(self, objects: int, bytes: int) -> None:
-        self._bytes_total += bytes
-        self._files_total += objects
-        self._objects.update(self._task, total=self._bytes_total, files=self._files())
+        with self._lock:
+            self._bytes_total += bytes
+            self._objects_total += objects
+            self._update()
 
     def on_progress(self, bytes: int) -> None:
-        self._objects.advance(self._task, bytes)
+        self._progress.advance(self._task, bytes)
 
     def on_done(self, name: str, outcome: Outcome) -> None:
-        self._files_done += 1
-        self._objects.update(self._task, files=self._files())
+        if outcome in {"skipped", "deleted"}:
+            return
+        with self._lock:
+            self._objects_done += 1
+            self._update()
 
-    def _files(self) -> str:
-        return f"{self._files_done}/{self._files_total} files"
+    def _update(self) -> None:
+        objects = f"{self._objects_done}/{self._objects_total} objects"
+        self._progress.update(self._task, total=self._bytes_total, objects=objects)
 
     def close(self) -> None:
-        self._objects.stop()
+        self._progress.stop()
 
 
 def staging_progress(console: Console) -> ProgressFactory:
-    """Bars on a terminal; nothing at all when output is redirected."""
+    """A bar per stage on a terminal; nothing at all when output is redirected."""
 
     def factory(stage: str, requests: Sequence[SyncRequest]) -> StagingProgress:
         if not console.is_terminal or not requests:
             return StagingProgress()
-        return _StageBar(console, stage)
+        return SyncBar(console, "staging in" if stage == "stage_in" else "staging out")
 
     return factory

@@ -9,62 +9,20 @@ cannot work (one line on stderr, no traceback).
 from __future__ import annotations
 
 import json
-import threading
 from typing import Annotated
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-    TransferSpeedColumn,
-)
 
+from runtime.cli.progress import SyncBar
 from runtime.sync.api import sync
 from runtime.sync.errors import SyncError, SyncLocationError
 from runtime.sync.model import SyncRequest, SyncResult
-from runtime.sync.progress import Outcome, ProgressSubscriber
 from runtime.sync.report import brief, summary_line
 
 EXIT_FAILED = 1
 EXIT_BAD_LOCATION = 2
-
-
-class RichProgress(ProgressSubscriber):
-    """Drives one rich progress bar: bytes against the bytes found so far, and objects."""
-
-    def __init__(self, progress: Progress) -> None:
-        self._progress = progress
-        self._lock = threading.Lock()
-        self._objects = 0
-        self._finished = 0
-        self._bytes = 0
-        self._task: TaskID = progress.add_task("sync", total=0, objects="0/0 objects")
-
-    def on_total(self, objects: int, bytes: int) -> None:
-        with self._lock:
-            self._objects += objects
-            self._bytes += bytes
-            self._update()
-
-    def on_progress(self, bytes: int) -> None:
-        self._progress.advance(self._task, bytes)
-
-    def on_done(self, name: str, outcome: Outcome) -> None:
-        if outcome in {"skipped", "deleted"}:
-            return
-        with self._lock:
-            self._finished += 1
-            self._update()
-
-    def _update(self) -> None:
-        objects = f"{self._finished}/{self._objects} objects"
-        self._progress.update(self._task, total=self._bytes, objects=objects)
 
 
 def sync_command(
@@ -126,15 +84,11 @@ def sync_command(
 
 
 def _with_progress_bar(request: SyncRequest, console: Console) -> SyncResult:
-    columns = (
-        TextColumn("{task.fields[objects]}"),
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, console=console, transient=True) as progress:
-        return sync(request, progress=RichProgress(progress))
+    bar = SyncBar(console, "sync")
+    try:
+        return sync(request, progress=bar)
+    finally:
+        bar.close()
 
 
 def _one_line(exc: Exception) -> str:

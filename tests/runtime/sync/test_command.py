@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING
 import pytest
 import typer
 from rich.console import Console
-from rich.progress import Progress
 from typer.testing import CliRunner
 
-from runtime.cli.sync import RichProgress, sync_command
+from runtime.cli.progress import SyncBar
+from runtime.cli.sync import sync_command
 from tests.runtime.sync.faults import Faults, FaultyServer
 
 if TYPE_CHECKING:
@@ -89,12 +89,12 @@ def test_failures_exit_non_zero_and_are_named(
 
 def test_rich_progress_counts_objects_and_bytes() -> None:
     console = Console(file=io.StringIO(), force_terminal=True, width=100)
-    with Progress(console=console) as progress:
-        subscriber = RichProgress(progress)
-        subscriber.on_total(2, 300)
-        subscriber.on_progress(100)
-        subscriber.on_done("a", "transferred")
-        subscriber.on_done("b", "skipped")
-        task = progress.tasks[0]
-        assert (task.total, task.completed) == (300, 100)
-        assert task.fields["objects"] == "1/2 objects"
+    subscriber = SyncBar(console, "sync")
+    subscriber.on_total(2, 300)
+    subscriber.on_progress(100)
+    subscriber.on_done("a", "transferred")
+    subscriber.on_done("b", "skipped")
+    task = subscriber._progress.tasks[0]
+    subscriber.close()
+    assert (task.total, task.completed) == (300, 100)
+    assert task.fields["objects"] == "1/2 objects"
