@@ -9,14 +9,14 @@ from __future__ import annotations
 import sys
 
 from infra.application import build_app
-from infra.config import ConfigError
+from infra.config import EnvironmentSettingsError
 from infra.lambda_code import BundleError
 
 
 def main() -> None:
     try:
         app = build_app()
-    except (ConfigError, BundleError) as exc:
+    except (EnvironmentSettingsError, BundleError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(1) from None
     app.synth()

@@ -207,7 +207,7 @@ class EnvironmentSettings(_Settings):
         return f"demand-{self.name}"
 
 
-class ConfigError(ValueError):
+class EnvironmentSettingsError(ValueError):
     """cdk.json's environments are missing, unknown or invalid; the message says which."""
 
 
@@ -221,13 +221,13 @@ def _problems(error: ValidationError) -> list[str]:
 
 
 def parse_environment(name: str, raw: object) -> EnvironmentSettings:
-    """One environment's settings, or a ConfigError listing every problem with them."""
+    """One environment's settings, or an EnvironmentSettingsError listing its every problem."""
     if not isinstance(raw, Mapping):
-        raise ConfigError(f"environment {name!r}: settings must be an object")
+        raise EnvironmentSettingsError(f"environment {name!r}: settings must be an object")
     try:
         return EnvironmentSettings.model_validate({**raw, "name": name})
     except ValidationError as exc:
-        raise ConfigError(
+        raise EnvironmentSettingsError(
             f"environment {name!r} in cdk.json is invalid: " + "; ".join(_problems(exc))
         ) from None
 
@@ -236,14 +236,14 @@ def load_environments(context: Mapping[str, Any]) -> list[EnvironmentSettings]:
     """The environments to synthesize: the one named by ``-c env=NAME``, else every one listed."""
     listed = context.get(ENVIRONMENTS_CONTEXT_KEY)
     if not isinstance(listed, Mapping) or not listed:
-        raise ConfigError(
+        raise EnvironmentSettingsError(
             f"cdk.json context has no {ENVIRONMENTS_CONTEXT_KEY!r} map of environment settings"
         )
     selected = context.get(SELECTED_ENVIRONMENT_CONTEXT_KEY)
     if selected is None:
         return [parse_environment(name, raw) for name, raw in listed.items()]
     if selected not in listed:
-        raise ConfigError(
+        raise EnvironmentSettingsError(
             f"unknown environment {selected!r} (-c env=...); cdk.json lists: "
             + ", ".join(sorted(listed))
         )

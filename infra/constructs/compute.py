@@ -8,7 +8,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from infra.config import ComputeEnvironmentSettings, ComputeSettings, ConfigError
+from infra.config import ComputeEnvironmentSettings, ComputeSettings, EnvironmentSettingsError
 
 HOST_MOUNT_PATH = "/mnt/efs"
 ROOT_VOLUME_GIB = 50
@@ -21,7 +21,7 @@ def _instance_class(family: str) -> ec2.InstanceClass:
     try:
         return ec2.InstanceClass[family.upper().replace("-", "_")]
     except KeyError:
-        raise ConfigError(f"unknown EC2 instance family {family!r}") from None
+        raise EnvironmentSettingsError(f"unknown EC2 instance family {family!r}") from None
 
 
 def _instance_user_data(file_system_id: str) -> ec2.UserData:

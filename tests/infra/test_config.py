@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from infra.application import project_context
-from infra.config import ConfigError, load_environments, parse_environment
+from infra.config import EnvironmentSettingsError, load_environments, parse_environment
 
 MINIMAL: dict[str, Any] = {
     "compute": {
@@ -44,12 +44,12 @@ def test_env_context_picks_one_environment() -> None:
 
 def test_unknown_environment_lists_the_known_ones() -> None:
     context = {"environments": {"a": MINIMAL, "b": MINIMAL}, "env": "c"}
-    with pytest.raises(ConfigError, match=r"unknown environment 'c'.*lists: a, b"):
+    with pytest.raises(EnvironmentSettingsError, match=r"unknown environment 'c'.*lists: a, b"):
         load_environments(context)
 
 
 def test_missing_environments_map() -> None:
-    with pytest.raises(ConfigError, match="no 'environments' map"):
+    with pytest.raises(EnvironmentSettingsError, match="no 'environments' map"):
         load_environments({})
 
 
@@ -101,18 +101,20 @@ def test_missing_environments_map() -> None:
 def test_invalid_settings_name_environment_and_setting(
     settings: dict[str, Any], message: str
 ) -> None:
-    with pytest.raises(ConfigError, match=r"^environment 'test' in cdk.json is invalid: ") as info:
+    with pytest.raises(
+        EnvironmentSettingsError, match=r"^environment 'test' in cdk.json is invalid: "
+    ) as info:
         parse_environment("test", settings)
     assert "\n" not in str(info.value)
     assert info.match(message)
 
 
 def test_every_problem_is_reported_at_once() -> None:
-    with pytest.raises(ConfigError) as info:
+    with pytest.raises(EnvironmentSettingsError) as info:
         parse_environment("test", _with(account="1", region="x", map_concurrency=0))
     assert str(info.value).count(";") == 2
 
 
 def test_environment_names_fit_stack_names() -> None:
-    with pytest.raises(ConfigError, match="name: String should match pattern"):
+    with pytest.raises(EnvironmentSettingsError, match="name: String should match pattern"):
         parse_environment("Prod_1", MINIMAL)
