@@ -15,7 +15,7 @@ from runtime.cli.plan_summary import render_plan
 from runtime.cli.progress import staging_progress
 from runtime.cli.run_report import render_report
 from runtime.cli.sync import sync_command
-from runtime.local.jobs import RunnerName, runner_named
+from runtime.local.jobs import RunnerName, launcher_named
 from runtime.local.root import LocalRoot, default_root
 from runtime.local.runner import LocalRun
 from runtime.plan.builder import build_plan
@@ -86,7 +86,7 @@ def run(
         execution = LocalRun(
             spec=load_spec_file(spec),
             root=LocalRoot((root or default_root()).expanduser().resolve()),
-            runner=runner_named(runner),
+            launcher=launcher_named(runner),
             configuration=load_configuration(config),
             keep=keep,
             progress=staging_progress(console),

@@ -26,7 +26,9 @@ class RunnerUnavailableError(DemandError):
     """The chosen runner cannot run here (e.g. no Docker engine)."""
 
 
-class JobRunner(Protocol):
+class JobLauncher(Protocol):
+    """Starts the job of a plan and waits for it: as a local process or in a container."""
+
     in_container: bool
 
     def check(self) -> None: ...
@@ -34,7 +36,7 @@ class JobRunner(Protocol):
     def run(self, plan: ExecutionPlan, mounts: Sequence[EfsMount], log: BinaryIO) -> int: ...
 
 
-class ProcessRunner:
+class ProcessLauncher:
     """The job's command as a child process, with the plan's environment."""
 
     in_container = False
@@ -48,7 +50,7 @@ class ProcessRunner:
         return stream(plan.job.command, inherited | plan.job.environment, log)
 
 
-class DockerRunner:
+class DockerLauncher:
     """The job's image under a local Docker engine, the volumes bind-mounted at their paths."""
 
     in_container = True
@@ -82,8 +84,9 @@ class DockerRunner:
         return stream(command, dict(os.environ) | plan.job.environment, log)
 
 
-def runner_named(name: RunnerName) -> JobRunner:
-    return DockerRunner() if name == "docker" else ProcessRunner()
+def launcher_named(name: RunnerName) -> JobLauncher:
+    """The launcher that ``demand run --runner NAME`` chooses."""
+    return DockerLauncher() if name == "docker" else ProcessLauncher()
 
 
 def stream(command: list[str], environment: dict[str, str], log: BinaryIO) -> int:

@@ -19,7 +19,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from runtime.errors import DemandError, PlanError
-from runtime.local.jobs import JobRunner, log_path
+from runtime.local.jobs import JobLauncher, log_path
 from runtime.local.root import LocalRoot
 from runtime.plan.builder import build_plan
 from runtime.plan.configuration import PlanningConfiguration
@@ -88,16 +88,16 @@ class StagingProgress:
 class LocalRun:
     spec: DemandExecution
     root: LocalRoot
-    runner: JobRunner
+    launcher: JobLauncher
     configuration: PlanningConfiguration = field(default_factory=PlanningConfiguration)
     keep: bool = False
     progress: ProgressFactory = field(default=lambda _stage, _requests: StagingProgress())
 
     def execute(self) -> RunReport:
         report = RunReport(execution_id=self.spec.execution_id)
-        self.runner.check()
+        self.launcher.check()
         volumes = self.root.volumes(
-            in_container=self.runner.in_container, base=self.configuration.volumes
+            in_container=self.launcher.in_container, base=self.configuration.volumes
         )
         plan = build_plan(self.spec, volumes, self.configuration.context)
         mounts = self.root.mounts()
@@ -170,7 +170,7 @@ class LocalRun:
         report.log_file = str(kept_log)
         try:
             with log.open("wb") as handle:
-                return self.runner.run(plan, mounts, handle)
+                return self.launcher.run(plan, mounts, handle)
         finally:
             # The working dir may be cleaned up; the log is kept beside the runs.
             try:

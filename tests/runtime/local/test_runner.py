@@ -15,7 +15,7 @@ import yaml
 from typer.testing import CliRunner
 
 from runtime.cli.app import app
-from runtime.local.jobs import ProcessRunner
+from runtime.local.jobs import ProcessLauncher
 from runtime.local.root import LocalRoot
 from runtime.local.runner import LocalRun, RunReport
 from runtime.plan.builder import shared_cache_key
@@ -27,7 +27,7 @@ runner = CliRunner()
 
 def run_spec(root: Path, spec: dict[str, Any], **options: Any) -> RunReport:
     execution = LocalRun(
-        spec=parse_spec(spec), root=LocalRoot(root), runner=ProcessRunner(), **options
+        spec=parse_spec(spec), root=LocalRoot(root), launcher=ProcessLauncher(), **options
     )
     return execution.execute()
 
@@ -79,7 +79,7 @@ def test_word_count_example_with_file_uris(tmp_path: Path) -> None:
     shutil.copytree(EXAMPLES, examples, ignore=shutil.ignore_patterns("output"))
     spec = load_spec_file(examples / "word-count.yaml")
     report = LocalRun(
-        spec=spec, root=LocalRoot(tmp_path / "root"), runner=ProcessRunner()
+        spec=spec, root=LocalRoot(tmp_path / "root"), launcher=ProcessLauncher()
     ).execute()
     assert report.status == "SUCCEEDED", report
     output = examples / "output/word-count"
