@@ -120,7 +120,6 @@ class DemandStack(Stack):
                 default_job_queue=compute.default_queue_name,
                 gpu_job_queue=compute.gpu_queue_name or "",
                 default_job_role_arn=compute.default_job_role.role_arn,
-                data_bucket=data.bucket.bucket_name,
             ),
             vpc=vpc,
             subnets=subnets,

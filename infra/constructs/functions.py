@@ -34,7 +34,6 @@ class StepEnvironment:
     default_job_queue: str
     gpu_job_queue: str  # empty when the environment has no GPU queue
     default_job_role_arn: str
-    data_bucket: str
 
     def variables(self, settings: FunctionSettings) -> dict[str, str]:
         return {
@@ -47,7 +46,6 @@ class StepEnvironment:
             "DEMAND_DEFAULT_JOB_QUEUE": self.default_job_queue,
             "DEMAND_GPU_JOB_QUEUE": self.gpu_job_queue,
             "DEMAND_DEFAULT_JOB_ROLE_ARN": self.default_job_role_arn,
-            "DEMAND_DATA_BUCKET": self.data_bucket,
             "POWERTOOLS_SERVICE_NAME": settings.service_name,
             "POWERTOOLS_LOG_LEVEL": settings.log_level,
         }

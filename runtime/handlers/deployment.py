@@ -34,7 +34,6 @@ class DeploymentSettings(BaseModel):
     default_job_queue: str | None = None
     gpu_job_queue: str | None = None
     default_job_role_arn: str | None = None
-    data_bucket: str | None = None
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> DeploymentSettings:

@@ -26,7 +26,6 @@ CONTRACT_VARIABLES = {
     "DEMAND_DEFAULT_JOB_QUEUE",
     "DEMAND_GPU_JOB_QUEUE",
     "DEMAND_DEFAULT_JOB_ROLE_ARN",
-    "DEMAND_DATA_BUCKET",
     "POWERTOOLS_SERVICE_NAME",
     "POWERTOOLS_LOG_LEVEL",
 }
@@ -271,8 +270,6 @@ def test_step_environment_values(synthesis: Synthesis) -> None:
     prod = _step_functions(synthesis.templates["prod"])["sync"]["Properties"]
     assert prod["Environment"]["Variables"]["DEMAND_GPU_JOB_QUEUE"] == "demand-prod-gpu"
     assert prod["MemorySize"] == 3008
-    imported = _step_functions(synthesis.templates["imported"])["sync"]["Properties"]
-    assert imported["Environment"]["Variables"]["DEMAND_DATA_BUCKET"] == "existing-demand-data"
 
 
 def test_pass_role_is_limited_to_job_roles_and_batch(synthesis: Synthesis) -> None:
