@@ -93,6 +93,8 @@ class VolumeConfiguration(BaseModel):
     scratch_efs_path: AbsolutePosixPath = "/scratch"
     shared_efs_path: AbsolutePosixPath = "/shared"
     tmp_efs_path: AbsolutePosixPath = "/tmp"
+    # Control data (each execution's stored plan): never mounted into any job.
+    control_efs_path: AbsolutePosixPath = "/control"
     scratch_container_path: AbsolutePosixPath = "/opt/efs/scratch"
     shared_container_path: AbsolutePosixPath = "/opt/efs/shared"
     tmp_container_path: AbsolutePosixPath = "/opt/efs/tmp"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+import boto3
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
@@ -30,6 +31,7 @@ def handler(event: CleanupEvent, context: LambdaContext) -> dict[str, Any]:
         volumes=settings.planning().volumes,
         mounts=settings.mounts(),
         succeeded=event.status == "SUCCEEDED",
+        resources=settings.execution_resources(boto3.client("efs"), boto3.client("batch")),
     )
     logger.info("cleaned up", extra={"removed": removed, "status": event.status})
     return {"removed": removed}

@@ -1,7 +1,8 @@
 """What a deployed environment tells its Lambda steps, through their environment variables.
 
 The CDK stack sets these variables; handlers read them through :class:`DeploymentSettings`
-when they run (never at import time), so tests can set them per case.
+when they run (never at import time), so tests can set them per case. Their names are those of
+``runtime.contract``, which the stack uses too.
 """
 
 from __future__ import annotations
@@ -9,45 +10,71 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from runtime import contract
 from runtime.documents import validate_document
 from runtime.errors import ConfigError
 from runtime.plan.configuration import ContextConfiguration, PlanningConfiguration
+from runtime.steps.access_points import ExecutionResources
 from runtime.volumes import EfsMount, VolumeConfiguration
 
-PREFIX = "DEMAND_"
+if TYPE_CHECKING:
+    from mypy_boto3_batch import BatchClient
+    from mypy_boto3_efs import EFSClient
+
+PREFIX = contract.VARIABLE_PREFIX
 
 
 class DeploymentSettings(BaseModel):
     """The ``DEMAND_*`` environment variables of a Lambda step."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    # Each field is read from the variable its alias names (so a problem names the variable,
+    # which is what an operator can go and fix).
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
 
-    environment: str = "local"
-    file_system_id: str = Field(min_length=1)
-    scratch_access_point_id: str | None = None
-    shared_access_point_id: str | None = None
-    tmp_access_point_id: str | None = None
-    efs_mount_path: Path = Path("/mnt/efs")
-    default_job_queue: str | None = None
-    gpu_job_queue: str | None = None
-    default_job_role_arn: str | None = None
+    environment: str = Field(default="local", alias=contract.ENV_ENVIRONMENT)
+    file_system_id: str = Field(min_length=1, alias=contract.ENV_FILE_SYSTEM_ID)
+    scratch_access_point_id: str | None = Field(
+        default=None, alias=contract.ENV_SCRATCH_ACCESS_POINT_ID
+    )
+    shared_access_point_id: str | None = Field(
+        default=None, alias=contract.ENV_SHARED_ACCESS_POINT_ID
+    )
+    tmp_access_point_id: str | None = Field(default=None, alias=contract.ENV_TMP_ACCESS_POINT_ID)
+    efs_mount_path: Path = Field(
+        default=Path(contract.LAMBDA_EFS_MOUNT_PATH), alias=contract.ENV_EFS_MOUNT_PATH
+    )
+    default_job_queue: str | None = Field(default=None, alias=contract.ENV_DEFAULT_JOB_QUEUE)
+    gpu_job_queue: str | None = Field(default=None, alias=contract.ENV_GPU_JOB_QUEUE)
+    default_job_role_arn: str | None = Field(default=None, alias=contract.ENV_DEFAULT_JOB_ROLE_ARN)
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> DeploymentSettings:
         environ = os.environ if environ is None else environ
         values = {
-            name.removeprefix(PREFIX).lower(): value
+            name: value
             for name, value in environ.items()
             if name.startswith(PREFIX) and value != ""
         }
-        return validate_document(cls, values, _settings_error)
+        return validate_document(cls, values, ConfigError)
 
     def mounts(self) -> list[EfsMount]:
         # The Lambdas mount the whole file system (an access point rooted at "/").
         return [EfsMount(file_system_id=self.file_system_id, local_path=self.efs_mount_path)]
+
+    def execution_resources(self, efs: EFSClient, batch: BatchClient) -> ExecutionResources:
+        """What Prepare makes per execution and cleanup releases (access points, definition)."""
+        context = self.planning().context
+        return ExecutionResources(
+            efs=efs,
+            batch=batch,
+            file_system_id=self.file_system_id,
+            name_prefix=context.name_prefix,
+            tags=context.tags,
+        )
 
     def planning(self) -> PlanningConfiguration:
         volumes = VolumeConfiguration(
@@ -61,14 +88,8 @@ class DeploymentSettings(BaseModel):
             default_job_queue=self.default_job_queue,
             gpu_job_queue=self.gpu_job_queue,
             default_job_role=self.default_job_role_arn,
-            name_prefix=f"demand-{self.environment}",
+            name_prefix=contract.stack_name(self.environment),
             allowed_schemes=frozenset({"s3"}),
             tags={"demand:environment": self.environment},
         )
         return PlanningConfiguration(volumes=volumes, context=context)
-
-
-def _settings_error(problems: list[str]) -> ConfigError:
-    # Name the variable, not the model field: that is what an operator can go and fix.
-    named = (problem.partition(": ") for problem in problems)
-    return ConfigError([f"{PREFIX}{field.upper()}: {message}" for field, _, message in named])

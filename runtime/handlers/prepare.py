@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import boto3
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
@@ -23,6 +24,7 @@ class PrepareEvent(BaseModel):
 def handler(event: PrepareEvent, context: LambdaContext) -> dict[str, Any]:
     logger.append_keys(execution_id=event.spec.get("execution_id"))
     settings = DeploymentSettings.from_environment()
-    result = prepare_execution(event.spec, settings.planning(), settings.mounts())
-    logger.info("planned", extra={"plan_ref": result["plan_ref"]})
+    resources = settings.execution_resources(boto3.client("efs"), boto3.client("batch"))
+    result = prepare_execution(event.spec, settings.planning(), settings.mounts(), resources)
+    logger.info("planned", extra={"job_definition": result["job"]["definition"]})
     return result

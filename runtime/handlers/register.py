@@ -9,8 +9,10 @@ from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
+from runtime.handlers.deployment import DeploymentSettings
 from runtime.handlers.observability import logger, tracer
-from runtime.steps.register import register_job_definition
+from runtime.steps.register import check_definition, register_job_definition
+from runtime.steps.roots import ExecutionRoots
 
 
 class RegisterEvent(BaseModel):
@@ -25,6 +27,10 @@ class RegisterEvent(BaseModel):
 @event_parser(model=RegisterEvent)
 def handler(event: RegisterEvent, context: LambdaContext) -> dict[str, str]:
     logger.append_keys(execution_id=event.execution_id)
+    settings = DeploymentSettings.from_environment()
+    planning = settings.planning()
+    roots = ExecutionRoots.of(event.execution_id, planning.volumes)
+    check_definition(event.definition, roots, name_prefix=planning.context.name_prefix)
     arn = register_job_definition(event.definition, boto3.client("batch"))
     logger.info("job definition ready", extra={"job_definition_arn": arn})
     return {"job_definition_arn": arn}

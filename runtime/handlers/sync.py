@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from runtime.handlers.deployment import DeploymentSettings
 from runtime.handlers.observability import deadline_from, logger, tracer
-from runtime.steps.stage import SyncItem, run_item
+from runtime.steps.stage import StagingPolicy, SyncItem, run_item
 
 
 @logger.inject_lambda_context
@@ -19,6 +19,8 @@ from runtime.steps.stage import SyncItem, run_item
 def handler(event: SyncItem, context: LambdaContext) -> dict[str, Any]:
     logger.append_keys(execution_id=event.execution_id, direction=event.direction)
     deadline = deadline_from(context.get_remaining_time_in_millis(), time.monotonic())
-    item = run_item(event, DeploymentSettings.from_environment().mounts(), deadline=deadline)
+    settings = DeploymentSettings.from_environment()
+    policy = StagingPolicy.of(settings.planning())
+    item = run_item(event, policy, settings.mounts(), deadline=deadline)
     logger.info("sync item", extra=item.model_dump(exclude={"requests", "cursor"}))
     return item.model_dump()

@@ -26,8 +26,9 @@ from runtime.plan.configuration import PlanningConfiguration
 from runtime.plan.models import ExecutionPlan
 from runtime.spec import DemandExecution
 from runtime.steps.cleanup import CleanupItem, clean_up_execution
-from runtime.steps.stage import Direction, SyncItem, run_item, sync_items
-from runtime.steps.workdir import plan_file, prepare_working_dir
+from runtime.steps.roots import ExecutionRoots
+from runtime.steps.stage import Direction, StagingPolicy, SyncItem, run_item, sync_items
+from runtime.steps.workdir import prepare_working_dir
 from runtime.sync import SyncResult, sync
 from runtime.sync.model import SyncRequest
 from runtime.sync.progress import SyncProgress
@@ -107,7 +108,8 @@ class LocalRun:
         succeeded = False
         try:
             with self._step(report, "prepare"):
-                prepare_working_dir(plan, mounts)
+                roots = ExecutionRoots.of(plan.execution_id, volumes)
+                prepare_working_dir(plan, roots, mounts)
             with self._step(report, "stage_in"):
                 self._stage(plan, "stage_in", mounts, report.stage_in)
             with self._step(report, "run"):
@@ -155,10 +157,21 @@ class LocalRun:
         def syncer(request: SyncRequest, **options: Any) -> SyncResult:
             return sync(request, progress=progress.subscriber(request), **options)
 
-        items = sync_items(plan, stage, str(plan_file(plan)))
+        items = sync_items(plan, stage)
+        policy = StagingPolicy(
+            volumes=self.root.volumes(
+                in_container=self.launcher.in_container, base=self.configuration.volumes
+            ),
+            allowed_schemes=self.configuration.context.allowed_schemes,
+            allowed_buckets=self.configuration.context.allowed_buckets,
+        )
+
+        def run(item: SyncItem) -> SyncItem:
+            return run_item(item, policy, mounts, deadline=None, syncer=syncer)
+
         try:
             with ThreadPoolExecutor(max_workers=STAGING_WORKERS) as pool:
-                done = pool.map(lambda i: run_item(i, mounts, deadline=None, syncer=syncer), items)
+                done = pool.map(run, items)
                 for item in done:
                     summary.add(item)
         finally:

@@ -1,13 +1,10 @@
-"""The plan's job in AWS Batch's own shapes: RegisterJobDefinition's body and its stable name."""
+"""The plan's job in AWS Batch's own shapes: RegisterJobDefinition's body."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from runtime.plan.configuration import ContextConfiguration
     from runtime.plan.models import JobPlan
 
 
@@ -54,10 +51,3 @@ def definition_body(job: JobPlan) -> dict[str, Any]:
     if job.timeout_seconds:
         body["timeout"] = {"attemptDurationSeconds": job.timeout_seconds}
     return body
-
-
-def definition_name(job: JobPlan, context: ContextConfiguration) -> str:
-    # A hash of the definition's content only: executions with the same image, resources,
-    # volumes and role share one definition; nothing execution-specific goes in.
-    body = json.dumps(definition_body(job), sort_keys=True, separators=(",", ":"))
-    return f"{context.name_prefix}-{hashlib.sha256(body.encode()).hexdigest()[:20]}"

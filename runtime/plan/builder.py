@@ -11,8 +11,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from runtime.errors import SpecError
-from runtime.plan.admission import admission_problems
-from runtime.plan.batch import definition_name
+from runtime.plan.admission import admission_problems, job_queue, resource_problems
 from runtime.plan.configuration import ContextConfiguration
 from runtime.plan.job_environment import split_environment
 from runtime.plan.models import (
@@ -73,6 +72,7 @@ def build_plan(
     problems = admission_problems(
         spec, allowed_schemes=context.allowed_schemes, isolate_inputs=context.isolate_inputs
     )
+    problems += resource_problems(spec, job_queue(spec, context), context.queue_limits)
     if problems:
         raise SpecError(problems)
     working = PurePosixPath(volumes.scratch.container_path, spec.execution_id)
@@ -191,28 +191,26 @@ def _job_plan(
     env_file = EnvFile(path=env_file_path, content=env_file_content(in_file)) if in_file else None
 
     batch = spec.execution_platform.aws_batch
-    queue = batch.job_queue_name if batch and batch.job_queue_name else None
-    if queue is None:
-        queue = context.gpu_job_queue if requested.gpu else context.default_job_queue
+    queue = job_queue(spec, context)
     tags = context.tags | spec.execution_metadata.tags | {"demand:execution-id": spec.execution_id}
     if spec.execution_metadata.user:
         tags["demand:user"] = spec.execution_metadata.user
 
-    draft = JobPlan(
+    # One definition per execution: its volumes are the execution's own directories. Named
+    # after the execution, so cleanup can deregister it from the id alone.
+    name = f"{context.name_prefix}-{spec.execution_id}"
+    return JobPlan(
         image=spec.execution_image,
-        job_definition_name="",
-        job_name=f"{context.name_prefix}-{spec.execution_id}",
+        job_definition_name=name,
+        job_name=name,
         job_queue=queue,
         job_role=(batch.job_role if batch and batch.job_role else context.default_job_role),
         command=command(env_file.path if env_file else None),
         environment=direct,
         env_file=env_file,
         resources=resources,
-        mount_points=[
-            MountPoint(container_path=v.container_path, source_volume=v.name, read_only=v.read_only)
-            for v in volumes.volumes()
-        ],
-        volumes=[_job_volume(v) for v in volumes.volumes()],
+        mount_points=[_mount_point(v, spec.execution_id) for v in volumes.volumes()],
+        volumes=[_job_volume(v, spec.execution_id) for v in volumes.volumes()],
         privileged=context.privileged,
         retry_attempts=context.retry_attempts,
         retry_rules=[
@@ -225,10 +223,32 @@ def _job_plan(
         timeout_seconds=context.timeout_seconds,
         tags=tags,
     )
-    return draft.model_copy(update={"job_definition_name": definition_name(draft, context)})
 
 
-def _job_volume(volume: Volume) -> JobVolume:
+def _own_dir(volume: Volume) -> bool:
+    """Whether the job gets only its own directory of this volume (scratch and tmp), not all of
+    it: another execution's files are never in its view. The shared cache is whole, read-only."""
+    return not volume.read_only
+
+
+def _mount_point(volume: Volume, execution_id: str) -> MountPoint:
+    container = PurePosixPath(volume.container_path)
+    return MountPoint(
+        container_path=str(container / execution_id if _own_dir(volume) else container),
+        source_volume=volume.name,
+        read_only=volume.read_only,
+    )
+
+
+def _job_volume(volume: Volume, execution_id: str) -> JobVolume:
+    if _own_dir(volume):
+        # The execution's own access point is made by Prepare (it needs the id): none yet.
+        return JobVolume(
+            name=volume.name,
+            file_system_id=volume.file_system_id,
+            root_directory=str(PurePosixPath(volume.efs_path, execution_id)),
+            access_point_id=None,
+        )
     return JobVolume(
         name=volume.name,
         file_system_id=volume.file_system_id,

@@ -13,6 +13,21 @@ from runtime.plan.job_environment import EnvFileMode
 from runtime.volumes import VolumeConfiguration
 
 
+class QueueLimits(BaseModel):
+    """The largest instance a job queue's compute environments can launch, as a job can use it.
+
+    A single-container job runs on one instance: one that asks for more than this would wait in
+    RUNNABLE for ever, so planning refuses it. A limit left out is not checked.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    vcpus: int | None = Field(default=None, gt=0)
+    # MiB a container can get: the instance's memory less what the ECS agent reserves.
+    memory: int | None = Field(default=None, gt=0)
+    gpu: int | None = Field(default=None, ge=0)
+
+
 class ContextConfiguration(BaseModel):
     """How this environment plans executions: the settings a request does not choose."""
 
@@ -22,6 +37,8 @@ class ContextConfiguration(BaseModel):
     # Where inputs may come from and outputs go. A deployed environment allows s3 only: a
     # file:// location there would be a path on the file system the Lambda steps share.
     allowed_schemes: frozenset[Literal["s3", "file"]] = frozenset({"s3", "file"})
+    # The buckets inputs may come from and outputs go to; None: any the steps can reach.
+    allowed_buckets: frozenset[str] | None = None
     cleanup_inputs: bool = True
     cleanup_working_dir: bool = True
     keep_working_dir_on_failure: bool = False
@@ -29,6 +46,9 @@ class ContextConfiguration(BaseModel):
     env_size_limit: int = Field(default=8192, gt=0)
     default_job_queue: str | None = None
     gpu_job_queue: str | None = None
+    # The largest instance behind each job queue (by name), for the queues whose limits are
+    # known; a request that no instance of its queue can hold is refused at planning.
+    queue_limits: dict[str, QueueLimits] = Field(default_factory=dict)
     default_job_role: str | None = None
     name_prefix: str = Field(default="demand", pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
     privileged: bool = False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -60,7 +61,12 @@ class MountPoint(_Model):
 
 
 class JobVolume(_Model):
-    """An EFS volume of the job definition: always encrypted in transit, IAM-authorised."""
+    """An EFS volume of the job definition: always encrypted in transit, IAM-authorised.
+
+    ``root_directory`` is the EFS path the job sees as the volume's root — with an access point
+    too (the access point is rooted there). For scratch and tmp it is the execution's own
+    directory, so a job never sees another execution's files.
+    """
 
     name: str
     file_system_id: str
@@ -117,6 +123,17 @@ class JobPlan(_Model):
     def container_overrides(self) -> dict[str, Any]:
         """SubmitJob's containerOverrides, in the API's own shape."""
         return container_overrides(self.command, self.environment, self.resources.to_batch())
+
+
+def with_access_points(job: JobPlan, access_points: Mapping[str, str]) -> JobPlan:
+    """``job`` with its volumes mounted through the given access points (by volume name)."""
+    volumes = [
+        v.model_copy(update={"access_point_id": access_points[v.name]})
+        if v.name in access_points
+        else v
+        for v in job.volumes
+    ]
+    return job.model_copy(update={"volumes": volumes})
 
 
 class CleanupRequest(_Model):

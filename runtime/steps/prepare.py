@@ -9,25 +9,39 @@ from typing import Any
 from runtime.errors import PlanError
 from runtime.plan.builder import build_plan
 from runtime.plan.configuration import PlanningConfiguration
-from runtime.plan.models import ExecutionPlan
+from runtime.plan.models import ExecutionPlan, with_access_points
 from runtime.spec import parse_spec
+from runtime.steps.access_points import ExecutionResources
 from runtime.steps.cleanup import CleanupItem
+from runtime.steps.roots import ExecutionRoots
 from runtime.steps.stage import INLINE_LIMIT, sync_items
-from runtime.steps.workdir import plan_file, prepare_working_dir
+from runtime.steps.workdir import prepare_working_dir
 from runtime.volumes import EfsMount
 
 
 def prepare_execution(
-    spec: object, configuration: PlanningConfiguration, mounts: Sequence[EfsMount]
+    spec: object,
+    configuration: PlanningConfiguration,
+    mounts: Sequence[EfsMount],
+    resources: ExecutionResources | None = None,
 ) -> dict[str, Any]:
-    """Everything the state machine needs after Prepare (``$.plan``), as JSON-ready data."""
+    """Everything the state machine needs after Prepare (``$.plan``), as JSON-ready data.
+
+    With ``resources`` (a deployment), the job's own-directory volumes get access points of
+    their own, so the job can reach nothing else on the file system.
+    """
     plan = build_plan(parse_spec(spec), configuration.volumes, configuration.context)
     if plan.job.job_queue is None:
         raise PlanError(
             "no job queue: set execution_platform.aws_batch.job_queue_name "
             "or deploy the environment with a default queue"
         )
-    prepare_working_dir(plan, mounts)
+    roots = ExecutionRoots.of(plan.execution_id, configuration.volumes)
+    prepare_working_dir(plan, roots, mounts)
+    if resources is not None:
+        access_points = resources.create_access_points(plan, roots)
+        plan = plan.model_copy(update={"job": with_access_points(plan.job, access_points)})
+        prepare_working_dir(plan, roots, mounts)  # stores the plan as it will run
     return state_machine_view(plan)
 
 
@@ -37,15 +51,13 @@ def state_machine_view(plan: ExecutionPlan) -> dict[str, Any]:
     Sizes stay bounded whatever the plan: the environment is capped by the env-file limit, and
     a stage is at most a few dozen items that refer to the stored plan when it is large.
     """
-    reference = str(plan_file(plan))
     overrides = plan.job.container_overrides()
     stages = {
-        direction: [item.model_dump() for item in sync_items(plan, direction, reference)]
+        direction: [item.model_dump() for item in sync_items(plan, direction)]
         for direction in ("stage_in", "stage_out")
     }
     return {
         "execution_id": plan.execution_id,
-        "plan_ref": reference,
         "job": {
             "execution_id": plan.execution_id,
             "definition": plan.job.job_definition(),
@@ -67,12 +79,10 @@ def state_machine_view(plan: ExecutionPlan) -> dict[str, Any]:
         },
         "stage_in": {"items": stages["stage_in"], "pending": bool(stages["stage_in"])},
         "stage_out": {"items": stages["stage_out"], "pending": bool(stages["stage_out"])},
-        "cleanup": _cleanup_item(plan, reference).model_dump(),
+        "cleanup": _cleanup_item(plan).model_dump(),
     }
 
 
-def _cleanup_item(plan: ExecutionPlan, reference: str) -> CleanupItem:
+def _cleanup_item(plan: ExecutionPlan) -> CleanupItem:
     inline = sum(len(r.model_dump_json()) for r in plan.cleanup) <= INLINE_LIMIT
-    if inline:
-        return CleanupItem(execution_id=plan.execution_id, requests=plan.cleanup)
-    return CleanupItem(execution_id=plan.execution_id, plan_ref=reference)
+    return CleanupItem(execution_id=plan.execution_id, requests=plan.cleanup if inline else None)

@@ -2,14 +2,50 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from runtime.errors import translate_client_error
+from runtime.errors import SpecError, translate_client_error
+from runtime.steps.roots import ExecutionRoots, within
 
 if TYPE_CHECKING:
     from mypy_boto3_batch import BatchClient
+
+
+class DefinitionRefusedError(SpecError):
+    """A job definition that would give the job more than its own execution: never registered."""
+
+
+def check_definition(
+    definition: Mapping[str, Any], roots: ExecutionRoots, *, name_prefix: str
+) -> None:
+    """Refuse a definition that is not the one this execution's plan makes: another name, a
+    privileged container, or a volume rooted outside the execution's own dirs (read-write) or
+    the shared cache (read-only). Access points were made by Prepare, rooted there."""
+    problems = []
+    name = definition.get("jobDefinitionName")
+    if name != f"{name_prefix}-{roots.execution_id}":
+        problems.append(f"jobDefinitionName {name!r} is not this execution's")
+    container = definition.get("containerProperties", {})
+    if container.get("privileged"):
+        problems.append("containerProperties.privileged: jobs never run privileged")
+    read_only = {m.get("sourceVolume"): m.get("readOnly") for m in container.get("mountPoints", [])}
+    for volume in container.get("volumes", []):
+        efs = volume.get("efsVolumeConfiguration", {})
+        if efs.get("authorizationConfig", {}).get("accessPointId"):
+            continue  # made by Prepare for this execution, rooted at its own directory
+        root = f"efs://{efs.get('fileSystemId')}:{efs.get('rootDirectory', '/')}"
+        allowed = [roots.shared] if read_only.get(volume.get("name")) is True else roots.own
+        try:
+            inside = any(within(root, place) for place in allowed)
+        except ValueError:
+            inside = False
+        if not inside:
+            problems.append(f"volume {volume.get('name')!r}: {root} is outside the execution")
+    if problems:
+        raise DefinitionRefusedError(problems)
 
 
 def register_job_definition(definition: dict[str, Any], batch: BatchClient) -> str:

@@ -2,8 +2,10 @@
 
 The state machine's Map runs one Lambda per item; an item that runs out of time returns with
 a cursor and ``done: false``, and the next round resumes it. Items carry their sync requests
-inline when the plan is small, or a reference to the stored plan and an index range when it is
-large, so the state machine's payload stays far below its 256 KiB limit for any plan.
+inline when the plan is small, or only an index range of the stored plan when it is large, so
+the state machine's payload stays far below its 256 KiB limit for any plan. The stored plan is
+found from the execution id (:class:`~runtime.steps.roots.ExecutionRoots`), never from a path
+in the item, and every request is checked against the execution's roots before any runs.
 """
 
 from __future__ import annotations
@@ -11,16 +13,19 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from runtime.errors import SpecError
+from runtime.plan.configuration import PlanningConfiguration
 from runtime.plan.models import ExecutionPlan
+from runtime.steps.roots import ExecutionRoots, within
 from runtime.steps.workdir import read_plan
 from runtime.sync import SyncResult, sync
 from runtime.sync.model import SyncRequest
-from runtime.volumes import EfsMount, resolve_request
+from runtime.volumes import EfsMount, VolumeConfiguration, VolumeError, resolve_request
 
 Direction = Literal["stage_in", "stage_out"]
 
@@ -29,6 +34,10 @@ Direction = Literal["stage_in", "stage_out"]
 MAX_ITEMS = 40
 # Above this many bytes of requests in all, items refer to the stored plan instead.
 INLINE_LIMIT = 32 * 1024
+
+
+class StagingRefusedError(SpecError):
+    """A stage request outside what this execution may touch: never run, never retried."""
 
 
 class SyncItem(BaseModel):
@@ -40,8 +49,8 @@ class SyncItem(BaseModel):
     direction: Direction
     start: int = Field(ge=0)
     stop: int = Field(ge=0)
+    # The requests themselves, or None: requests [start, stop) of the stored plan's stage.
     requests: list[SyncRequest] | None = None
-    plan_ref: str | None = None
     position: int = Field(default=0, ge=0)
     cursor: str | None = None
     done: bool = False
@@ -50,16 +59,73 @@ class SyncItem(BaseModel):
     bytes: int = 0
     cache_hits: int = 0
 
-    def load_requests(self, mounts: Sequence[EfsMount]) -> list[SyncRequest]:
+    def load_requests(self, roots: ExecutionRoots, mounts: Sequence[EfsMount]) -> list[SyncRequest]:
         if self.requests is not None:
             return self.requests
-        if self.plan_ref is None:
-            raise ValueError("a sync item needs its requests or a plan reference")
-        stage = getattr(read_plan(self.plan_ref, mounts), self.direction)
+        stage = getattr(read_plan(roots, mounts), self.direction)
         return list(stage[self.start : self.stop])
 
 
-def sync_items(plan: ExecutionPlan, direction: Direction, plan_ref: str) -> list[SyncItem]:
+@dataclass(frozen=True)
+class StagingPolicy:
+    """What any stage of this environment may do, from its settings (never from the request)."""
+
+    volumes: VolumeConfiguration
+    allowed_schemes: frozenset[str]
+    allowed_buckets: frozenset[str] | None = None
+
+    @classmethod
+    def of(cls, configuration: PlanningConfiguration) -> StagingPolicy:
+        context = configuration.context
+        return cls(configuration.volumes, context.allowed_schemes, context.allowed_buckets)
+
+    def roots(self, execution_id: str) -> ExecutionRoots:
+        return ExecutionRoots.of(execution_id, self.volumes)
+
+    def problems(
+        self, request: SyncRequest, direction: Direction, roots: ExecutionRoots
+    ) -> list[str]:
+        """Why this request may not run as part of ``direction`` of this execution."""
+        problems = []
+        if request.delete:
+            problems.append("delete is never part of a stage")
+        if direction == "stage_in":
+            remote, local = request.source, request.destination
+            places = [roots.shared, *roots.own]
+        else:
+            remote, local = request.destination, request.source
+            places = [roots.working]
+        problems += self._remote_problems(remote)
+        try:
+            inside = any(within(local, place) for place in places)
+        except (VolumeError, ValueError):
+            inside = False
+        if not inside:
+            where = ", ".join(str(place) for place in places)
+            problems.append(f"{local!r} is outside {where}")
+        return problems
+
+    def _remote_problems(self, remote: str) -> list[str]:
+        scheme = remote.partition("://")[0] if "://" in remote else ""
+        if scheme not in self.allowed_schemes:
+            return [f"{remote!r}: this environment stages only {sorted(self.allowed_schemes)}"]
+        if scheme == "s3" and self.allowed_buckets is not None:
+            bucket = remote.removeprefix("s3://").partition("/")[0]
+            if bucket not in self.allowed_buckets:
+                return [f"{remote!r}: bucket {bucket!r} is not one this environment uses"]
+        return []
+
+    def check(self, item: SyncItem, requests: Sequence[SyncRequest], roots: ExecutionRoots) -> None:
+        problems = [
+            f"{item.direction} request {item.start + index} of {item.execution_id}: {problem}"
+            for index, request in enumerate(requests)
+            for problem in self.problems(request, item.direction, roots)
+        ]
+        if problems:
+            raise StagingRefusedError(problems)
+
+
+def sync_items(plan: ExecutionPlan, direction: Direction) -> list[SyncItem]:
     """Split a stage into at most :data:`MAX_ITEMS` items of consecutive requests."""
     requests: list[SyncRequest] = getattr(plan, direction)
     if not requests:
@@ -73,7 +139,6 @@ def sync_items(plan: ExecutionPlan, direction: Direction, plan_ref: str) -> list
             start=start,
             stop=min(start + per_item, len(requests)),
             requests=requests[start : start + per_item] if inline else None,
-            plan_ref=None if inline else plan_ref,
         )
         for start in range(0, len(requests), per_item)
     ]
@@ -84,6 +149,7 @@ Syncer = Callable[..., SyncResult]
 
 def run_item(
     item: SyncItem,
+    policy: StagingPolicy,
     mounts: Sequence[EfsMount],
     *,
     deadline: float | None,
@@ -97,7 +163,9 @@ def run_item(
     """
     if item.done:
         return item
-    requests = item.load_requests(mounts)
+    roots = policy.roots(item.execution_id)
+    requests = item.load_requests(roots, mounts)
+    policy.check(item, requests, roots)
     totals = item.model_dump(include={"transferred", "skipped", "bytes", "cache_hits"})
     position, cursor = item.position, item.cursor
     while position < len(requests):

@@ -1,7 +1,8 @@
 """The working dir of one execution on the file system: made before the job, removed after.
 
 Both the Prepare step (a Lambda with EFS mounted) and the local runner call these, so the job
-finds the same things in the same places wherever it runs.
+finds the same things in the same places wherever it runs. The stored plan goes to the
+execution's control dir, which no job mounts: later steps read it, so no job may write it.
 """
 
 from __future__ import annotations
@@ -10,20 +11,18 @@ import os
 import shutil
 import tempfile
 from collections.abc import Sequence
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from runtime.errors import PlanError
 from runtime.plan.models import CleanupRequest, ExecutionPlan
-from runtime.spec import EXECUTION_ID_PATTERN, PLATFORM_DIR
+from runtime.spec import PLATFORM_DIR
+from runtime.steps.roots import ExecutionRoots, within
 from runtime.volumes import (
     EfsMount,
     EfsUri,
-    VolumeConfiguration,
     container_to_efs,
     efs_to_local,
 )
-
-PLAN_FILE = "plan.json"
 
 
 def local_path(plan: ExecutionPlan, container_path: str, mounts: Sequence[EfsMount]) -> Path:
@@ -31,13 +30,10 @@ def local_path(plan: ExecutionPlan, container_path: str, mounts: Sequence[EfsMou
     return efs_to_local(container_to_efs(container_path, plan.volumes), mounts)
 
 
-def plan_file(plan: ExecutionPlan) -> EfsUri:
-    """Where the full plan is kept, for steps that receive only a reference to it."""
-    return EfsUri.parse(plan.working_dir.efs_uri).joinpath(PLATFORM_DIR, PLAN_FILE)
-
-
-def prepare_working_dir(plan: ExecutionPlan, mounts: Sequence[EfsMount]) -> Path:
-    """Create the working and tmp dirs, write the env file and the plan. Idempotent."""
+def prepare_working_dir(
+    plan: ExecutionPlan, roots: ExecutionRoots, mounts: Sequence[EfsMount]
+) -> Path:
+    """Create the working and tmp dirs, write the env file and store the plan. Idempotent."""
     working = efs_to_local(plan.working_dir.efs_uri, mounts)
     (working / PLATFORM_DIR).mkdir(parents=True, exist_ok=True)
     efs_to_local(plan.tmp_dir.efs_uri, mounts).mkdir(parents=True, exist_ok=True)
@@ -48,13 +44,16 @@ def prepare_working_dir(plan: ExecutionPlan, mounts: Sequence[EfsMount]) -> Path
         write_atomically(
             local_path(plan, plan.job.env_file.path, mounts), plan.job.env_file.content
         )
-    write_atomically(efs_to_local(plan_file(plan), mounts), plan.model_dump_json())
+    write_atomically(efs_to_local(roots.plan_file, mounts), plan.model_dump_json())
     return working
 
 
-def read_plan(reference: str, mounts: Sequence[EfsMount]) -> ExecutionPlan:
-    """The full plan that :func:`prepare_working_dir` stored."""
-    return ExecutionPlan.model_validate_json(efs_to_local(reference, mounts).read_bytes())
+def read_plan(roots: ExecutionRoots, mounts: Sequence[EfsMount]) -> ExecutionPlan:
+    """The full plan that :func:`prepare_working_dir` stored for this execution."""
+    plan = ExecutionPlan.model_validate_json(efs_to_local(roots.plan_file, mounts).read_bytes())
+    if plan.execution_id != roots.execution_id:
+        raise PlanError(f"the stored plan of {roots.execution_id} is another execution's")
+    return plan
 
 
 def write_atomically(path: Path, content: str) -> None:
@@ -65,18 +64,6 @@ def write_atomically(path: Path, content: str) -> None:
     ) as handle:
         handle.write(content)
     os.replace(handle.name, path)
-
-
-def execution_roots(execution_id: str, volumes: VolumeConfiguration) -> list[EfsUri]:
-    """The only places an execution's cleanup may remove from: its dirs on scratch and tmp.
-
-    Derived from the deployment's volumes and the execution id — never from the plan being
-    cleaned up — so a plan that points elsewhere cannot widen them.
-    """
-    if not EXECUTION_ID_PATTERN.fullmatch(execution_id):
-        raise PlanError(f"cleanup refused: {execution_id!r} is not an execution id")
-    scratch_and_tmp = [volumes.scratch, *([volumes.tmp] if volumes.tmp else [])]
-    return [volume.efs_uri(execution_id) for volume in scratch_and_tmp]
 
 
 def clean_up(
@@ -94,7 +81,7 @@ def clean_up(
     chosen = [r for r in requests if (r.on_success if succeeded else r.on_failure)]
     for request in chosen:
         target = EfsUri.parse(request.path)
-        if not any(_within(target, root) for root in roots):
+        if not any(within(target, root) for root in roots):
             raise PlanError(
                 f"cleanup refused: {request.path} is outside "
                 + ", ".join(str(root) for root in roots)
@@ -128,9 +115,3 @@ def _checked_local_path(uri: str, mounts: Sequence[EfsMount], local_roots: list[
 
 def _parent_resolved(path: Path) -> Path:
     return path.parent.resolve() / path.name
-
-
-def _within(target: EfsUri, root: EfsUri) -> bool:
-    if target.file_system_id != root.file_system_id:
-        return False
-    return PurePosixPath(target.path).is_relative_to(PurePosixPath(root.path))

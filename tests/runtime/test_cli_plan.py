@@ -34,7 +34,7 @@ def test_plan_json_for_every_example() -> None:
 def test_plan_with_file_system_and_config(tmp_path: Path) -> None:
     config = tmp_path / "config.yaml"
     config.write_text(
-        "volumes:\n  scratch_access_point_id: fsap-1\ncontext:\n  isolate_inputs: true\n"
+        "volumes:\n  shared_access_point_id: fsap-1\ncontext:\n  isolate_inputs: true\n"
     )
     spec = write_spec(tmp_path, spec_dict())
     result = runner.invoke(
@@ -44,7 +44,10 @@ def test_plan_with_file_system_and_config(tmp_path: Path) -> None:
     plan = json.loads(result.stdout)
     assert plan["working_dir"]["efs_uri"] == "efs://fs-42:/scratch/exec-1"
     assert plan["inputs"][0]["container_path"] == "/opt/efs/scratch/exec-1/in.txt"
-    assert plan["job"]["volumes"][0]["access_point_id"] == "fsap-1"
+    scratch, shared = plan["job"]["volumes"]
+    # The job's view of scratch is its own directory; the shared cache, through its access point.
+    assert (scratch["root_directory"], scratch["access_point_id"]) == ("/scratch/exec-1", None)
+    assert (shared["root_directory"], shared["access_point_id"]) == ("/shared", "fsap-1")
 
 
 def test_readable_plan(tmp_path: Path) -> None:
@@ -113,3 +116,34 @@ def test_every_command_is_registered() -> None:
     assert result.exit_code == 0
     for command in ("plan", "run", "schema", "sync", "submit", "status", "logs", "cancel", "list"):
         assert f" {command} " in result.stdout, command
+
+
+def test_plan_refuses_what_no_instance_of_the_queue_can_hold(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "context:\n"
+        "  default_job_queue: demand-dev-default\n"
+        "  queue_limits:\n"
+        "    demand-dev-default: {vcpus: 96, memory: 393216, gpu: 0}\n"
+    )
+    data = spec_dict() | {"execution_platform": {}, "resource_requirements": {"vcpus": 512}}
+    result = runner.invoke(app, ["plan", str(write_spec(tmp_path, data)), "--config", str(config)])
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr == (
+        "error: resource_requirements.vcpus: 512 exceeds the largest instance of queue "
+        "demand-dev-default (96 vCPUs)\n"
+    )
+
+
+def test_a_bad_queue_limit_is_a_configuration_error(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("context:\n  queue_limits:\n    q: {vcpus: 0, disks: 2}\n")
+    result = runner.invoke(
+        app, ["plan", str(write_spec(tmp_path, spec_dict())), "--config", str(config)]
+    )
+    assert result.exit_code == 2
+    assert sorted(result.stderr.splitlines()) == [
+        "error: context.queue_limits.q.disks: unknown field",
+        "error: context.queue_limits.q.vcpus: Input should be greater than 0",
+    ]

@@ -7,9 +7,9 @@ import pytest
 
 from runtime.errors import PlanError, SpecError
 from runtime.plan.builder import build_plan, shared_cache_key
-from runtime.plan.configuration import ContextConfiguration
+from runtime.plan.configuration import ContextConfiguration, QueueLimits
 from runtime.plan.job_environment import EnvFileMode, overrides_size
-from runtime.plan.models import ExecutionPlan
+from runtime.plan.models import ExecutionPlan, with_access_points
 from runtime.spec import parse_spec
 from runtime.volumes import VolumeConfiguration
 from tests.runtime.specs import spec_dict
@@ -100,10 +100,16 @@ def test_tmp_volume_gives_each_execution_its_own_tmpdir() -> None:
         "efs://fs-123:/scratch/exec-1",
         "efs://fs-123:/tmp/exec-1",
     ]
+    # The job mounts only its own directories of scratch and tmp, and the whole cache read-only.
     assert [m.container_path for m in plan.job.mount_points] == [
-        "/opt/efs/scratch",
+        "/opt/efs/scratch/exec-1",
         "/opt/efs/shared",
-        "/opt/efs/tmp",
+        "/opt/efs/tmp/exec-1",
+    ]
+    assert [(v.name, v.root_directory) for v in plan.job.volumes] == [
+        ("scratch", "/scratch/exec-1"),
+        ("shared", "/shared"),
+        ("tmp", "/tmp/exec-1"),
     ]
 
 
@@ -116,18 +122,15 @@ def test_environment_carries_platform_variables_and_one_per_parameter() -> None:
     assert environment["LEVEL"] == "3"
 
 
-def test_job_definition_name_hashes_the_definition_not_the_execution() -> None:
+def test_each_execution_has_a_job_definition_of_its_own() -> None:
+    # Its volumes are the execution's own directories, so no two executions can share one;
+    # named after the execution, cleanup can deregister it from the id alone.
     base = plan_of().job
-    other_execution = plan_of(
-        spec_dict(params={"input": "s3://bucket/other", "output": "x", "level": 9})
-        | {"execution_id": "exec-9"}
-    ).job
-    assert base.job_definition_name == other_execution.job_definition_name
-    assert base.job_name != other_execution.job_name
-    new_image = plan_of(spec_dict() | {"execution_image": "other:2"}).job
-    assert new_image.job_definition_name != base.job_definition_name
-    privileged = plan_of(privileged=True).job
-    assert privileged.job_definition_name != base.job_definition_name
+    other_execution = plan_of(spec_dict() | {"execution_id": "exec-9"}).job
+    assert base.job_definition_name == "demand-exec-1"
+    assert other_execution.job_definition_name == "demand-exec-9"
+    own = base.job_definition()["containerProperties"]["volumes"]
+    assert own[0]["efsVolumeConfiguration"]["rootDirectory"] == "/scratch/exec-1"
 
 
 def test_job_definition_is_safe_by_default() -> None:
@@ -138,11 +141,14 @@ def test_job_definition_is_safe_by_default() -> None:
         v["efsVolumeConfiguration"]["transitEncryption"] == "ENABLED" for v in container["volumes"]
     )
     scratch, shared = container["volumes"]
-    assert scratch["efsVolumeConfiguration"]["authorizationConfig"] == {
-        "iam": "ENABLED",
-        "accessPointId": "fsap-scratch",
-    }
-    assert scratch["efsVolumeConfiguration"]["rootDirectory"] == "/"
+    # The deployment's scratch access point is rooted at /scratch: a job never gets it. Its
+    # own access point (made by Prepare) or its own root directory instead.
+    assert scratch["efsVolumeConfiguration"]["authorizationConfig"] == {"iam": "ENABLED"}
+    assert scratch["efsVolumeConfiguration"]["rootDirectory"] == "/scratch/exec-1"
+    with_point = with_access_points(plan_of().job, {"scratch": "fsap-exec-1"}).job_definition()
+    configured = with_point["containerProperties"]["volumes"][0]["efsVolumeConfiguration"]
+    assert configured["authorizationConfig"] == {"iam": "ENABLED", "accessPointId": "fsap-exec-1"}
+    assert configured["rootDirectory"] == "/"
     assert shared["name"] == "shared"
     assert {m["sourceVolume"]: m["readOnly"] for m in container["mountPoints"]} == {
         "scratch": False,
@@ -306,3 +312,61 @@ def test_isolated_inputs_and_outputs_may_not_collide() -> None:
         outputs=["o"],
     )
     assert len(plan_of(twice, isolate_inputs=True).stage_in) == 1
+
+
+def resources(**requested: int) -> dict[str, Any]:
+    return spec_dict() | {"resource_requirements": requested}
+
+
+def test_a_request_no_instance_of_its_queue_can_hold_is_refused() -> None:
+    limits = {"queue": QueueLimits(vcpus=96, memory=393_216, gpu=0)}
+    with pytest.raises(SpecError) as caught:
+        plan_of(resources(vcpus=512, memory=500_000, gpu=1), queue_limits=limits)
+    assert caught.value.problems == [
+        "resource_requirements.vcpus: 512 exceeds the largest instance of queue queue (96 vCPUs)",
+        "resource_requirements.memory: 500000 exceeds the largest instance of queue queue "
+        "(393216 MiB)",
+        "resource_requirements.gpu: 1 exceeds the largest instance of queue queue (0 GPUs)",
+    ]
+    # As large as the largest instance: it fits.
+    plan = plan_of(resources(vcpus=96, memory=393_216), queue_limits=limits)
+    assert plan.job.resources.vcpus == 96
+
+
+def test_queue_limits_are_those_of_the_queue_the_job_goes_to() -> None:
+    limits = {
+        "default": QueueLimits(vcpus=8, gpu=0),
+        "gpu": QueueLimits(vcpus=64, memory=65_536, gpu=4),
+    }
+    context: dict[str, Any] = {
+        "default_job_queue": "default",
+        "gpu_job_queue": "gpu",
+        "queue_limits": limits,
+    }
+
+    def on_environment_queues(**requested: int) -> dict[str, Any]:
+        return resources(**requested) | {"execution_platform": {}}
+
+    # A GPU job goes to the GPU queue, whose instances are larger.
+    assert plan_of(on_environment_queues(vcpus=32, gpu=1), **context).job.job_queue == "gpu"
+    with pytest.raises(SpecError, match=r"vcpus: 32 exceeds .* queue default \(8 vCPUs\)"):
+        plan_of(on_environment_queues(vcpus=32), **context)
+    with pytest.raises(SpecError, match=r"gpu: 8 exceeds .* queue gpu \(4 GPUs\)"):
+        plan_of(on_environment_queues(gpu=8), **context)
+    # A limit left out is not checked; nor is a queue with no limits given.
+    assert plan_of(on_environment_queues(memory=1_000_000), **context).job.job_queue == "default"
+    assert plan_of(resources(vcpus=512), **context).job.job_queue == "queue"
+
+
+def test_queue_limits_are_checked_before_anything_is_planned() -> None:
+    # Refused with the request's other problems at once, by the same SpecError.
+    data = resources(vcpus=512) | {"execution_platform": {}}
+    data["execution_parameters"]["params"]["input"] = "file:///data/in.txt"
+    with pytest.raises(SpecError) as caught:
+        plan_of(
+            data,
+            default_job_queue="default",
+            allowed_schemes=frozenset({"s3"}),
+            queue_limits={"default": QueueLimits(vcpus=96)},
+        )
+    assert len(caught.value.problems) == 2

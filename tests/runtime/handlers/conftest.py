@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from moto import mock_aws
 
 DEPLOYMENT = {
     "DEMAND_ENVIRONMENT": "test",
@@ -17,9 +19,12 @@ DEPLOYMENT = {
 
 
 @pytest.fixture
-def efs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The deployment's variables, with a temporary directory as the Lambda's EFS mount."""
+def efs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """The deployment's variables, with a temporary directory as the Lambda's EFS mount, and
+    moto answering the EFS and Batch calls the steps make (access points, definitions)."""
     for name, value in DEPLOYMENT.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("DEMAND_EFS_MOUNT_PATH", str(tmp_path))
-    return tmp_path
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-west-2")
+    with mock_aws():
+        yield tmp_path

@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
 from runtime.errors import SpecError
@@ -45,9 +46,23 @@ def test_prepare_plans_and_lays_out_the_working_dir(efs: Path) -> None:
     assert item["requests"][0]["source"] == "s3://bucket/data/in.txt"
     assert (item["done"], result["stage_in"]["pending"]) == (False, True)
     assert result["cleanup"]["requests"][0]["path"] == "efs://fs-test:/scratch/exec-1"
-    stored = efs / "scratch/exec-1/.demand/plan.json"
-    assert ExecutionPlan.model_validate_json(stored.read_bytes()).execution_id == "exec-1"
-    assert result["plan_ref"] == "efs://fs-test:/scratch/exec-1/.demand/plan.json"
+    # The stored plan is control data: outside every volume a job mounts.
+    assert not (efs / "scratch/exec-1/.demand/plan.json").exists()
+    stored = ExecutionPlan.model_validate_json((efs / "control/exec-1/plan.json").read_bytes())
+    assert stored.execution_id == "exec-1"
+    # The job's scratch volume is an access point of its own, rooted at its working dir.
+    [scratch] = [v for v in stored.job.volumes if v.name == "scratch"]
+    assert scratch.root_directory == "/scratch/exec-1"
+    assert scratch.access_point_id is not None
+    [point] = boto3.client("efs").describe_access_points(AccessPointId=scratch.access_point_id)[
+        "AccessPoints"
+    ]
+    assert point["RootDirectory"]["Path"] == "/scratch/exec-1"
+    assert point["PosixUser"] == {"Uid": 1000, "Gid": 1000}
+    volumes = result["job"]["definition"]["containerProperties"]["volumes"]
+    assert volumes[0]["efsVolumeConfiguration"]["authorizationConfig"]["accessPointId"] == (
+        scratch.access_point_id
+    )
 
 
 def test_ten_thousand_inputs_stay_far_below_the_payload_limit(efs: Path) -> None:
@@ -56,7 +71,8 @@ def test_ten_thousand_inputs_stay_far_below_the_payload_limit(efs: Path) -> None
     assert size < PAYLOAD_LIMIT / 4, size
     items = result["stage_in"]["items"]
     assert len(items) == 40
-    assert all(item["requests"] is None and item["plan_ref"] for item in items)
+    # Items carry no path at all: the stored plan is found from the execution id.
+    assert all(item["requests"] is None and "plan_ref" not in item for item in items)
     assert sum(item["stop"] - item["start"] for item in items) == 10_000
     # The environment went to the env file; the overrides stay within Batch's limit.
     assert (efs / "scratch/large-1/.demand/env").stat().st_size > 8192

@@ -1,14 +1,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
 from moto import mock_aws
 
+from runtime.errors import SpecError
 from runtime.handlers import register
+from runtime.handlers.deployment import DeploymentSettings
 from runtime.handlers.observability import logger
 from runtime.plan.builder import build_plan
 from runtime.spec import parse_spec
@@ -22,9 +25,16 @@ def aws(efs: Path) -> Iterator[None]:
         yield
 
 
+def deployed_definition(**changes: Any) -> dict[str, Any]:
+    """The definition the deployment's Prepare would plan (its prefix, its file system)."""
+    planning = DeploymentSettings.from_environment().planning()
+    plan = build_plan(parse_spec(spec_dict() | changes), planning.volumes, planning.context)
+    return plan.job.job_definition()
+
+
 @pytest.mark.usefixtures("aws")
 def test_two_calls_one_revision() -> None:
-    definition = build_plan(parse_spec(spec_dict())).job.job_definition()
+    definition = deployed_definition()
     event = {"execution_id": "exec-1", "definition": definition}
     first = register.handler(event, FakeLambdaContext())
     second = register.handler(event, FakeLambdaContext())
@@ -38,8 +48,42 @@ def test_two_calls_one_revision() -> None:
 
 @pytest.mark.usefixtures("aws")
 def test_log_lines_carry_the_execution_id(caplog: pytest.LogCaptureFixture) -> None:
-    definition = build_plan(parse_spec(spec_dict())).job.job_definition()
+    definition = deployed_definition(execution_id="exec-7")
     register.handler({"execution_id": "exec-7", "definition": definition}, FakeLambdaContext())
     lines = [json.loads(logger.registered_formatter.format(r)) for r in caplog.records]
     assert lines
     assert {line["execution_id"] for line in lines} == {"exec-7"}
+
+
+def _forged(definition: dict[str, Any], **container: Any) -> dict[str, Any]:
+    return definition | {"containerProperties": definition["containerProperties"] | container}
+
+
+@pytest.mark.usefixtures("aws")
+@pytest.mark.parametrize(
+    ("forge", "problem"),
+    [
+        (lambda d: d | {"jobDefinitionName": "demand-test-exec-2"}, "is not this execution's"),
+        (lambda d: _forged(d, privileged=True), "never run privileged"),
+        (
+            # the whole scratch volume: every execution's working dir
+            lambda d: _forged(
+                d,
+                volumes=[
+                    {
+                        "name": "scratch",
+                        "efsVolumeConfiguration": {"fileSystemId": "fs-test", "rootDirectory": "/"},
+                    }
+                ],
+            ),
+            "outside the execution",
+        ),
+    ],
+)
+def test_a_definition_that_reaches_beyond_the_execution_is_refused(
+    forge: Callable[[dict[str, Any]], dict[str, Any]], problem: str
+) -> None:
+    event = {"execution_id": "exec-1", "definition": forge(deployed_definition())}
+    with pytest.raises(SpecError, match=problem):
+        register.handler(event, FakeLambdaContext())
+    assert boto3.client("batch").describe_job_definitions()["jobDefinitions"] == []

@@ -12,11 +12,13 @@ from runtime.plan.models import CleanupRequest
 from runtime.spec import parse_spec
 from runtime.steps.cleanup import CleanupItem, clean_up_execution
 from runtime.steps.prepare import state_machine_view
+from runtime.steps.roots import ExecutionRoots
 from runtime.steps.workdir import prepare_working_dir
 from runtime.volumes import EfsMount, VolumeConfiguration
 from tests.runtime.specs import spec_dict
 
 VOLUMES = VolumeConfiguration(file_system_id="fs-1", use_tmp_volume=True)
+CONTROL = "efs://fs-1:/control/exec-1"
 
 
 def mounts(root: Path) -> list[EfsMount]:
@@ -25,7 +27,7 @@ def mounts(root: Path) -> list[EfsMount]:
 
 def prepared(root: Path, **context: object) -> CleanupItem:
     plan = build_plan(parse_spec(spec_dict()), VOLUMES, ContextConfiguration(**context))
-    prepare_working_dir(plan, mounts(root))
+    prepare_working_dir(plan, ExecutionRoots.of(plan.execution_id, VOLUMES), mounts(root))
     (root / "scratch/exec-1/out.txt").write_text("result")
     (root / "shared/cached").mkdir(parents=True)
     return CleanupItem(execution_id=plan.execution_id, requests=plan.cleanup)
@@ -37,8 +39,13 @@ def clean(root: Path, item: CleanupItem, *, succeeded: bool = True) -> list[str]
 
 def test_removes_working_and_tmp_dirs_only(tmp_path: Path) -> None:
     item = prepared(tmp_path)
-    assert clean(tmp_path, item) == ["efs://fs-1:/scratch/exec-1", "efs://fs-1:/tmp/exec-1"]
+    assert clean(tmp_path, item) == [
+        "efs://fs-1:/scratch/exec-1",
+        "efs://fs-1:/tmp/exec-1",
+        CONTROL,  # the stored plan goes too
+    ]
     assert not (tmp_path / "scratch/exec-1").exists()
+    assert not (tmp_path / "control/exec-1").exists()
     assert not (tmp_path / "tmp/exec-1").exists()
     assert (tmp_path / "shared/cached").is_dir()
     # Twice is harmless: a retried cleanup finds nothing left to do.
@@ -47,7 +54,7 @@ def test_removes_working_and_tmp_dirs_only(tmp_path: Path) -> None:
 
 def test_failure_policy_can_keep_the_working_dir(tmp_path: Path) -> None:
     item = prepared(tmp_path, keep_working_dir_on_failure=True)
-    assert clean(tmp_path, item, succeeded=False) == []
+    assert clean(tmp_path, item, succeeded=False) == [CONTROL]
     assert (tmp_path / "scratch/exec-1/out.txt").exists()
 
 
@@ -91,23 +98,27 @@ def test_symlinks_left_by_the_job_are_not_followed_out(tmp_path: Path) -> None:
         clean(tmp_path, hostile)
     assert cached.exists()
     # The link itself, and a working dir the job swapped for a link, go; their targets stay.
-    assert clean(tmp_path, item) == ["efs://fs-1:/scratch/exec-1", "efs://fs-1:/tmp/exec-1"]
+    assert clean(tmp_path, item) == [
+        "efs://fs-1:/scratch/exec-1",
+        "efs://fs-1:/tmp/exec-1",
+        CONTROL,
+    ]
     (tmp_path / "scratch/exec-1").symlink_to(tmp_path / "shared/cached")
     assert clean(tmp_path, item) == ["efs://fs-1:/scratch/exec-1"]
     assert cached.exists()
 
 
-def test_many_cleanup_requests_travel_as_a_plan_reference(tmp_path: Path) -> None:
+def test_many_cleanup_requests_are_read_from_the_stored_plan(tmp_path: Path) -> None:
     params = {f"in_{i}": f"s3://bucket/inputs/{i:05}.txt" for i in range(2000)} | {"o": "o"}
     spec = spec_dict(command=["run"], params=params, inputs=list(params)[:-1], outputs=["o"])
     context = ContextConfiguration(
         isolate_inputs=True, cleanup_working_dir=False, cleanup_inputs=True
     )
     plan = build_plan(parse_spec(spec), VOLUMES, context)
-    prepare_working_dir(plan, mounts(tmp_path))
+    prepare_working_dir(plan, ExecutionRoots.of(plan.execution_id, VOLUMES), mounts(tmp_path))
     view = state_machine_view(plan)
-    assert view["cleanup"]["requests"] is None
-    assert view["cleanup"]["plan_ref"] == view["plan_ref"]
+    # Only the execution id travels: the stored plan is found from it, in the control dir.
+    assert view["cleanup"] == {"execution_id": "exec-1", "requests": None}
     assert len(json.dumps(view)) < 64 * 1024
     (tmp_path / "scratch/exec-1/in_0.txt").write_text("isolated input")
     (tmp_path / "scratch/exec-1/00000.txt").write_text("isolated input")

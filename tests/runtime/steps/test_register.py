@@ -34,8 +34,9 @@ def revisions(batch: BatchClient, name: str) -> list[int]:
 
 
 def test_registering_twice_reuses_the_first_revision(batch: BatchClient) -> None:
+    # A retried Register step (or Prepare) must not pile up revisions.
     first = register_job_definition(definition(), batch)
-    second = register_job_definition(definition(execution_id="another"), batch)
+    second = register_job_definition(definition(), batch)
     assert first == second
     assert revisions(batch, definition()["jobDefinitionName"]) == [1]
 
@@ -50,9 +51,9 @@ def test_changed_content_under_the_same_name_gets_a_new_revision(batch: BatchCli
     assert revisions(batch, wanted["jobDefinitionName"]) == [1, 2]
 
 
-def test_different_definitions_get_different_names(batch: BatchClient) -> None:
+def test_each_execution_gets_a_definition_of_its_own(batch: BatchClient) -> None:
     a = register_job_definition(definition(), batch)
-    b = register_job_definition(definition(execution_image="other:1"), batch)
+    b = register_job_definition(definition(execution_id="another"), batch)
     assert a.rsplit("/", 1)[1].split(":")[0] != b.rsplit("/", 1)[1].split(":")[0]
 
 
