@@ -3,15 +3,17 @@
 ``spec.py`` decides whether a request makes sense on its own; this module decides whether it
 can run with this configuration — which URI schemes the environment stages from (a deployed
 environment must not let a request read the file system its steps share), and whether its
-files would collide in the working dir once placed there.
+files would collide in the working dir once placed there, and whether the queue it goes to
+has an instance big enough for it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from pathlib import PurePosixPath
 
 from runtime.documents import field_part
+from runtime.plan.configuration import ContextConfiguration, QueueLimits
 from runtime.spec import DemandExecution, input_bindings, output_bindings, remote_name
 
 FIELD = "execution_parameters.params"
@@ -39,6 +41,37 @@ def admission_problems(
             (i.name, PurePosixPath(i.local or remote_name(i.remote)), i.remote) for i in inputs
         ]
     return problems + _collisions(placed)
+
+
+def job_queue(spec: DemandExecution, context: ContextConfiguration) -> str | None:
+    """The queue the job goes to: the request's own, else the environment's GPU or default one."""
+    batch = spec.execution_platform.aws_batch
+    if batch and batch.job_queue_name:
+        return batch.job_queue_name
+    gpu = spec.resource_requirements.gpu
+    return context.gpu_job_queue if gpu else context.default_job_queue
+
+
+def resource_problems(
+    spec: DemandExecution, queue: str | None, limits: Mapping[str, QueueLimits]
+) -> list[str]:
+    """One line per resource the largest instance of ``queue`` does not have (when known): such
+    a job would never leave RUNNABLE."""
+    limit = limits.get(queue) if queue is not None else None
+    if limit is None:
+        return []
+    requested = spec.resource_requirements
+    checks = [
+        ("vcpus", requested.vcpus, limit.vcpus, "vCPUs"),
+        ("memory", requested.memory, limit.memory, "MiB"),
+        ("gpu", requested.gpu, limit.gpu, "GPUs"),
+    ]
+    return [
+        f"resource_requirements.{name}: {wanted} exceeds the largest instance of queue "
+        f"{queue} ({most} {unit})"
+        for name, wanted, most, unit in checks
+        if most is not None and wanted > most
+    ]
 
 
 def _collisions(placed: list[tuple[str, PurePosixPath, str]]) -> list[str]:
