@@ -1,36 +1,283 @@
-"""Reading the JSON / YAML documents users write, and describing what is wrong with them."""
+"""Reading the JSON / YAML documents users write, and describing what is wrong with them.
+
+A document is untrusted (any bytes, any size), so reading one is bounded: at most
+:data:`MAX_DOCUMENT_BYTES`, UTF-8 only, containers nested at most :data:`MAX_DEPTH` deep, YAML
+aliases expanding to at most :data:`MAX_ALIAS_NODES` nodes in all, and no key given twice in one
+object (JSON and YAML would silently keep the last). Whatever breaks a rule is refused with one
+line naming the place, as :class:`~runtime.errors.DocumentError` problems.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
+from yaml.nodes import CollectionNode, MappingNode, Node, ScalarNode, SequenceNode
 
 from runtime.errors import DocumentError
 
 Model = TypeVar("Model", bound=BaseModel)
 
+# Four times the largest state input Step Functions accepts (256 KiB), which a request must fit
+# into to run in the cloud at all: no real request or configuration comes near it.
+MAX_DOCUMENT_BYTES = 1024 * 1024
+# Lists and objects inside each other: a request has five or six levels; JSON and YAML parsers
+# recurse, so an unbounded depth is a crash (RecursionError), not a bigger request.
+MAX_DEPTH = 64
+# Nodes that YAML aliases add when expanded (an alias stands for a copy of its anchor's node):
+# enough for any real use of anchors, far too few for an "alias bomb" (billion laughs).
+MAX_ALIAS_NODES = 10_000
+# Duplicate keys reported from one document, so that the answer stays bounded too.
+MAX_DUPLICATES_REPORTED = 20
+
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+# A JSON string, or one of the characters that give a document its structure.
+_JSON_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[][{},]', re.DOTALL)
+
+
+class _RefusedError(Exception):
+    """A document breaks one of the limits: reading stops at once."""
+
+    def __init__(self, line: int, where: Sequence[str | int], message: str) -> None:
+        super().__init__(message)
+        self.line, self.where, self.message = line, list(where), message
+
+
+@dataclass(frozen=True)
+class _Duplicate:
+    line: int
+    where: list[str | int]
+    first_line: int
+
 
 def read_document(path: Path, error: Callable[[list[str]], DocumentError]) -> object:
     """Parse a ``.json`` file as JSON and anything else as YAML (a superset of JSON)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as stream:
+            raw = stream.read(MAX_DOCUMENT_BYTES + 1)
     except OSError as exc:
-        raise error([f"{path}: cannot read: {exc.strerror}"]) from None
+        raise error([f"{path}: cannot read: {exc.strerror or exc}"]) from None
+    if len(raw) > MAX_DOCUMENT_BYTES:
+        limit = MAX_DOCUMENT_BYTES // 1024
+        raise error([f"{path}: larger than {limit} KiB, more than any request needs"])
     try:
-        return json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        byte = raw[exc.start]
+        message = f"not UTF-8 text (byte {byte:#04x} at offset {exc.start})"
+        raise error([f"{path}:{line}: {message}"]) from None
+    try:
+        data, duplicates = _parse_json(text) if path.suffix == ".json" else _parse_yaml(text)
+    except _RefusedError as refused:
+        where = _where(refused.where)
+        raise error([f"{path}:{refused.line}: {where}: {refused.message}"]) from None
+    except (ValueError, yaml.YAMLError) as exc:
+        # ValueError: json's own errors, and the integer or date a parser could not convert
+        # (e.g. an integer of more than 4300 digits).
         first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise error([f"{path}: not valid {_kind(path)}: {first_line}"]) from None
+    if duplicates:
+        problems = [
+            f"{path}:{d.line}: {_where(d.where)}: duplicate key (first on line {d.first_line})"
+            for d in duplicates[:MAX_DUPLICATES_REPORTED]
+        ]
+        if len(duplicates) > MAX_DUPLICATES_REPORTED:
+            more = len(duplicates) - MAX_DUPLICATES_REPORTED
+            problems.append(f"{path}: {more} more duplicate keys")
+        raise error(problems)
+    return data
 
 
 def _kind(path: Path) -> str:
     return "JSON" if path.suffix == ".json" else "YAML"
+
+
+def _where(parts: Sequence[str | int]) -> str:
+    """A field path for a message: ``a.b[0]``, shortened when a document nests very deep."""
+    shown = "".join(field_part(part) for part in parts[:12]).lstrip(".")
+    if len(parts) > 12:
+        shown += "…"
+    return shown or "document"
+
+
+# --- JSON ------------------------------------------------------------------------------------
+
+
+@dataclass
+class _JsonFrame:
+    """One open object or list while scanning a JSON document's structure."""
+
+    is_object: bool
+    index: int = 0
+    key: str | None = None
+    expects_key: bool = True
+    keys: dict[str, int] = field(default_factory=dict)
+
+    def part(self) -> str | int | None:
+        return self.key if self.is_object else self.index
+
+
+def _json_path(stack: list[_JsonFrame]) -> list[str | int]:
+    return [part for frame in stack if (part := frame.part()) is not None]
+
+
+def _parse_json(text: str) -> tuple[object, list[_Duplicate]]:
+    """``json.loads(text)``, after a scan of its structure that refuses nesting deeper than
+    :data:`MAX_DEPTH` (before the recursive parser sees it) and finds duplicate keys."""
+    stack: list[_JsonFrame] = []
+    duplicates: list[_Duplicate] = []
+    line, counted = 1, 0
+    for match in _JSON_TOKEN.finditer(text):
+        token = match.group()
+        if token in ("[", "{"):
+            if len(stack) >= MAX_DEPTH:
+                line += text.count("\n", counted, match.start())
+                raise _RefusedError(
+                    line, _json_path(stack), f"nested deeper than {MAX_DEPTH} levels"
+                )
+            stack.append(_JsonFrame(is_object=token == "{"))
+        elif token in ("]", "}"):
+            if stack:
+                stack.pop()
+        elif token == ",":
+            if stack:
+                stack[-1].index += 1
+                stack[-1].expects_key = True
+        elif stack and stack[-1].is_object and stack[-1].expects_key:
+            frame = stack[-1]
+            try:
+                key = json.loads(token)
+            except ValueError:  # a malformed string: json.loads(text) reports it below
+                key = token
+            frame.key = key if isinstance(key, str) else token
+            frame.expects_key = False
+            line += text.count("\n", counted, match.start())
+            counted = match.start()
+            if frame.key in frame.keys:
+                duplicates.append(_Duplicate(line, _json_path(stack), frame.keys[frame.key]))
+            else:
+                frame.keys[frame.key] = line
+    return json.loads(text), duplicates
+
+
+# --- YAML ------------------------------------------------------------------------------------
+
+
+class _YamlLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, composing within the limits and recording duplicate keys."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self._where: list[str | int] = []
+        self._depth = 0
+        # The nodes each finished collection stands for, its aliases expanded (by node id).
+        self._sizes: dict[int, int] = {}
+        self._alias_nodes = 0
+        self.duplicates: list[_Duplicate] = []
+
+    def fetch_flow_collection_start(self, TokenClass: Any) -> None:  # noqa: N803
+        # The scanner looks ahead of the composer, and on one line it does so in time that
+        # grows with the flow nesting ("[[[[..."): refuse it here, before it runs ahead.
+        if self.flow_level >= MAX_DEPTH:
+            line = int(self.line) + 1
+            raise _RefusedError(line, self._where, f"nested deeper than {MAX_DEPTH} levels")
+        super().fetch_flow_collection_start(TokenClass)
+
+    def _line(self) -> int:
+        """The line of the next event."""
+        event: yaml.Event = self.peek_event()  # type: ignore[no-untyped-call]
+        return event.start_mark.line + 1 if event.start_mark is not None else 0
+
+    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
+        part: str | int | None = None
+        if isinstance(parent, SequenceNode):
+            part = index
+        elif isinstance(parent, MappingNode) and isinstance(index, Node):
+            part = index.value if isinstance(index, ScalarNode) else "?"
+        if part is not None:
+            self._where.append(part)
+        if self.check_event(yaml.AliasEvent):
+            node = self._compose_alias(parent, index)
+        else:
+            node = super().compose_node(parent, index)
+        if part is not None:
+            self._where.pop()
+        return node
+
+    def _compose_alias(self, parent: Node | None, index: Any) -> Node | None:
+        line = self._line()
+        node = super().compose_node(parent, index)
+        if isinstance(node, CollectionNode) and id(node) not in self._sizes:
+            raise _RefusedError(line, self._where, "alias to a node that contains it")
+        self._alias_nodes += self._sizes.get(id(node), 1)
+        if self._alias_nodes > MAX_ALIAS_NODES:
+            message = f"aliases expand to more than {MAX_ALIAS_NODES} nodes"
+            raise _RefusedError(line, self._where, message)
+        return node
+
+    def compose_sequence_node(self, anchor: Any) -> SequenceNode:
+        self._enter()
+        node = super().compose_sequence_node(anchor)
+        self._leave(node, node.value)
+        return node
+
+    def compose_mapping_node(self, anchor: Any) -> MappingNode:
+        self._enter()
+        node = super().compose_mapping_node(anchor)
+        self._leave(node, [item for pair in node.value for item in pair])
+        self._record_duplicates(node)
+        return node
+
+    def _enter(self) -> None:
+        self._depth += 1
+        if self._depth > MAX_DEPTH:
+            message = f"nested deeper than {MAX_DEPTH} levels"
+            raise _RefusedError(self._line(), self._where, message)
+
+    def _leave(self, node: CollectionNode, children: list[Node]) -> None:
+        self._depth -= 1
+        self._sizes[id(node)] = 1 + sum(self._sizes.get(id(child), 1) for child in children)
+
+    def _record_duplicates(self, node: MappingNode) -> None:
+        # The keys written in this mapping; what a merge (<<: *base) brings may be overridden.
+        first: dict[Hashable, int] = {}
+        for key_node, _ in node.value:
+            if not isinstance(key_node, ScalarNode) or key_node.tag == _MERGE_TAG:
+                continue
+            key = self._key(key_node)
+            line = key_node.start_mark.line + 1
+            if key in first:
+                where = [*self._where, key_node.value]
+                self.duplicates.append(_Duplicate(line, where, first[key]))
+            else:
+                first[key] = line
+
+    def _key(self, node: ScalarNode) -> Hashable:
+        """The key as the mapping will hold it (``1`` and ``0x1`` are one key), or its text."""
+        try:
+            key = self.construct_object(node)
+        except (ValueError, yaml.YAMLError):  # reported when the document is constructed
+            return (node.tag, node.value)
+        return key if isinstance(key, Hashable) else (node.tag, node.value)
+
+
+def _parse_yaml(text: str) -> tuple[object, list[_Duplicate]]:
+    loader = _YamlLoader(text)
+    try:
+        return loader.get_single_data(), loader.duplicates
+    finally:
+        loader.dispose()
+
+
+# --- validation ------------------------------------------------------------------------------
 
 
 def validate_document(
