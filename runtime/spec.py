@@ -12,10 +12,11 @@ import re
 import uuid
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
 
 from runtime.documents import field_part, read_document, validate_document
 from runtime.errors import SpecError
@@ -33,6 +34,39 @@ S3_URI_PATTERN = re.compile(
 )
 # Separates the two halves of a "remote @ local" / "local @ remote" parameter value.
 PAIR_SEPARATOR = re.compile(r"\s+@\s+")
+
+# An image reference, as the distribution project's grammar defines it (what `docker pull`, ECS
+# and Batch accept): [domain[:port]/]path[:tag][@digest], path components in lower case.
+# https://github.com/distribution/reference/blob/main/regexp.go
+_IMAGE_ALNUM = r"[a-z0-9]+"
+_IMAGE_SEPARATOR = r"(?:[._]|__|[-]+)"
+_IMAGE_PATH_COMPONENT = rf"{_IMAGE_ALNUM}(?:{_IMAGE_SEPARATOR}{_IMAGE_ALNUM})*"
+_IMAGE_DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_IMAGE_DOMAIN = (
+    rf"(?:{_IMAGE_DOMAIN_COMPONENT}(?:\.{_IMAGE_DOMAIN_COMPONENT})*|\[[a-fA-F0-9:]+\])"
+    r"(?::[0-9]+)?"
+)
+IMAGE_REFERENCE_PATTERN = re.compile(
+    rf"(?P<name>(?:{_IMAGE_DOMAIN}/)?{_IMAGE_PATH_COMPONENT}(?:/{_IMAGE_PATH_COMPONENT})*)"
+    r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?"
+    r"(?:@(?P<algorithm>[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*)"
+    r":(?P<hex>[0-9a-fA-F]{32,}))?"
+)
+# The grammar's other limits: a name of at most 255 characters (NameTotalLengthMax), and a
+# digest of a registered algorithm with its exact length (opencontainers/go-digest).
+IMAGE_NAME_MAX = 255
+IMAGE_DIGEST_HEX_LENGTHS = {"sha256": 64, "sha384": 96, "sha512": 128}
+# Longer than any valid reference: refused before the pattern is tried on it.
+IMAGE_REFERENCE_MAX = IMAGE_NAME_MAX + 1 + 128 + 1 + len("sha512:") + 128
+
+# What one job can ask for. A single-container Batch job runs on one instance, so no request
+# beyond the largest EC2 instance type can ever be placed: u7i/u7in *.224xlarge, 896 vCPUs and
+# up to 32 TiB of memory (https://aws.amazon.com/ec2/instance-types/high-memory/), and
+# p2.16xlarge, 16 GPUs (https://aws.amazon.com/ec2/instance-types/p2/). The queues of an
+# environment usually launch far smaller instances: see ContextConfiguration.queue_limits.
+MAX_VCPUS = 896
+MAX_MEMORY_MIB = 32 * 1024 * 1024
+MAX_GPUS = 16
 
 # The platform's own files inside a working dir (env file, plan, logs): no parameter goes there.
 PLATFORM_DIR = ".demand"
@@ -112,10 +146,23 @@ class ExecutionParameters(_Model):
     verbosity: bool = False
 
 
+def _count(value: object) -> object:
+    # pydantic takes true for 1 in an int field; in a resource it is a mistake, not a count.
+    if isinstance(value, bool):
+        raise PydanticCustomError("int_type", "Input should be a whole number, not a boolean")
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # so that 1e30 is refused by the bound, as 10**30 is
+    return value
+
+
+# A whole number: 4, and as established requests may write it, 4.0 or "4"; never true / false.
+Count = Annotated[int, BeforeValidator(_count)]
+
+
 class ResourceRequirements(_Model):
-    vcpus: int = Field(default=1, gt=0)
-    memory: int = Field(default=1024, gt=0, description="MiB")
-    gpu: int = Field(default=0, ge=0)
+    vcpus: Count = Field(default=1, gt=0, le=MAX_VCPUS)
+    memory: Count = Field(default=1024, gt=0, le=MAX_MEMORY_MIB, description="MiB")
+    gpu: Count = Field(default=0, ge=0, le=MAX_GPUS)
 
 
 class AwsBatchPlatform(_Model):
@@ -257,6 +304,9 @@ def spec_problems(spec: DemandExecution) -> list[str]:
             "execution_id: must be 1–80 letters, digits, '-' or '_', starting with a letter or "
             f"digit, got {spec.execution_id!r}"
         )
+    problem = image_reference_problem(spec.execution_image)
+    if problem:
+        problems.append(f"execution_image: {problem}")
     if not params.command or not params.command[0].strip():
         problems.append(f"{where}.command: no command given")
     # A process's arguments and environment are C strings: a NUL cannot reach the job.
@@ -333,6 +383,26 @@ def _reference_problems(params: ExecutionParameters) -> list[str]:
                     f"execution_parameters.command[{index}]: ${{{reference}}} names no parameter"
                 )
     return problems
+
+
+def image_reference_problem(image: str) -> str | None:
+    """Why ``image`` is not a container image reference (``name``, ``registry:5000/a/b:tag``,
+    ``name@sha256:...``) that a registry could resolve."""
+    shown = repr(image) if len(image) <= 80 else repr(image[:80]) + "…"
+    expected = "[registry[:port]/]name[:tag][@digest], the name in lower case"
+    match = IMAGE_REFERENCE_PATTERN.fullmatch(image) if len(image) <= IMAGE_REFERENCE_MAX else None
+    if match is None:
+        return f"not an image reference ({expected}), got {shown}"
+    if len(match["name"]) > IMAGE_NAME_MAX:
+        return f"image name longer than {IMAGE_NAME_MAX} characters, got {shown}"
+    if match["algorithm"] is not None:
+        length = IMAGE_DIGEST_HEX_LENGTHS.get(match["algorithm"])
+        if length is None:
+            known = ", ".join(sorted(IMAGE_DIGEST_HEX_LENGTHS))
+            return f"unknown digest algorithm {match['algorithm']!r} (known: {known})"
+        if len(match["hex"]) != length:
+            return f"a {match['algorithm']} digest has {length} hex digits, got {shown}"
+    return None
 
 
 # --- bindings --------------------------------------------------------------------------------

@@ -7,6 +7,9 @@ import pytest
 
 from runtime.errors import SpecError
 from runtime.spec import (
+    MAX_GPUS,
+    MAX_MEMORY_MIB,
+    MAX_VCPUS,
     env_name,
     input_bindings,
     load_spec_file,
@@ -196,6 +199,98 @@ def test_invalid_fields_are_named(section: str, value: Any, expected: str) -> No
     data[section] = value
     problems = problems_of(data)
     assert any(problem.startswith(expected) for problem in problems), problems
+
+
+@pytest.mark.parametrize("field", ["vcpus", "memory", "gpu"])
+@pytest.mark.parametrize("value", [True, False])
+def test_a_boolean_is_no_resource_count(field: str, value: bool) -> None:
+    data = spec_dict()
+    data["resource_requirements"] = {field: value}
+    assert problems_of(data) == [
+        f"resource_requirements.{field}: Input should be a whole number, not a boolean"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "bound"),
+    [
+        ("vcpus", 1_000_000_000, MAX_VCPUS),
+        ("vcpus", MAX_VCPUS + 1, MAX_VCPUS),
+        ("memory", 1e30, MAX_MEMORY_MIB),
+        ("memory", 10**18, MAX_MEMORY_MIB),
+        ("memory", MAX_MEMORY_MIB + 1, MAX_MEMORY_MIB),
+        ("gpu", 100_000, MAX_GPUS),
+        ("gpu", MAX_GPUS + 1, MAX_GPUS),
+    ],
+)
+def test_more_than_any_instance_has_is_refused(field: str, value: object, bound: int) -> None:
+    data = spec_dict()
+    data["resource_requirements"] = {field: value}
+    assert problems_of(data) == [
+        f"resource_requirements.{field}: Input should be less than or equal to {bound}"
+    ]
+
+
+def test_resources_up_to_the_bounds_and_in_the_established_forms_are_accepted() -> None:
+    data = spec_dict()
+    data["resource_requirements"] = {"vcpus": MAX_VCPUS, "memory": MAX_MEMORY_MIB, "gpu": MAX_GPUS}
+    assert parse_spec(data).resource_requirements.vcpus == MAX_VCPUS
+    data["resource_requirements"] = {"vcpus": "4", "memory": 4096.0, "gpu": 0}
+    resources = parse_spec(data).resource_requirements
+    assert (resources.vcpus, resources.memory, resources.gpu) == (4, 4096, 0)
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        "bash",
+        "name:tag",
+        "library/python:3.12-slim",
+        "localhost:5000/path/name:tag",
+        "registry.example.com:443/a/b/c:v1.2-rc_3",
+        "[::1]:5000/name:tag",
+        "Registry.Example.COM/lower/case:TAG",
+        "a__b.c-d---e",
+        "ubuntu@sha256:" + "a" * 64,
+        "ubuntu:22.04@sha256:" + "0123456789abcdef" * 4,
+        "public.ecr.aws/x/y:tag",
+        "123456789012.dkr.ecr.us-east-1.amazonaws.com/repo:tag",
+        "x" * 255,
+    ],
+)
+def test_every_form_of_image_reference_is_accepted(image: str) -> None:
+    assert parse_spec(spec_dict() | {"execution_image": image}).execution_image == image
+
+
+@pytest.mark.parametrize(
+    ("image", "problem"),
+    [
+        ("--privileged", "not an image reference"),
+        ("img\n", "not an image reference"),
+        ("img\n--privileged", "not an image reference"),
+        ("a b", "not an image reference"),
+        (" img", "not an image reference"),
+        ("img\t", "not an image reference"),
+        ("img:", "not an image reference"),
+        ("img:-tag", "not an image reference"),
+        ("img:" + "t" * 129, "not an image reference"),
+        ("Upper", "not an image reference"),
+        ("a//b", "not an image reference"),
+        ("a/b/", "not an image reference"),
+        ("a..b", "not an image reference"),
+        ("$(reboot)", "not an image reference"),
+        ("img;rm", "not an image reference"),
+        ("x" * 256, "image name longer than 255 characters"),
+        ("x" * 100_000, "not an image reference"),
+        ("img@sha256:" + "a" * 63, "a sha256 digest has 64 hex digits"),
+        ("img@md5:" + "a" * 32, "unknown digest algorithm 'md5'"),
+    ],
+)
+def test_what_is_no_image_reference_is_refused(image: str, problem: str) -> None:
+    [found] = problems_of(spec_dict() | {"execution_image": image})
+    assert found.startswith(f"execution_image: {problem}"), found
+    assert "\n" not in found
+    assert len(found) < 300
 
 
 def test_every_problem_is_reported_at_once() -> None:
