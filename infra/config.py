@@ -20,6 +20,8 @@ from pydantic import (
     model_validator,
 )
 
+from runtime import contract
+
 ENVIRONMENTS_CONTEXT_KEY = "environments"
 SELECTED_ENVIRONMENT_CONTEXT_KEY = "env"
 
@@ -204,7 +206,7 @@ class EnvironmentSettings(_Settings):
 
     @property
     def stack_name(self) -> str:
-        return f"demand-{self.name}"
+        return contract.stack_name(self.name)
 
 
 class EnvironmentSettingsError(ValueError):

@@ -17,6 +17,7 @@ from infra.constructs.network import Network
 from infra.constructs.orchestration import Orchestration
 from infra.constructs.storage import DataBucket, SharedFileSystem
 from infra.lambda_code import LambdaBundle
+from runtime import contract
 
 # Where AWS Batch sends every job's output unless a job definition says otherwise.
 BATCH_JOB_LOG_GROUP = "/aws/batch/job"
@@ -159,15 +160,17 @@ class DemandStack(Stack):
         storage.grant_client_access(compute.default_job_role, list(access_points.values()))
         storage.file_system.grant_read(compute.instance_role)
 
-        self._output("StateMachineArn", orchestration.state_machine.state_machine_arn)
-        self._output("DataBucketName", data.bucket.bucket_name)
-        self._output("FileSystemId", storage.file_system.file_system_id)
-        self._output("JobQueueName", compute.default_queue_name)
-        self._output("OnDemandJobQueueName", compute.on_demand_queue_name)
+        self._output(
+            contract.OUTPUT_STATE_MACHINE_ARN, orchestration.state_machine.state_machine_arn
+        )
+        self._output(contract.OUTPUT_DATA_BUCKET_NAME, data.bucket.bucket_name)
+        self._output(contract.OUTPUT_FILE_SYSTEM_ID, storage.file_system.file_system_id)
+        self._output(contract.OUTPUT_JOB_QUEUE_NAME, compute.default_queue_name)
+        self._output(contract.OUTPUT_ON_DEMAND_JOB_QUEUE_NAME, compute.on_demand_queue_name)
         if compute.gpu_queue_name is not None:
-            self._output("GpuJobQueueName", compute.gpu_queue_name)
-        self._output("DefaultJobRoleArn", compute.default_job_role.role_arn)
-        self._output("JobLogGroupName", BATCH_JOB_LOG_GROUP)
+            self._output(contract.OUTPUT_GPU_JOB_QUEUE_NAME, compute.gpu_queue_name)
+        self._output(contract.OUTPUT_DEFAULT_JOB_ROLE_ARN, compute.default_job_role.role_arn)
+        self._output(contract.OUTPUT_JOB_LOG_GROUP_NAME, BATCH_JOB_LOG_GROUP)
 
         Tags.of(self).add("project", "demand-executions")
         Tags.of(self).add("environment", settings.name)

@@ -19,9 +19,12 @@ from infra.constructs.storage import (
     VOLUME_PATHS,
     SharedFileSystem,
 )
+from runtime import contract
 
 HANDLER_SOURCE = Path(__file__).with_name("file_system_layout_handler.py")
-MOUNT_PATH = "/mnt/efs"
+# Where the function mounts the file system: as the steps do; the inline handler, which can
+# import nothing of this project, repeats it (tests/infra/test_contract.py checks the two agree).
+MOUNT_PATH = contract.LAMBDA_EFS_MOUNT_PATH
 
 
 class FileSystemLayout(Construct):

@@ -1,7 +1,8 @@
 """The Lambda steps of the state machine, packaged from ``runtime/``.
 
 Only the handlers' entry points are named here; what they do lives in ``runtime/``. Each
-function gets its own role; the stack grants each only what its step uses.
+function gets its own role; the stack grants each only what its step uses. The names the
+handlers read (their environment, the mount path) come from ``runtime.contract``.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from constructs import Construct
 
 from infra.config import FunctionSettings
 from infra.lambda_code import LambdaBundle
+from runtime import contract
 
 LAMBDA_RUNTIME = lambda_.Runtime.PYTHON_3_14  # keep in step with lambda_code.LAMBDA_PYTHON_VERSION
-EFS_MOUNT_PATH = "/mnt/efs"
 
 
 @dataclass(frozen=True)
@@ -37,17 +38,17 @@ class StepEnvironment:
 
     def variables(self, settings: FunctionSettings) -> dict[str, str]:
         return {
-            "DEMAND_ENVIRONMENT": self.environment_name,
-            "DEMAND_FILE_SYSTEM_ID": self.file_system_id,
-            "DEMAND_SCRATCH_ACCESS_POINT_ID": self.scratch_access_point_id,
-            "DEMAND_SHARED_ACCESS_POINT_ID": self.shared_access_point_id,
-            "DEMAND_TMP_ACCESS_POINT_ID": self.tmp_access_point_id,
-            "DEMAND_EFS_MOUNT_PATH": EFS_MOUNT_PATH,
-            "DEMAND_DEFAULT_JOB_QUEUE": self.default_job_queue,
-            "DEMAND_GPU_JOB_QUEUE": self.gpu_job_queue,
-            "DEMAND_DEFAULT_JOB_ROLE_ARN": self.default_job_role_arn,
-            "POWERTOOLS_SERVICE_NAME": settings.service_name,
-            "POWERTOOLS_LOG_LEVEL": settings.log_level,
+            contract.ENV_ENVIRONMENT: self.environment_name,
+            contract.ENV_FILE_SYSTEM_ID: self.file_system_id,
+            contract.ENV_SCRATCH_ACCESS_POINT_ID: self.scratch_access_point_id,
+            contract.ENV_SHARED_ACCESS_POINT_ID: self.shared_access_point_id,
+            contract.ENV_TMP_ACCESS_POINT_ID: self.tmp_access_point_id,
+            contract.ENV_EFS_MOUNT_PATH: contract.LAMBDA_EFS_MOUNT_PATH,
+            contract.ENV_DEFAULT_JOB_QUEUE: self.default_job_queue,
+            contract.ENV_GPU_JOB_QUEUE: self.gpu_job_queue,
+            contract.ENV_DEFAULT_JOB_ROLE_ARN: self.default_job_role_arn,
+            contract.ENV_POWERTOOLS_SERVICE_NAME: settings.service_name,
+            contract.ENV_POWERTOOLS_LOG_LEVEL: settings.log_level,
         }
 
 
@@ -169,7 +170,9 @@ class LambdaSteps(Construct):
             vpc_subnets=self._subnets,
             security_groups=[self.security_group],
             filesystem=(
-                lambda_.FileSystem.from_efs_access_point(self._access_point, EFS_MOUNT_PATH)
+                lambda_.FileSystem.from_efs_access_point(
+                    self._access_point, contract.LAMBDA_EFS_MOUNT_PATH
+                )
                 if step.mounts_file_system
                 else None
             ),

@@ -22,6 +22,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from infra.constructs.functions import LambdaSteps
+from runtime import contract
 
 LAMBDA_SERVICE_ERRORS = [
     "Lambda.ServiceException",
@@ -29,8 +30,9 @@ LAMBDA_SERVICE_ERRORS = [
     "Lambda.SdkClientException",
     "Lambda.TooManyRequestsException",
 ]
-# Raised by the handlers (runtime/errors.py) for what may succeed when tried again.
-TRANSIENT_STEP_ERRORS = ["TransientAwsError", "TransientSyncError"]
+# Raised by the handlers (runtime/errors.py, runtime/sync/errors.py) for what may succeed when
+# tried again; Step Functions matches them by the exception's class name.
+TRANSIENT_STEP_ERRORS = [contract.ERROR_TRANSIENT_AWS, contract.ERROR_TRANSIENT_SYNC]
 # How Step Functions reports Batch API throttling and server errors on submitJob.
 BATCH_API_ERRORS = [
     "Batch.AWSBatchException",
@@ -84,9 +86,11 @@ class Orchestration(Construct):
         super().__init__(scope, construct_id)
         self._map_concurrency = map_concurrency
 
-        fail = sfn.Fail(self, "Fail", error_path="$.error.Error", cause_path="$.error.Cause")
+        fail = sfn.Fail(
+            self, contract.STATE_FAIL, error_path="$.error.Error", cause_path="$.error.Cause"
+        )
         cleanup_after_failure = self._invoke(
-            "Cleanup after failure",
+            contract.STATE_CLEANUP_AFTER_FAILURE,
             functions.cleanup,
             payload={
                 "cleanup": sfn.JsonPath.object_at("$.plan.cleanup"),

@@ -10,11 +10,13 @@ import json
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
+from runtime import contract
+
 if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
 
 # States that only handle a failure: the step that failed is the one entered before them.
-FAILURE_HANDLING_STATES = frozenset({"Cleanup after failure", "Fail"})
+FAILURE_HANDLING_STATES = frozenset({contract.STATE_CLEANUP_AFTER_FAILURE, contract.STATE_FAIL})
 # How far back to look: a page holds up to 1000 events; an execution with a few thousand
 # syncs has more, but its current step and its job are near the end.
 MAX_HISTORY_PAGES = 5

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
+from runtime import contract
 from runtime.cloud.errors import CloudError, EnvironmentNotFoundError
 
 if TYPE_CHECKING:
@@ -14,16 +15,16 @@ if TYPE_CHECKING:
 
 # The outputs of infra/stacks.py that the CLI reads, by output key.
 REQUIRED_OUTPUTS = (
-    "StateMachineArn",
-    "DataBucketName",
-    "FileSystemId",
-    "JobQueueName",
-    "JobLogGroupName",
+    contract.OUTPUT_STATE_MACHINE_ARN,
+    contract.OUTPUT_DATA_BUCKET_NAME,
+    contract.OUTPUT_FILE_SYSTEM_ID,
+    contract.OUTPUT_JOB_QUEUE_NAME,
+    contract.OUTPUT_JOB_LOG_GROUP_NAME,
 )
 
 
 def stack_name(environment: str) -> str:
-    return f"demand-{environment}"
+    return contract.stack_name(environment)
 
 
 @dataclass(frozen=True)
@@ -76,9 +77,9 @@ def locate_environment(name: str, cloudformation: CloudFormationClient) -> Deplo
     return DeployedEnvironment(
         name=name,
         stack_name=stack,
-        state_machine_arn=outputs["StateMachineArn"],
-        data_bucket=outputs["DataBucketName"],
-        file_system_id=outputs["FileSystemId"],
-        job_queue=outputs["JobQueueName"],
-        job_log_group=outputs["JobLogGroupName"],
+        state_machine_arn=outputs[contract.OUTPUT_STATE_MACHINE_ARN],
+        data_bucket=outputs[contract.OUTPUT_DATA_BUCKET_NAME],
+        file_system_id=outputs[contract.OUTPUT_FILE_SYSTEM_ID],
+        job_queue=outputs[contract.OUTPUT_JOB_QUEUE_NAME],
+        job_log_group=outputs[contract.OUTPUT_JOB_LOG_GROUP_NAME],
     )

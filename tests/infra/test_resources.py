@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match, Template
 
+from runtime import contract
+from runtime.cloud.stack import REQUIRED_OUTPUTS
 from tests.synthesis import ALL_ENVIRONMENTS, Synthesis, resources
 
 STEP_HANDLERS = {
@@ -17,17 +19,17 @@ STEP_HANDLERS = {
     "cleanup": "runtime.handlers.cleanup.handler",
 }
 CONTRACT_VARIABLES = {
-    "DEMAND_ENVIRONMENT",
-    "DEMAND_FILE_SYSTEM_ID",
-    "DEMAND_SCRATCH_ACCESS_POINT_ID",
-    "DEMAND_SHARED_ACCESS_POINT_ID",
-    "DEMAND_TMP_ACCESS_POINT_ID",
-    "DEMAND_EFS_MOUNT_PATH",
-    "DEMAND_DEFAULT_JOB_QUEUE",
-    "DEMAND_GPU_JOB_QUEUE",
-    "DEMAND_DEFAULT_JOB_ROLE_ARN",
-    "POWERTOOLS_SERVICE_NAME",
-    "POWERTOOLS_LOG_LEVEL",
+    contract.ENV_ENVIRONMENT,
+    contract.ENV_FILE_SYSTEM_ID,
+    contract.ENV_SCRATCH_ACCESS_POINT_ID,
+    contract.ENV_SHARED_ACCESS_POINT_ID,
+    contract.ENV_TMP_ACCESS_POINT_ID,
+    contract.ENV_EFS_MOUNT_PATH,
+    contract.ENV_DEFAULT_JOB_QUEUE,
+    contract.ENV_GPU_JOB_QUEUE,
+    contract.ENV_DEFAULT_JOB_ROLE_ARN,
+    contract.ENV_POWERTOOLS_SERVICE_NAME,
+    contract.ENV_POWERTOOLS_LOG_LEVEL,
 }
 
 
@@ -255,20 +257,20 @@ def test_lambda_steps(synthesis: Synthesis, environment: str) -> None:
         if step == "register":
             assert mounts == []
         else:
-            assert [mount["LocalMountPath"] for mount in mounts] == ["/mnt/efs"]
+            assert [mount["LocalMountPath"] for mount in mounts] == [contract.LAMBDA_EFS_MOUNT_PATH]
     assert steps["sync"]["Properties"]["Timeout"] == 900
 
 
 def test_step_environment_values(synthesis: Synthesis) -> None:
     dev = _step_functions(synthesis.templates["dev"])["sync"]["Properties"]
     variables = dev["Environment"]["Variables"]
-    assert variables["DEMAND_ENVIRONMENT"] == "dev"
-    assert variables["DEMAND_EFS_MOUNT_PATH"] == "/mnt/efs"
-    assert variables["DEMAND_DEFAULT_JOB_QUEUE"] == "demand-dev-default"
-    assert variables["DEMAND_GPU_JOB_QUEUE"] == ""
-    assert variables["POWERTOOLS_LOG_LEVEL"] == "DEBUG"
+    assert variables[contract.ENV_ENVIRONMENT] == "dev"
+    assert variables[contract.ENV_EFS_MOUNT_PATH] == contract.LAMBDA_EFS_MOUNT_PATH
+    assert variables[contract.ENV_DEFAULT_JOB_QUEUE] == "demand-dev-default"
+    assert variables[contract.ENV_GPU_JOB_QUEUE] == ""
+    assert variables[contract.ENV_POWERTOOLS_LOG_LEVEL] == "DEBUG"
     prod = _step_functions(synthesis.templates["prod"])["sync"]["Properties"]
-    assert prod["Environment"]["Variables"]["DEMAND_GPU_JOB_QUEUE"] == "demand-prod-gpu"
+    assert prod["Environment"]["Variables"][contract.ENV_GPU_JOB_QUEUE] == "demand-prod-gpu"
     assert prod["MemorySize"] == 3008
 
 
@@ -392,16 +394,9 @@ def test_new_vpc_has_s3_endpoint_and_flow_logs(synthesis: Synthesis) -> None:
 @pytest.mark.parametrize("environment", ALL_ENVIRONMENTS)
 def test_outputs_the_cli_reads(synthesis: Synthesis, environment: str) -> None:
     outputs = synthesis.templates[environment]["Outputs"]
-    for name in (
-        "StateMachineArn",
-        "DataBucketName",
-        "FileSystemId",
-        "JobQueueName",
-        "JobLogGroupName",
-    ):
-        assert name in outputs
-    assert outputs["JobLogGroupName"]["Value"] == "/aws/batch/job"
-    assert outputs["JobQueueName"]["Value"] == f"demand-{environment}-default"
+    assert set(REQUIRED_OUTPUTS) <= set(outputs)
+    assert outputs[contract.OUTPUT_JOB_LOG_GROUP_NAME]["Value"] == "/aws/batch/job"
+    assert outputs[contract.OUTPUT_JOB_QUEUE_NAME]["Value"] == f"demand-{environment}-default"
 
 
 def test_stack_names_and_removal(synthesis: Synthesis) -> None:

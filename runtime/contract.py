@@ -1,0 +1,65 @@
+"""The names that ``infra/`` (the CDK app) and ``runtime/`` must agree on, in one place.
+
+Names only: no logic beyond a format, and nothing but the standard library, so that the CDK app
+may import this module without importing any runtime logic. Each group says who writes the name
+and who reads it; ``tests/infra/test_contract.py`` checks the synthesized template against the
+runtime, so renaming a name here renames it on both sides, and a copy that drifts fails a test.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# --- The Lambda steps' environment -----------------------------------------------------------
+# Set on every step function by infra/constructs/functions.py; read by
+# runtime.handlers.deployment.DeploymentSettings (one field per variable).
+VARIABLE_PREFIX: Final = "DEMAND_"
+ENV_ENVIRONMENT: Final = "DEMAND_ENVIRONMENT"
+ENV_FILE_SYSTEM_ID: Final = "DEMAND_FILE_SYSTEM_ID"
+ENV_SCRATCH_ACCESS_POINT_ID: Final = "DEMAND_SCRATCH_ACCESS_POINT_ID"
+ENV_SHARED_ACCESS_POINT_ID: Final = "DEMAND_SHARED_ACCESS_POINT_ID"
+ENV_TMP_ACCESS_POINT_ID: Final = "DEMAND_TMP_ACCESS_POINT_ID"
+ENV_EFS_MOUNT_PATH: Final = "DEMAND_EFS_MOUNT_PATH"
+ENV_DEFAULT_JOB_QUEUE: Final = "DEMAND_DEFAULT_JOB_QUEUE"
+ENV_GPU_JOB_QUEUE: Final = "DEMAND_GPU_JOB_QUEUE"  # empty when the environment has no GPU queue
+ENV_DEFAULT_JOB_ROLE_ARN: Final = "DEMAND_DEFAULT_JOB_ROLE_ARN"
+# Read by Powertools' Logger and Tracer (runtime.handlers.observability).
+ENV_POWERTOOLS_SERVICE_NAME: Final = "POWERTOOLS_SERVICE_NAME"
+ENV_POWERTOOLS_LOG_LEVEL: Final = "POWERTOOLS_LOG_LEVEL"
+
+# Where the step functions mount the whole file system (an access point rooted at "/").
+LAMBDA_EFS_MOUNT_PATH: Final = "/mnt/efs"
+
+# --- The stack -------------------------------------------------------------------------------
+# The CloudFormation stack of an environment, also the name of its state machine and the prefix
+# of the job definitions its steps register (and that its roles may register and submit).
+STACK_NAME_FORMAT: Final = "demand-{environment}"
+
+
+def stack_name(environment: str) -> str:
+    """``demand-<environment>``: see :data:`STACK_NAME_FORMAT`."""
+    return STACK_NAME_FORMAT.format(environment=environment)
+
+
+# The stack's outputs, by output key (infra/stacks.py). runtime.cloud.stack reads some of them;
+# docs/deploy.md lists them all for the people who deploy and use an environment.
+OUTPUT_STATE_MACHINE_ARN: Final = "StateMachineArn"
+OUTPUT_DATA_BUCKET_NAME: Final = "DataBucketName"
+OUTPUT_FILE_SYSTEM_ID: Final = "FileSystemId"
+OUTPUT_JOB_QUEUE_NAME: Final = "JobQueueName"
+OUTPUT_ON_DEMAND_JOB_QUEUE_NAME: Final = "OnDemandJobQueueName"
+OUTPUT_GPU_JOB_QUEUE_NAME: Final = "GpuJobQueueName"  # only when the environment has GPUs
+OUTPUT_DEFAULT_JOB_ROLE_ARN: Final = "DefaultJobRoleArn"
+OUTPUT_JOB_LOG_GROUP_NAME: Final = "JobLogGroupName"
+
+# --- The state machine -----------------------------------------------------------------------
+# States that infra/constructs/orchestration.py defines and runtime.cloud.history looks for in
+# an execution's history: the ones that only handle a failure.
+STATE_CLEANUP_AFTER_FAILURE: Final = "Cleanup after failure"
+STATE_FAIL: Final = "Fail"
+
+# Errors the state machine retries with backoff when a Lambda step raises them. Step Functions
+# matches a Lambda's error by the exception's class name: each is the name of a class in
+# runtime.errors or runtime.sync.errors.
+ERROR_TRANSIENT_AWS: Final = "TransientAwsError"
+ERROR_TRANSIENT_SYNC: Final = "TransientSyncError"
