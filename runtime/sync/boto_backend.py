@@ -8,6 +8,7 @@ Transfers run on a small thread pool through s3transfer, which does multipart an
 from __future__ import annotations
 
 import mimetypes
+import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
@@ -113,7 +114,9 @@ class BotoBackend:
         def run() -> bool:
             reply = self.client.get_object(Bucket=bucket, Key=obj.relpath, **extra)
             body = reply["Body"]
-            with open(path, "wb") as handle:
+            # Never through a link: the partial file is the engine's own (see localfs).
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o666)
+            with open(fd, "wb") as handle:
                 while chunk := body.read(CHUNK):
                     handle.write(chunk)
                     on_bytes(len(chunk))

@@ -24,8 +24,9 @@ class Verdict(enum.Enum):
 
 def quick_verdict(src: Entry, dst: Entry | None, *, size_only: bool, force: bool) -> Verdict:
     """What listings alone can tell. A local entry's ``etag`` is one the completion record
-    vouched for (same size and mtime as when recorded)."""
-    if force or dst is None or src.size != dst.size:
+    vouched for (the very file recorded, unchanged). A destination that is not a regular file
+    (a link, a FIFO ...) is replaced, whatever it leads to."""
+    if force or dst is None or dst.refused is not None or src.size != dst.size:
         return Verdict.STALE
     if size_only:
         return Verdict.CURRENT

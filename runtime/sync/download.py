@@ -17,16 +17,10 @@ from runtime.sync.backend import BytesCallback, Cancellable, NotCancellable
 from runtime.sync.compare import file_matches_etag
 from runtime.sync.errors import IntegrityError, as_sync_error
 from runtime.sync.listing import Entry
+from runtime.sync.localfs import Identity, Placer
 from runtime.sync.multipart import etag_matches, is_multipart_etag
 from runtime.sync.sides import LocalSide, S3Side
-from runtime.sync.transfer import (
-    Completion,
-    DirectoryMaker,
-    MoveDone,
-    delete_files,
-    partial_path,
-    safe_relpath,
-)
+from runtime.sync.transfer import Completion, MoveDone, delete_files, safe_relpath
 
 # Objects up to this size are verified on the thread that reports them (hashing 256 KiB
 # takes well under a millisecond); larger ones go to the finisher threads.
@@ -36,26 +30,29 @@ INLINE_VERIFY = 256 * 1024
 class Download:
     delete_batch = 1
 
-    def __init__(self, source: S3Side, destination: LocalSide, finisher: Executor) -> None:
+    def __init__(
+        self,
+        source: S3Side,
+        destination: LocalSide,
+        finisher: Executor,
+        *,
+        read_only: bool = False,
+    ) -> None:
         self.source = source
         self.destination = destination
-        self._root = str(destination.root)
+        self._placer = Placer(destination.root, single=destination.single, read_only=read_only)
         # Verifying reads the whole file: large ones are hashed on a few threads (hashlib
         # drops the GIL) rather than on the client's event-loop threads.
         self._finisher = finisher
-        self._directories = DirectoryMaker()
-
-    def _final(self, relpath: str) -> str:
-        return f"{self._root}/{relpath}" if relpath else self._root
 
     def start(self, src: Entry, on_bytes: BytesCallback, on_done: MoveDone) -> Cancellable:
         key = self.source.key(src.relpath)
         subject = f"s3://{self.source.bucket}/{key}"
         done = Completion(on_done, subject)
         try:
-            final = self._final(safe_relpath(src.relpath, subject))
-            self._directories.ensure(os.path.dirname(final))
-            partial = partial_path(final)
+            relpath = safe_relpath(src.relpath, subject)
+            directory = self._placer.directory(relpath)
+            partial = self._placer.partials.new_path()
         except Exception as exc:
             done.fail(exc)
             return NotCancellable()
@@ -69,11 +66,11 @@ class Download:
                     finally:
                         done(error)
                 elif src.size <= INLINE_VERIFY or checksum_validated:
-                    self._finish(src, partial, final, checksum_validated, done)
+                    self._finish(src, partial, directory, checksum_validated, done)
                 else:
                     try:
                         self._finisher.submit(
-                            self._finish, src, partial, final, checksum_validated, done
+                            self._finish, src, partial, directory, checksum_validated, done
                         )
                     except BaseException:
                         _discard(partial)
@@ -90,7 +87,7 @@ class Download:
         self,
         src: Entry,
         partial: str,
-        final: str,
+        directory: Identity,
         checksum_validated: bool,
         done: Completion,
     ) -> None:
@@ -105,14 +102,14 @@ class Download:
                         self.source.bucket, self.source.key(src.relpath), parts
                     ),
                 )
-                os.replace(partial, final)
+                self._placer.place(partial, src.relpath, directory)
             except BaseException:
                 _discard(partial)
                 raise
             done(None)
 
     def content_matches(self, src: Entry, dst: Entry) -> bool:
-        return file_matches_etag(self._final(src.relpath), src)
+        return file_matches_etag(self._placer.final(src.relpath), src)
 
     def delete(self, relpaths: Sequence[str]) -> list[str]:
         return delete_files(self.destination.path(relpath) for relpath in relpaths)

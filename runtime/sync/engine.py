@@ -4,11 +4,14 @@ One thread walks the merged listing in order and starts transfers (at most ``max
 at once); the transfer client's threads finish them. Every entry passes through the
 :class:`~runtime.sync.ledger.Ledger`, whose watermark becomes the cursor when the deadline
 stops the walk. A transfer that fails in a retryable way (throttling after the client's own
-retries, a corrupted body) is tried again a few times before it counts as failed.
+retries, a corrupted body) is tried again a few times before it counts as failed. A local
+source entry that is not a regular file of the tree (a link, a device ...) counts as failed,
+not retryable, and is named.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import threading
 import time
@@ -29,10 +32,11 @@ from runtime.sync.errors import (
 from runtime.sync.filters import PathFilter
 from runtime.sync.ledger import Ledger, Slot
 from runtime.sync.listing import Entry, merge
+from runtime.sync.localfs import refused_message
 from runtime.sync.model import MAX_ERRORS, SyncResult
 from runtime.sync.progress import ProgressSubscriber, SyncProgress
 from runtime.sync.sides import LocalSide, Route
-from runtime.sync.transfer import Mover, remove_orphaned_partials
+from runtime.sync.transfer import Mover
 from runtime.sync.window import Window
 
 # The deadline clock; a module attribute so tests can drive deadlines deterministically.
@@ -106,10 +110,11 @@ def run(
             state.cancel_all()
             state.wait(None)
         state.close()
-    if isinstance(route.destination, LocalSide):
-        remove_orphaned_partials(
-            route.destination.partial_files(), all_of_them=options.own_destination
-        )
+        if isinstance(route.destination, LocalSide):
+            # Every transfer has ended and removed its partial file if it failed: what is
+            # left there is a dead process's (or, for the cache's owner, anybody's).
+            with contextlib.suppress(OSError):
+                route.destination.partials().remove_orphans(all_of_them=options.own_destination)
     done = not stopped and not state.cancelled_any
     summary = SyncResult(
         transferred=state.transferred,
@@ -186,6 +191,9 @@ class _Run:
                 if self.options.delete:
                     self._queue_delete(deletes, relpath)
                 continue
+            if src.refused is not None:
+                self._refuse(src)
+                continue
             contribution = self.options.digest(src) if self.options.digest else None
             verdict = quick_verdict(
                 src, dst, size_only=self.options.size_only, force=self.options.force
@@ -206,6 +214,20 @@ class _Run:
                 self._start(src, slot, attempt=1)
         self._delete(deletes)
         return False
+
+    def _refuse(self, src: Entry) -> None:
+        """A source entry that is not a regular file of its tree: failed, named, not retried."""
+        where = (
+            self.route.source.path(src.relpath)
+            if isinstance(self.route.source, LocalSide)
+            else src.relpath
+        )
+        with self._lock:
+            self.failed += 1
+            self.all_retryable = False
+            self._errors.append(refused_message(where, src.refused or "not a regular file"))
+        self.ledger.close(self.ledger.open(src.relpath), ok=False)
+        self.progress.on_done(self.route.display_name(src.relpath), "failed")
 
     def _source_must_exist(self) -> bool:
         # An empty directory is a fine thing to upload; an S3 location with nothing in it is

@@ -40,6 +40,11 @@ class TransientSyncError(SyncError):
     """A failure that may pass: the state machine retries the step with backoff."""
 
 
+class RefusedFile(SyncFailed):
+    """A local path the engine will not read or write through: a symbolic link, a hard link,
+    a device, a FIFO or a socket where a regular file should be (see docs/sync-safety.md)."""
+
+
 class IntegrityError(TransientSyncError):
     """Bytes arrived that do not match the object's size or checksum; nothing was placed."""
 

@@ -14,9 +14,6 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-# Downloads land in hidden temporary files next to their final name; listings skip them.
-PARTIAL_SUFFIX = ".demand-partial"
-
 
 @dataclass(frozen=True, slots=True)
 class Entry:
@@ -27,6 +24,13 @@ class Entry:
     etag: str | None = None  # S3: without quotes
     checksum_algorithm: str | None = None  # S3: e.g. CRC64NVME when S3 holds a checksum
     mtime_ns: int | None = None  # files
+    # Files: which file this is. A job can restore a file's mtime after writing it, but not
+    # its ctime (any change sets it to now) nor, after replacing it, its inode.
+    dev: int | None = None
+    ino: int | None = None
+    ctime_ns: int | None = None
+    # Files: why this is not a regular file the engine may read or keep ("a symbolic link").
+    refused: str | None = None
 
 
 def s3_entries(objects: Iterable[Entry], prefix: str) -> Iterator[Entry]:
@@ -39,23 +43,59 @@ def s3_entries(objects: Iterable[Entry], prefix: str) -> Iterator[Entry]:
         yield Entry(relpath, obj.size, obj.etag, obj.checksum_algorithm)
 
 
+def refusal(info: os.stat_result, *, sending: bool) -> str | None:
+    """Why a file with this ``lstat`` cannot be taken as a regular file of its tree, or None.
+
+    ``sending``: the file is to be read (uploaded or copied), so a hard link is refused too —
+    its other names may be anywhere, a host file among them. A destination's hard links are
+    harmless: files are replaced by renaming, never written in place.
+    """
+    mode = info.st_mode
+    if stat.S_ISREG(mode):
+        if sending and info.st_nlink > 1:
+            return f"a hard link ({info.st_nlink} names for one file)"
+        return None
+    if stat.S_ISLNK(mode):
+        return "a symbolic link"
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "not a regular file"
+
+
+def file_entry(relpath: str, info: os.stat_result, *, sending: bool) -> Entry:
+    return Entry(
+        relpath,
+        info.st_size,
+        mtime_ns=info.st_mtime_ns,
+        dev=info.st_dev,
+        ino=info.st_ino,
+        ctime_ns=info.st_ctime_ns,
+        refused=refusal(info, sending=sending),
+    )
+
+
 def walk_local(
-    root: Path, *, start_after: str | None = None, partials: list[Path] | None = None
+    root: Path, *, start_after: str | None = None, sending: bool = False
 ) -> Iterator[Entry]:
-    """Files under ``root`` in S3 order, after ``start_after``; partial downloads are skipped.
+    """Everything under ``root`` but directories, in S3 order, after ``start_after``.
 
     Sorting each directory by ``name + "/"`` for subdirectories makes a depth-first walk come
     out in the same order as the sorted list of full relative paths (``a-b`` before ``a/x``).
-    Symbolic links to files are followed; links to directories are not (no cycles). Partial
-    downloads found on the way are appended to ``partials`` when given.
+    Nothing is followed: a symbolic link (to a file or to a directory), a device, a FIFO or a
+    socket is listed with ``refused`` saying what it is — so that a sending side reports it
+    and a receiving side replaces it — and so is a hard link when ``sending``.
     """
     if root.is_dir():
-        yield from _walk(root, "", start_after, partials)
+        yield from _walk(root, "", start_after, sending)
 
 
-def _walk(
-    directory: Path, base: str, start_after: str | None, partials: list[Path] | None
-) -> Iterator[Entry]:
+def _walk(directory: Path, base: str, start_after: str | None, sending: bool) -> Iterator[Entry]:
     try:
         with os.scandir(directory) as scan:
             names = sorted(
@@ -69,31 +109,27 @@ def _walk(
         if key.endswith("/"):
             # Skip a subtree only when all of it sorts before the resume point.
             if start_after is None or relpath > start_after or start_after.startswith(relpath):
-                yield from _walk(Path(entry.path), relpath, start_after, partials)
-            continue
-        if key.endswith(PARTIAL_SUFFIX):
-            if partials is not None:
-                partials.append(Path(entry.path))
+                yield from _walk(Path(entry.path), relpath, start_after, sending)
             continue
         if start_after is not None and relpath <= start_after:
             continue
         try:
-            info = entry.stat()
+            info = entry.stat(follow_symlinks=False)
         except FileNotFoundError:
             continue
-        if stat.S_ISREG(info.st_mode):
-            yield Entry(relpath, info.st_size, mtime_ns=info.st_mtime_ns)
+        yield file_entry(relpath, info, sending=sending)
 
 
-def local_entry(path: Path) -> Entry | None:
-    """The single file at ``path`` (relpath ``""``), or None when there is no regular file."""
+def local_entry(path: Path, *, sending: bool = False) -> Entry | None:
+    """What is at ``path`` (relpath ``""``), not followed if a link; None when nothing or a
+    directory is there."""
     try:
-        info = path.stat()
+        info = os.lstat(path)
     except (FileNotFoundError, NotADirectoryError):
         return None
-    if not stat.S_ISREG(info.st_mode):
+    if stat.S_ISDIR(info.st_mode):
         return None
-    return Entry("", info.st_size, mtime_ns=info.st_mtime_ns)
+    return file_entry("", info, sending=sending)
 
 
 Pair = tuple[str, Entry | None, Entry | None]

@@ -1,6 +1,7 @@
 """Files → files (``file://`` inputs in local mode): copy to a partial file, rename into place.
 
-``shutil.copyfile`` lets the kernel copy (``copy_file_range`` / ``sendfile``); the size is
+The source is opened as listed (:func:`runtime.sync.localfs.open_listed`: a regular file, no
+link); the kernel copies between the two descriptors (``sendfile``) where it can. The size is
 checked before the rename. Deletes remove files only, never directories.
 """
 
@@ -16,14 +17,11 @@ from runtime.sync.backend import BytesCallback, Cancellable, NotCancellable
 from runtime.sync.compare import files_match
 from runtime.sync.errors import IntegrityError
 from runtime.sync.listing import Entry
+from runtime.sync.localfs import Placer, open_listed
 from runtime.sync.sides import LocalSide
-from runtime.sync.transfer import (
-    Completion,
-    DirectoryMaker,
-    MoveDone,
-    delete_files,
-    partial_path,
-)
+from runtime.sync.transfer import Completion, MoveDone, delete_files
+
+CHUNK = 1 << 20
 
 
 class LocalCopy:
@@ -33,27 +31,34 @@ class LocalCopy:
         self.source = source
         self.destination = destination
         self._pool = pool
-        self._directories = DirectoryMaker()
+        self._placer = Placer(destination.root, single=destination.single)
 
     def start(self, src: Entry, on_bytes: BytesCallback, on_done: MoveDone) -> Cancellable:
         origin = str(self.source.path(src.relpath))
-        final = str(self.destination.path(src.relpath))
         done = Completion(on_done, origin)
 
         def copy() -> None:
             with done.guard():
-                partial = partial_path(final)
+                opened = open_listed(origin, src)
                 try:
-                    self._directories.ensure(os.path.dirname(final))
-                    shutil.copyfile(origin, partial)
-                    size = os.stat(partial).st_size
-                    if size != src.size:
-                        raise IntegrityError(f"{origin}: copied {size} bytes, expected {src.size}")
-                    os.replace(partial, final)
-                except BaseException:
-                    with contextlib.suppress(OSError):
-                        os.unlink(partial)
-                    raise
+                    directory = self._placer.directory(src.relpath)
+                    partial, fd = self._placer.partials.create()
+                    try:
+                        try:
+                            size = copy_fd(opened.fd, fd)
+                        finally:
+                            os.close(fd)
+                        if size != src.size:
+                            raise IntegrityError(
+                                f"{origin}: copied {size} bytes, expected {src.size}"
+                            )
+                        self._placer.place(partial, src.relpath, directory)
+                    except BaseException:
+                        with contextlib.suppress(OSError):
+                            os.unlink(partial)
+                        raise
+                finally:
+                    opened.close()
                 on_bytes(size)
                 done(None)
 
@@ -66,3 +71,20 @@ class LocalCopy:
 
     def delete(self, relpaths: Sequence[str]) -> list[str]:
         return delete_files(self.destination.path(relpath) for relpath in relpaths)
+
+
+def copy_fd(source: int, destination: int) -> int:
+    """Copy all of ``source`` (from its start) to ``destination``; the bytes copied."""
+    copied = 0
+    try:
+        while sent := os.sendfile(destination, source, copied, CHUNK):
+            copied += sent
+        return copied
+    except OSError:
+        if copied:
+            raise
+    # No sendfile between two files here (macOS): through Python, the old way.
+    with open(source, "rb", closefd=False) as fin, open(destination, "wb", closefd=False) as fout:
+        fin.seek(0)
+        shutil.copyfileobj(fin, fout, CHUNK)
+        return fout.tell()

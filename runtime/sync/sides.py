@@ -7,14 +7,15 @@ object or a prefix, a path a file or a directory — so it happens once, before 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from glob import escape as glob_escape
 from pathlib import Path, PurePosixPath
 
 from runtime.sync.backend import S3Backend
 from runtime.sync.errors import SyncLocationError
-from runtime.sync.listing import PARTIAL_SUFFIX, Entry, local_entry, s3_entries, walk_local
+from runtime.sync.listing import Entry, local_entry, s3_entries, walk_local
+from runtime.sync.localfs import Partials
 from runtime.sync.locations import LocalLocation, Location, S3Location
 
 
@@ -48,7 +49,8 @@ class S3Side:
 class LocalSide:
     root: Path  # a tree's directory, or a single file's path
     single: bool
-    partials: list[Path] = field(default_factory=list, compare=False, repr=False)
+    # The source of a sync: its files are read, so hard links are refused too (see listing).
+    sending: bool = False
 
     def path(self, relpath: str) -> Path:
         return self.root.joinpath(*relpath.split("/")) if relpath else self.root
@@ -56,18 +58,15 @@ class LocalSide:
     def entries(self, after: str | None) -> Iterator[Entry]:
         if self.single:
             if after is None:
-                found = local_entry(self.root)
+                found = local_entry(self.root, sending=self.sending)
                 if found is not None:
                     yield found
             return
-        yield from walk_local(self.root, start_after=after, partials=self.partials)
+        yield from walk_local(self.root, start_after=after, sending=self.sending)
 
-    def partial_files(self) -> list[Path]:
-        """Partial downloads seen here: collected by the walk of a tree; a single file's are
-        its siblings named after it."""
-        if not self.single:
-            return self.partials
-        return list(self.root.parent.glob(f".{glob_escape(self.root.name)}.*{PARTIAL_SUFFIX}"))
+    def partials(self) -> Partials:
+        """Where partial files of this destination are kept (outside the tree)."""
+        return Partials(self.root, single=self.single)
 
     def __str__(self) -> str:
         return str(self.root)
@@ -108,12 +107,14 @@ def _resolve_source(location: Location, backend: Callable[[], S3Backend]) -> Sid
             return S3Side(location.bucket, location.key, single=True, backend=client)
         return S3Side(location.bucket, location.key + "/", single=False, backend=client)
     path = location.path
-    if path.is_dir():
-        return LocalSide(path, single=False)
-    if path.is_file():
-        if location.names_directory:
+    if path.is_dir() and not path.is_symlink():
+        return LocalSide(path, single=False, sending=True)
+    if os.path.lexists(path):
+        if location.names_directory and not path.is_symlink():
             raise SyncLocationError(f"source is a file, not a directory: {location}")
-        return LocalSide(path, single=True)
+        # Anything but a directory — a link (even to a directory), a FIFO — is one entry,
+        # which the engine refuses by name if it is not a regular file.
+        return LocalSide(path, single=True, sending=True)
     raise SyncLocationError(f"source does not exist: {location}")
 
 

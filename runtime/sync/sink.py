@@ -35,7 +35,8 @@ Finished = Callable[[str | None, BaseException | None], None]
 
 class StreamSink:
     def __init__(self, path: str, *, md5: bool) -> None:
-        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        # Never through a link: the partial file is the engine's own (see localfs).
+        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o666)
         self._md5: Any = hashlib.md5() if md5 else None
         self._expected_offset = 0
         self._chunks: queue.Queue[tuple[bytes, int] | None] = queue.Queue(QUEUE_DEPTH)

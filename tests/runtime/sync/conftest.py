@@ -12,7 +12,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from runtime.sync.listing import PARTIAL_SUFFIX
+from runtime.sync.localfs import PARTIALS_SUFFIX
 from runtime.sync.settings import S3Config
 from tests.runtime.sync.faults import Faults, FaultyServer, start_server
 
@@ -103,7 +103,10 @@ def read_tree(root: Path) -> dict[str, bytes]:
 
 
 def partials(root: Path) -> list[Path]:
-    return list(root.rglob(f"*{PARTIAL_SUFFIX}"))
+    """Partial files left by syncs into ``root``, or into a destination under it."""
+    beside = root.with_name(f".{root.name}{PARTIALS_SUFFIX}")
+    directories = [*root.rglob(f"*{PARTIALS_SUFFIX}"), beside]
+    return [path for found in directories if found.is_dir() for path in found.iterdir()]
 
 
 def s3_tree(client: S3Client, bucket: str, prefix: str = "") -> dict[str, bytes]:

@@ -21,9 +21,9 @@ from runtime.sync.errors import (
     SyncLocationError,
 )
 from runtime.sync.listing import Entry
+from runtime.sync.localfs import Partials
 from runtime.sync.model import SyncRequest, SyncResult
 from runtime.sync.progress import ProgressCounter
-from runtime.sync.transfer import partial_path
 from runtime.sync.upload import Upload
 from tests.runtime.sync.conftest import Store, partials, read_tree
 
@@ -186,12 +186,16 @@ def test_orphaned_partials_of_a_single_file_are_removed(store: Store, tmp_path: 
     store.put("", {"one.txt": b"one"})
     dead = subprocess.Popen(["true"])  # a process id that no longer runs
     dead.wait()
-    own = Path(partial_path(str(tmp_path / "one.txt")))
-    orphan = own.with_name(own.name.replace(f"-{os.getpid()}-", f"-{dead.pid}-"))
+    own, fd = Partials(tmp_path / "one.txt", single=True).create()
+    os.close(fd)
+    os.unlink(own)
+    orphan = Path(own.replace(f"-{os.getpid()}-", f"-{dead.pid}-"))
     orphan.write_bytes(b"half")
+    assert partials(tmp_path) == [orphan]
     sync(request(store.url("one.txt"), str(tmp_path / "one.txt")), s3=store.access)
     assert (tmp_path / "one.txt").read_bytes() == b"one"
     assert partials(tmp_path) == []
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["one.txt"]  # nor its directory
 
 
 def _sync_within(seconds: float, req: SyncRequest, s3: S3Access) -> SyncResult:
@@ -204,12 +208,15 @@ def _sync_within(seconds: float, req: SyncRequest, s3: S3Access) -> SyncResult:
     return results[0]
 
 
-def test_partial_names_of_long_multibyte_names_fit(tmp_path: Path) -> None:
+def test_partial_directories_of_long_multibyte_names_fit(tmp_path: Path) -> None:
     name = "\U0001f600" * 62 + ".c"  # 250 bytes in UTF-8: a valid name on Linux
-    partial = Path(partial_path(str(tmp_path / name)))
-    assert len(os.fsencode(partial.name)) <= 255
-    assert partial.name.startswith(".\U0001f600")
-    partial.write_bytes(b"fits")
+    for single in (True, False):
+        partial, fd = Partials(tmp_path / name, single=single).create()
+        os.close(fd)
+        directory = Path(partial).parent
+        assert len(os.fsencode(directory.name)) <= 255
+        assert directory.name.startswith(".\U0001f600")
+        assert directory.parent == tmp_path
 
 
 def test_a_long_multibyte_key_is_transferred(store: Store, tmp_path: Path) -> None:

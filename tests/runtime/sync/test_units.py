@@ -13,7 +13,7 @@ from runtime.sync.cursor import Cursor
 from runtime.sync.errors import InvalidCursorError, SyncLocationError
 from runtime.sync.filters import PathFilter
 from runtime.sync.ledger import Ledger
-from runtime.sync.listing import PARTIAL_SUFFIX, Entry, merge, walk_local
+from runtime.sync.listing import Entry, merge, walk_local
 from runtime.sync.locations import LocalLocation, S3Location, parse_location
 from runtime.sync.s3xml import delete_request, parse_delete_errors, parse_error, parse_listing
 from runtime.sync.settings import MiB, S3Config, parse_size
@@ -103,12 +103,12 @@ class TestWalk:
                 resumed = [entry.relpath for entry in walk_local(root, start_after=after)]
                 assert resumed == [p for p in sorted(relpaths) if p > after]
 
-    def test_partials_are_collected_not_listed(self, tmp_path: Path) -> None:
-        (tmp_path / "a").write_bytes(b"1")
-        (tmp_path / f".a.h-1-2{PARTIAL_SUFFIX}").write_bytes(b"")
-        found: list[Path] = []
-        assert [e.relpath for e in walk_local(tmp_path, partials=found)] == ["a"]
-        assert [p.name for p in found] == [f".a.h-1-2{PARTIAL_SUFFIX}"]
+    def test_names_like_the_old_partial_names_are_listed_as_files(self, tmp_path: Path) -> None:
+        # The engine's partial files live outside the tree: no name in it is taken for one.
+        names = ["a", ".a.h-1-2.demand-partial", "x.demand-partial", ".a.sync-partials"]
+        for name in names:
+            (tmp_path / name).write_bytes(b"1")
+        assert [e.relpath for e in walk_local(tmp_path)] == sorted(names)
 
     def test_merge_pairs_by_relpath(self) -> None:
         src = iter([Entry("a", 1), Entry("c", 3)])

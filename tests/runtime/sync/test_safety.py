@@ -1,0 +1,255 @@
+"""The engine against hostile files (docs/sync-safety.md): links never lead out of a tree
+either way, and the engine's own partial names collide with nothing."""
+
+from __future__ import annotations
+
+import os
+import socket
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from runtime.sync import download, engine, listing, sides
+from runtime.sync.api import sync
+from runtime.sync.listing import Entry
+from runtime.sync.model import SyncRequest, SyncResult
+from runtime.sync.settings import S3Config
+from tests.runtime.sync.conftest import Store, partials, read_tree
+from tests.runtime.sync.faults import Faults
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+MiB = 2**20
+SECRET = b"a host file that must never leave the machine"
+
+
+def request(source: object, destination: object, **options: Any) -> SyncRequest:
+    return SyncRequest(source=str(source), destination=str(destination), **options)
+
+
+# -- 1. what is sent is a regular file inside the source, never a link's target ----------------
+
+
+def hostile_tree(tmp_path: Path) -> tuple[Path, list[str]]:
+    """A job's output dir: one good file, and every kind of thing that must not be sent."""
+    host = tmp_path / "host"
+    host.mkdir()
+    (host / "secret").write_bytes(SECRET)
+    src = tmp_path / "src"
+    (src / "sub").mkdir(parents=True)
+    (src / "ok.txt").write_bytes(b"ok")
+    (src / "sub" / "fine.txt").write_bytes(b"fine")
+    (src / "out-link").symlink_to(host / "secret")
+    (src / "in-link").symlink_to(src / "ok.txt")  # even one inside: no link is followed
+    (src / "dir-link").symlink_to(host)
+    os.link(host / "secret", src / "hard")
+    os.mkfifo(src / "fifo")
+    refused = ["dir-link", "fifo", "hard", "in-link", "out-link"]
+    listener = socket.socket(socket.AF_UNIX)
+    try:
+        listener.bind(str(src / "sock"))
+        refused.append("sock")
+    except OSError:
+        pass  # a path too long for a socket here
+    finally:
+        listener.close()
+    try:
+        os.mknod(src / "dev", stat.S_IFCHR | 0o600, os.makedev(1, 3))
+        refused.append("dev")
+    except (PermissionError, OSError):
+        pass  # no CAP_MKNOD here
+    return src, sorted(refused)
+
+
+def assert_refused(result: SyncResult, src: Path, names: list[str]) -> None:
+    assert result.failed == len(names)
+    assert not result.retryable  # the execution fails; retrying cannot help
+    assert len(result.errors) == len(names)
+    for name, line in zip(names, sorted(result.errors), strict=True):
+        assert line.startswith(f"{src / name}: refused: ")
+
+
+def test_an_upload_sends_regular_files_only_and_names_the_rest(
+    store: Store, tmp_path: Path
+) -> None:
+    src, refused = hostile_tree(tmp_path)
+    result = sync(request(src, store.url("out/")), s3=store.access)
+    assert result.transferred == 2
+    assert_refused(result, src, refused)
+    assert store.tree("out/") == {"ok.txt": b"ok", "sub/fine.txt": b"fine"}
+    assert any("a symbolic link" in line for line in result.errors)
+    assert any("a hard link" in line for line in result.errors)
+    assert any("a FIFO" in line for line in result.errors)
+
+
+def test_a_local_copy_copies_regular_files_only(tmp_path: Path) -> None:
+    src, refused = hostile_tree(tmp_path)
+    result = sync(request(src, tmp_path / "dst"))
+    assert result.transferred == 2
+    assert_refused(result, src, refused)
+    assert read_tree(tmp_path / "dst") == {"ok.txt": b"ok", "sub/fine.txt": b"fine"}
+
+
+def test_a_source_that_is_a_link_is_refused(store: Store, tmp_path: Path) -> None:
+    host = tmp_path / "host"
+    host.mkdir()
+    (host / "secret").write_bytes(SECRET)
+    (tmp_path / "file-link").symlink_to(host / "secret")
+    (tmp_path / "dir-link").symlink_to(host)
+    for name in ("file-link", "dir-link"):
+        result = sync(request(tmp_path / name, store.url("out/")), s3=store.access)
+        assert (result.transferred, result.failed, result.retryable) == (0, 1, False)
+        assert result.errors[0].startswith(f"{tmp_path / name}: refused: a symbolic link")
+    assert store.tree("out/") == {}
+
+
+def swapping_walk(swap: Any) -> Any:
+    """A local listing that, right after listing each file, lets ``swap`` replace it — the
+    job racing the stage-out between listing and reading."""
+    walk = listing.walk_local
+
+    def walk_then_swap(root: Path, **options: Any) -> Iterator[Entry]:
+        for entry in walk(root, **options):
+            if entry.relpath == "data.txt":
+                swap(root / entry.relpath)
+            yield entry
+
+    return walk_then_swap
+
+
+@pytest.mark.parametrize("swap_in", ["symlink", "hard link", "other file"])
+def test_a_file_swapped_after_the_listing_is_not_read(
+    swap_in: str, store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    host = tmp_path / "host"
+    host.mkdir()
+    (host / "secret").write_bytes(SECRET)
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "data.txt").write_bytes(b"x" * len(SECRET))  # the same size as the secret
+
+    def swap(path: Path) -> None:
+        if swap_in == "symlink":
+            (src / "new").symlink_to(host / "secret")
+        elif swap_in == "hard link":
+            os.link(host / "secret", src / "new")
+        else:  # a regular file of the same size, another inode: not the file listed
+            (src / "new").write_bytes(SECRET)
+        (src / "new").rename(path)
+
+    monkeypatch.setattr(sides, "walk_local", swapping_walk(swap))
+    result = sync(request(src, store.url("out/")), s3=store.access)
+    assert (result.transferred, result.failed, result.retryable) == (0, 1, False)
+    assert result.errors[0].startswith(f"{src / 'data.txt'}: refused: ")
+    assert store.tree("out/") == {}
+
+
+# -- 2. a download never writes through a link in its destination -----------------------------
+
+
+def test_a_download_never_writes_through_a_linked_directory(store: Store, tmp_path: Path) -> None:
+    store.put("in/", {"ok.txt": b"ok", "sub/x.txt": b"x", "sub/deeper/y.txt": b"y"})
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    destination = tmp_path / "dst"
+    destination.mkdir()
+    (destination / "sub").symlink_to(outside)
+    result = sync(request(store.url("in/"), destination), s3=store.access)
+    assert (result.transferred, result.failed, result.retryable) == (1, 2, False)
+    assert all(line.startswith(f"{destination / 'sub'}: refused: ") for line in result.errors)
+    assert list(outside.iterdir()) == []
+    assert (destination / "ok.txt").read_bytes() == b"ok"
+    assert partials(tmp_path) == []
+
+
+def test_a_directory_swapped_for_a_link_during_a_download_is_not_written_through(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store.put("in/", {"sub/x.txt": b"x"})
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    destination = tmp_path / "dst"
+    (destination / "sub").mkdir(parents=True)
+    verify = download.verify
+
+    def swap_then_verify(*args: Any, **kwargs: Any) -> None:
+        # Between the directory's check and the rename into it: it becomes a link out.
+        (destination / "sub").rename(tmp_path / "moved")
+        (destination / "sub").symlink_to(outside)
+        verify(*args, **kwargs)
+
+    monkeypatch.setattr(download, "verify", swap_then_verify)
+    monkeypatch.setattr(engine, "ATTEMPTS", 1)
+    result = sync(request(store.url("in/"), destination), s3=store.access)
+    assert (result.transferred, result.failed, result.retryable) == (0, 1, False)
+    assert result.errors[0].startswith(f"{destination / 'sub'}: refused: ")
+    assert list(outside.iterdir()) == []
+    assert partials(tmp_path) == []
+
+
+def test_a_destination_file_that_is_a_link_is_replaced_not_written_through(
+    store: Store, tmp_path: Path
+) -> None:
+    host = tmp_path / "host"
+    host.mkdir()
+    target = host / "secret"
+    # The same bytes as the object, and as many as the link's own size: nothing but the
+    # file's type tells the link from a current copy.
+    same = os.fsencode(target)
+    target.write_bytes(same)
+    store.put("in/", {"same.txt": same, "other.txt": b"new"})
+    store.put("", {"one.txt": same})
+    destination = tmp_path / "dst"
+    destination.mkdir()
+    for link in (destination / "same.txt", destination / "other.txt", tmp_path / "one.txt"):
+        link.symlink_to(target)
+    result = sync(request(store.url("in/"), destination), s3=store.access)
+    single = sync(request(store.url("one.txt"), tmp_path / "one.txt"), s3=store.access)
+    assert (result.transferred, result.failed, single.transferred) == (2, 0, 1)
+    for path in (destination / "same.txt", destination / "other.txt", tmp_path / "one.txt"):
+        assert not path.is_symlink()
+    assert read_tree(destination) == {"same.txt": same, "other.txt": b"new"}
+    assert (tmp_path / "one.txt").read_bytes() == same
+    assert target.read_bytes() == same  # written through by none
+
+
+# -- 3. the engine's temporary names collide with no real name ---------------------------------
+
+PARTIAL_LOOKING = {
+    "a.demand-partial": b"one",
+    ".b.0123abcd-1-2.demand-partial": b"two",
+    "d/c.demand-partial": b"three",
+    ".x.sync-partials": b"four",
+}
+
+
+def test_names_like_partial_files_move_both_ways(store: Store, tmp_path: Path) -> None:
+    store.put("in/", PARTIAL_LOOKING)
+    down = sync(request(store.url("in/"), tmp_path / "dst"), s3=store.access)
+    assert (down.transferred, down.failed, down.done) == (len(PARTIAL_LOOKING), 0, True)
+    assert read_tree(tmp_path / "dst") == PARTIAL_LOOKING
+    again = sync(request(store.url("in/"), tmp_path / "dst", delete=True), s3=store.access)
+    assert (again.transferred, again.skipped, again.deleted) == (0, len(PARTIAL_LOOKING), 0)
+    assert read_tree(tmp_path / "dst") == PARTIAL_LOOKING
+
+    up = sync(request(tmp_path / "dst", store.url("up/")), s3=store.access)
+    assert (up.transferred, up.failed) == (len(PARTIAL_LOOKING), 0)
+    assert store.tree("up/") == PARTIAL_LOOKING
+
+
+def test_a_cached_stage_in_of_names_like_partial_files(
+    faults: Faults, server_client: S3Client, bucket: str, crt_config: S3Config, tmp_path: Path
+) -> None:
+    for name, body in PARTIAL_LOOKING.items():
+        server_client.put_object(Bucket=bucket, Key=f"in/{name}", Body=body)
+    cached = request(f"s3://{bucket}/in/", tmp_path / "shared" / "abc", cached=True)
+    cold = sync(cached, s3=crt_config)
+    assert (cold.transferred, cold.failed, cold.done) == (len(PARTIAL_LOOKING), 0, True)
+    assert read_tree(tmp_path / "shared" / "abc") == PARTIAL_LOOKING
+    faults.reads.clear()
+    warm = sync(cached, s3=crt_config)
+    assert (warm.cache_hit, sum(faults.reads.values())) == (True, 0)
