@@ -66,6 +66,8 @@ class RunReport(BaseModel):
     log_file: str | None = None
     working_dir: str | None = None
     kept: bool = False
+    # How the job was isolated: "bubblewrap", "docker", or "none: <why not>".
+    sandbox: str | None = None
 
 
 class StepFailedError(DemandError):
@@ -96,7 +98,7 @@ class LocalRun:
 
     def execute(self) -> RunReport:
         report = RunReport(execution_id=self.spec.execution_id)
-        self.launcher.check()
+        report.sandbox = self.launcher.check()
         volumes = self.root.volumes(
             in_container=self.launcher.in_container, base=self.configuration.volumes
         )
