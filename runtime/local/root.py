@@ -25,6 +25,11 @@ class LocalRoot:
     def logs(self) -> Path:
         return self.path / "logs"
 
+    @property
+    def locks(self) -> Path:
+        """Each execution id's lock file (runtime/local/claim.py): outside every job's view."""
+        return self.path / "locks"
+
     def mounts(self) -> list[EfsMount]:
         return [EfsMount(file_system_id=LOCAL_FILE_SYSTEM_ID, local_path=self.path)]
 

@@ -3,11 +3,17 @@
 The same plan and the same step functions as the state machine; a local directory stands in
 for EFS and the job runs as a local process (or container). What the state machine does on a
 failure happens here too: no stage-out after a failed job, then the cleanup policy.
+
+The job is confined (runtime/local/sandbox.py: it sees only its own execution) and never
+outlives the run (runtime/local/guard.py); one live run per execution id holds its claim
+(runtime/local/claim.py); SIGINT / SIGTERM / SIGHUP stop the run, cleanup included
+(runtime/local/stop.py).
 """
 
 from __future__ import annotations
 
 import shutil
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -18,12 +24,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from runtime.errors import DemandError, PlanError
+from runtime.errors import DemandError
+from runtime.local.claim import claim_execution
 from runtime.local.jobs import JobLauncher, log_path
 from runtime.local.root import LocalRoot
+from runtime.local.stop import Interrupted, stopped_by_signals
 from runtime.plan.builder import build_plan
 from runtime.plan.configuration import PlanningConfiguration
-from runtime.plan.models import ExecutionPlan
+from runtime.plan.models import CleanupRequest, ExecutionPlan
 from runtime.spec import DemandExecution
 from runtime.steps.cleanup import CleanupItem, clean_up_execution
 from runtime.steps.roots import ExecutionRoots
@@ -106,7 +114,45 @@ class LocalRun:
         mounts = self.root.mounts()
         working = efs_to_local(plan.working_dir.efs_uri, mounts)
         report.working_dir = str(working)
-        claim_working_dir(working, plan.execution_id)  # before anything can be cleaned up
+        # Before anything can be cleaned up: this run's claim on the execution id.
+        claim = claim_execution(
+            self.root.locks,
+            plan.execution_id,
+            working,
+            lambda: self._remove_left_over(plan, volumes, mounts),
+        )
+        if claim.took_over:
+            print(
+                f"note: removed the working dir of {plan.execution_id} that a run which "
+                "never ended had left",
+                file=sys.stderr,
+            )
+        succeeded = False
+        with stopped_by_signals() as stopper:
+            try:
+                succeeded = self._steps(plan, volumes, mounts, report, stopper.finishing)
+            finally:
+                claim.release(kept=working.exists() or working.is_symlink())
+        if stopper.received is not None:
+            succeeded = False
+            report.exit_code = 128 + stopper.received
+        report.status = "SUCCEEDED" if succeeded else "FAILED"
+        if succeeded:
+            report.exit_code = 0
+        elif report.exit_code == 0:
+            report.exit_code = 1
+        return report
+
+    def _steps(
+        self,
+        plan: ExecutionPlan,
+        volumes: VolumeConfiguration,
+        mounts: Sequence[EfsMount],
+        report: RunReport,
+        finishing: Callable[[], None],
+    ) -> bool:
+        """The steps in order, then the cleanup (``finishing`` first: no signal stops it);
+        whether the run succeeded."""
         succeeded = False
         try:
             with self._step(report, "prepare"):
@@ -124,15 +170,14 @@ class LocalRun:
                 succeeded = True
         except StepFailedError:
             pass
+        except Interrupted as exc:
+            report.failed_step = report.failed_step or "interrupted"
+            report.error, report.exit_code = str(exc), exc.exit_code
         finally:
+            finishing()
             # As in the state machine, a failed cleanup fails the execution.
             succeeded = self._clean_up(plan, volumes, mounts, report, succeeded=succeeded)
-        report.status = "SUCCEEDED" if succeeded else "FAILED"
-        if succeeded:
-            report.exit_code = 0
-        elif report.exit_code == 0:
-            report.exit_code = 1
-        return report
+        return succeeded
 
     @contextmanager
     def _step(self, report: RunReport, name: str) -> Iterator[None]:
@@ -142,6 +187,9 @@ class LocalRun:
         except (DemandError, OSError, ValueError) as exc:
             report.failed_step, report.error = name, str(exc)
             raise StepFailedError(str(exc)) from exc
+        except Interrupted:
+            report.failed_step = name
+            raise
         finally:
             report.seconds[name] = round(time.monotonic() - started, 3)
 
@@ -174,8 +222,12 @@ class LocalRun:
         try:
             with ThreadPoolExecutor(max_workers=STAGING_WORKERS) as pool:
                 done = pool.map(run, items)
-                for item in done:
-                    summary.add(item)
+                try:
+                    for item in done:
+                        summary.add(item)
+                except BaseException:
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    raise
         finally:
             progress.close()
 
@@ -218,14 +270,14 @@ class LocalRun:
             report.seconds["cleanup"] = round(time.monotonic() - started, 3)
         return succeeded
 
-
-def claim_working_dir(working: Path, execution_id: str) -> None:
-    """Create the working dir, refusing one left by an earlier (or a concurrent) run."""
-    working.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        working.mkdir()
-    except FileExistsError:
-        raise PlanError(
-            f"the working dir of {execution_id} is left from an earlier run: "
-            f"remove {working} or use another execution_id"
-        ) from None
+    def _remove_left_over(
+        self, plan: ExecutionPlan, volumes: VolumeConfiguration, mounts: Sequence[EfsMount]
+    ) -> None:
+        """Remove the dirs a run of this execution id left when it never ended: by the cleanup
+        step's own rules (within the execution's roots, never following a link out)."""
+        working, tmp = plan.working_dir.efs_uri, plan.tmp_dir.efs_uri
+        requests = [CleanupRequest(path=working)]
+        if not tmp.startswith(f"{working}/"):  # on a tmp volume of its own
+            requests.insert(0, CleanupRequest(path=tmp))
+        item = CleanupItem(execution_id=plan.execution_id, requests=requests)
+        clean_up_execution(item, volumes=volumes, mounts=mounts, succeeded=False)
