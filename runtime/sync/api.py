@@ -75,7 +75,7 @@ def sync(
             delete=job.delete,
             max_in_flight=access.max_in_flight,
         )
-        with open_mover(route) as mover:
+        with open_mover(route, read_only=job.cached) as mover:
             if job.cached:
                 staging = CachedStageIn(route, job, mover, options, fingerprint=fingerprint)
                 return staging.run(cursor=position, deadline=deadline, progress=progress)
@@ -94,11 +94,12 @@ def sync(
 
 
 @contextmanager
-def open_mover(route: Route) -> Iterator[Mover]:
+def open_mover(route: Route, *, read_only: bool = False) -> Iterator[Mover]:
+    """The mover for ``route``; ``read_only``: files placed are made read-only (the cache)."""
     source, destination = route.source, route.destination
     if isinstance(source, S3Side) and isinstance(destination, LocalSide):
         with ThreadPoolExecutor(FINISHERS, thread_name_prefix="sync-verify") as finisher:
-            yield Download(source, destination, finisher)
+            yield Download(source, destination, finisher, read_only=read_only)
     elif isinstance(source, LocalSide) and isinstance(destination, S3Side):
         yield Upload(source, destination)
     elif isinstance(source, LocalSide) and isinstance(destination, LocalSide):

@@ -3,13 +3,18 @@
 A cached stage-in (S3 → a shared directory) ends by writing a *completion record* next to its
 destination (``.<name>.sync-record``): a header line with the source, the selection (filters)
 and a digest of the source listing, then one line per object — relpath, size, ETag and the
-local file's mtime. The next stage-in lists the source, and when the digest matches and every
-local file still has its recorded size and mtime (a stat walk) it is a cache hit: no bodies
-read, no lock taken. A file deleted, rewritten or added locally makes it a refresh, which
-transfers what differs; a ``force`` stage-in is never answered from the record. Any change
-in the source (an object added, removed or rewritten) changes the digest, so a stale cache is
-never served; the refresh transfers only the objects whose ETag differs from what the record
-vouches for.
+local file's mtime, inode and ctime. The next stage-in lists the source, and when the digest
+matches and every local file still is the file recorded, as recorded (a stat walk: same size,
+mtime, inode and ctime) it is a cache hit: no bodies read, no lock taken. A file deleted,
+rewritten or added locally makes it a refresh, which transfers what differs; a ``force``
+stage-in is never answered from the record. A job that rewrites a cached file and puts its
+mtime back (``touch -r``) cannot put back its ctime, and one that replaces it cannot keep its
+inode: either way it is re-staged, never served. Any change in the source (an object added,
+removed or rewritten) changes the digest, so a stale cache is never served; the refresh
+transfers only the objects whose ETag differs from what the record vouches for.
+
+Staged files are read-only (0o444) and so are the cache's directories (0o555); a refresh
+makes the directories writable again before it changes anything, and read-only once done.
 
 Concurrent stagers of one input serialise on a :class:`~runtime.sync.lock.StagerLock`; while
 one downloads, the others poll the record and return a cache hit once it appears.
@@ -21,11 +26,13 @@ import contextlib
 import hashlib
 import json
 import os
+import stat
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 from runtime.sync import engine
 from runtime.sync.cursor import Cursor
@@ -34,17 +41,21 @@ from runtime.sync.errors import SyncLocationError, TransientSyncError
 from runtime.sync.filters import PathFilter
 from runtime.sync.ledger import DIGEST_MODULUS
 from runtime.sync.listing import Entry, local_entry, merge, walk_local
+from runtime.sync.localfs import CACHED_FILE_MODE
 from runtime.sync.lock import StagerLock
 from runtime.sync.model import SyncRequest, SyncResult
 from runtime.sync.progress import SyncProgress
 from runtime.sync.sides import LocalSide, Route
 from runtime.sync.transfer import Mover
 
-RECORD_VERSION = 1
+RECORD_VERSION = 2
 # The header is a fixed-width first line, rewritten in place once the lines below are known.
 HEADER_WIDTH = 4096
 # A source that changes during every attempt is reported rather than chased for ever.
 ROUNDS = 3
+FILE_MODE = CACHED_FILE_MODE
+DIRECTORY_MODE = 0o555
+WRITABLE_DIRECTORY_MODE = 0o755
 
 
 @dataclass(frozen=True)
@@ -95,55 +106,95 @@ def read_header(record: Path) -> RecordHeader | None:
     return header if header.version == RECORD_VERSION else None
 
 
-def read_lines(record: Path) -> Iterator[tuple[str, int, str | None, int]]:
+class RecordLine(NamedTuple):
+    """One placed file as the record vouches for it."""
+
+    relpath: str
+    size: int
+    etag: str | None
+    mtime_ns: int
+    ino: int
+    ctime_ns: int
+
+    def matches(self, entry: Entry) -> bool:
+        """Whether the local ``entry`` is still this very file, unchanged."""
+        return (
+            entry.refused is None
+            and entry.size == self.size
+            and entry.mtime_ns == self.mtime_ns
+            and entry.ino == self.ino
+            and entry.ctime_ns == self.ctime_ns
+        )
+
+
+def read_lines(record: Path) -> Iterator[RecordLine]:
     try:
         with record.open("rb") as handle:
             handle.readline(HEADER_WIDTH + 1)
             for line in handle:
-                relpath, size, etag, mtime_ns = json.loads(line)
-                yield relpath, size, etag, mtime_ns
-    except (OSError, ValueError):
-        return
+                yield RecordLine(*json.loads(line))
+    except (OSError, ValueError, TypeError):
+        return  # unreadable, or of another version: vouches for nothing more
 
 
-def with_recorded_etags(
-    entries: Iterator[Entry], lines: Iterator[tuple[str, int, str | None, int]]
-) -> Iterator[Entry]:
+def with_recorded_etags(entries: Iterator[Entry], lines: Iterator[RecordLine]) -> Iterator[Entry]:
     """Destination entries, each with the ETag the record vouches for when the file is as it
-    was recorded (same size and mtime) — so unchanged files are skipped without hashing."""
+    was recorded — so unchanged files are skipped without hashing."""
     line = next(lines, None)
     for entry in entries:
-        while line is not None and line[0] < entry.relpath:
+        while line is not None and line.relpath < entry.relpath:
             line = next(lines, None)
-        if (
-            line is not None
-            and line[0] == entry.relpath
-            and line[1] == entry.size
-            and line[3] == entry.mtime_ns
-            and line[2]
-        ):
-            yield replace(entry, etag=line[2])
+        if line is not None and line.relpath == entry.relpath and line.etag and line.matches(entry):
+            yield replace(entry, etag=line.etag)
         else:
             yield entry
 
 
-def files_as_recorded(
-    entries: Iterator[Entry], lines: Iterator[tuple[str, int, str | None, int]]
-) -> bool:
-    """Whether the local files are exactly those recorded, each with its recorded size and
-    mtime: a file deleted, rewritten or added since the record was written is not (a stat
-    walk; no file is read)."""
-    for _, entry, line in merge(entries, (_line_entry(line) for line in lines)):
-        if entry is None or line is None:
+def files_as_recorded(entries: Iterator[Entry], lines: Iterator[RecordLine]) -> bool:
+    """Whether the local files are exactly those recorded, each still the file recorded with
+    its size, mtime and ctime: a file deleted, rewritten (whatever its mtime says), replaced
+    or added since the record was written is not (a stat walk; no file is read)."""
+    for entry in entries:  # both in listing order: they must pair one to one
+        line = next(lines, None)
+        if line is None or line.relpath != entry.relpath or not line.matches(entry):
             return False
-        if entry.size != line.size or entry.mtime_ns != line.mtime_ns:
-            return False
-    return True
+    return next(lines, None) is None
 
 
-def _line_entry(line: tuple[str, int, str | None, int]) -> Entry:
-    relpath, size, etag, mtime_ns = line
-    return Entry(relpath, size, etag=etag, mtime_ns=mtime_ns)
+def seal(root: Path) -> None:
+    """Make a staged cache read-only: files 0o444, directories 0o555 (deepest first)."""
+    if root.is_symlink() or not root.exists():
+        return
+    if not root.is_dir():
+        _chmod(root, FILE_MODE)
+        return
+    directories = []
+    for directory, _, files in os.walk(root):  # os.walk follows no links to directories
+        directories.append(directory)
+        for name in files:
+            _chmod(Path(directory, name), FILE_MODE)
+    for directory in reversed(directories):
+        _chmod(Path(directory), DIRECTORY_MODE)
+
+
+def unseal(root: Path) -> None:
+    """Make a sealed cache's directories writable again, so that a refresh can replace,
+    add and delete files (files stay read-only: they are replaced by renaming)."""
+    if root.is_symlink() or not root.is_dir():
+        return
+    for directory, _, _ in os.walk(root):  # top down: each is made writable before its children
+        _chmod(Path(directory), WRITABLE_DIRECTORY_MODE)
+
+
+def _chmod(path: Path, mode: int) -> None:
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if stat.S_ISLNK(info.st_mode) or stat.S_IMODE(info.st_mode) == mode:
+        return  # a link is never followed; a file already so is left alone (its ctime too)
+    if stat.S_ISREG(info.st_mode) or stat.S_ISDIR(info.st_mode):
+        os.chmod(path, mode)
 
 
 class CachedStageIn:
@@ -207,6 +258,7 @@ class CachedStageIn:
         totals = SyncResult()
         for _ in range(ROUNDS):
             previous = self._set_record_aside()
+            unseal(self.destination.root)
             options = self.options
             if previous is not None:
                 options = replace(options, destination_view=_recorded_view(previous))
@@ -223,6 +275,7 @@ class CachedStageIn:
             totals.seconds = _since(started)
             if not totals.done or outcome.summary.failed:
                 return totals
+            seal(self.destination.root)  # before the record: it records the files' ctimes
             if self._commit(outcome.digest, outcome.count):
                 if previous is not None:
                     previous.unlink(missing_ok=True)
@@ -282,13 +335,15 @@ class CachedStageIn:
         with partial.open("wb") as out:
             out.write(b" " * (HEADER_WIDTH - 1) + b"\n")
             for relpath, src, dst in merge(fresh, local):
-                if src is None or dst is None or dst.size != src.size:
+                if src is None or dst is None or dst.refused or dst.size != src.size:
                     matches = False
                     break
                 listed = (listed + entry_digest(src)) % DIGEST_MODULUS
                 listed_count += 1
                 total += src.size
-                line = json.dumps([relpath, src.size, src.etag, dst.mtime_ns])
+                line = json.dumps(
+                    [relpath, src.size, src.etag, dst.mtime_ns, dst.ino, dst.ctime_ns]
+                )
                 out.write(line.encode() + b"\n")
             matches = matches and listed == digest and listed_count == count
             if matches:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from runtime.sync.api import sync
-from runtime.sync.cache import lock_path, read_header, read_lines, record_path
+from runtime.sync.cache import lock_path, read_header, read_lines, record_path, unseal
 from runtime.sync.model import SyncRequest, SyncResult
 from runtime.sync.settings import S3Config
 from tests.runtime.sync.conftest import read_tree
@@ -48,7 +48,7 @@ def test_second_stage_in_is_a_hit_without_reading_bodies(
     header = read_header(record_path(cache))
     assert header is not None
     assert (header.source, header.count) == (f"s3://{bucket}/input/", len(FILES))
-    lines = {relpath: (size, etag) for relpath, size, etag, _ in read_lines(record_path(cache))}
+    lines = {line.relpath: (line.size, line.etag) for line in read_lines(record_path(cache))}
     assert set(lines) == set(FILES)
     assert all(size == len(FILES[name]) and etag for name, (size, etag) in lines.items())
 
@@ -202,6 +202,9 @@ def test_a_damaged_cache_is_not_a_hit_and_is_repaired(
     arrange(server_client, bucket, FILES)
     cache = tmp_path / "shared" / "abc123"
     assert stage(bucket, cache, crt_config).transferred == len(FILES)
+    unseal(cache)  # as a job could, where it can write (the cache is read-only: see below)
+    for name in ("part-01.dat", "part-02.dat"):
+        (cache / name).chmod(0o644)
     (cache / "part-00.dat").unlink()  # deleted
     (cache / "part-01.dat").write_bytes(b"garbage")  # overwritten, another size
     rewritten = cache / "part-02.dat"

@@ -1,5 +1,6 @@
 """The engine against hostile files (docs/sync-safety.md): links never lead out of a tree
-either way, and the engine's own partial names collide with nothing."""
+either way, the engine's own partial names collide with nothing, and a tampered cache is
+never served."""
 
 from __future__ import annotations
 
@@ -253,3 +254,84 @@ def test_a_cached_stage_in_of_names_like_partial_files(
     faults.reads.clear()
     warm = sync(cached, s3=crt_config)
     assert (warm.cache_hit, sum(faults.reads.values())) == (True, 0)
+
+
+# -- 4. a tampered cache is never served --------------------------------------------------------
+
+CACHED = {"a.dat": b"A" * 1000, "sub/b.dat": b"B" * 1000}
+
+
+@pytest.fixture
+def staged(server_client: S3Client, bucket: str, crt_config: S3Config, tmp_path: Path) -> Path:
+    for name, body in CACHED.items():
+        server_client.put_object(Bucket=bucket, Key=f"in/{name}", Body=body)
+    cache = tmp_path / "shared" / "abc"
+    assert stage_in(bucket, cache, crt_config).transferred == len(CACHED)
+    return cache
+
+
+def stage_in(bucket: str, cache: Path, config: S3Config) -> SyncResult:
+    return sync(request(f"s3://{bucket}/in/", cache, cached=True), s3=config)
+
+
+def writable(path: Path) -> None:
+    """What a job that can write there does first (the cache is read-only)."""
+    for directory in (path.parent, *path.parent.parents):
+        if directory.name == "shared":
+            break
+        directory.chmod(0o755)
+    path.chmod(0o644)
+
+
+@pytest.mark.parametrize("how", ["rewritten in place", "replaced"])
+def test_a_cached_file_rewritten_with_its_mtime_restored_is_staged_again(
+    how: str,
+    staged: Path,
+    faults: Faults,
+    bucket: str,
+    crt_config: S3Config,
+) -> None:
+    target = staged / "sub" / "b.dat"
+    before = target.stat()
+    writable(target)
+    if how == "rewritten in place":
+        with target.open("r+b") as handle:
+            handle.write(b"EVIL")
+    else:
+        (staged / "sub" / "new").write_bytes(b"EVIL" + b"B" * 996)
+        (staged / "sub" / "new").rename(target)
+    os.utime(target, ns=(before.st_atime_ns, before.st_mtime_ns))  # touch -r
+    assert target.stat().st_mtime_ns == before.st_mtime_ns
+    assert target.stat().st_size == before.st_size
+    faults.reads.clear()
+    again = stage_in(bucket, staged, crt_config)
+    assert (again.cache_hit, again.transferred) == (False, 1)
+    assert set(faults.reads) == {f"{bucket}/in/sub/b.dat"}
+    assert read_tree(staged) == CACHED
+    assert stage_in(bucket, staged, crt_config).cache_hit
+
+
+def test_cached_files_and_directories_are_read_only_and_refresh(
+    staged: Path, server_client: S3Client, bucket: str, crt_config: S3Config
+) -> None:
+    def modes() -> dict[str, int]:
+        paths = [staged, *staged.rglob("*")]
+        return {p.relative_to(staged).as_posix(): stat.S_IMODE(p.stat().st_mode) for p in paths}
+
+    assert modes() == {".": 0o555, "a.dat": 0o444, "sub": 0o555, "sub/b.dat": 0o444}
+    # A refresh writes into the sealed directories (a new file, a new directory, a changed
+    # file, a deleted one) and seals them again.
+    server_client.put_object(Bucket=bucket, Key="in/sub/new/c.dat", Body=b"C")
+    server_client.put_object(Bucket=bucket, Key="in/a.dat", Body=b"a" * 1000)
+    server_client.delete_object(Bucket=bucket, Key="in/sub/b.dat")
+    refreshed = stage_in(bucket, staged, crt_config)
+    assert (refreshed.cache_hit, refreshed.transferred, refreshed.deleted) == (False, 2, 1)
+    assert read_tree(staged) == {"a.dat": b"a" * 1000, "sub/new/c.dat": b"C"}
+    assert modes() == {
+        ".": 0o555,
+        "a.dat": 0o444,
+        "sub": 0o555,
+        "sub/new": 0o555,
+        "sub/new/c.dat": 0o444,
+    }
+    assert stage_in(bucket, staged, crt_config).cache_hit
