@@ -3,7 +3,8 @@
 A typer command without an app of its own: ``runtime.cli`` registers it. On a terminal it draws
 a rich progress bar (objects, bytes, rate); it always ends with a one-line summary, or with
 ``--json`` the summary as JSON. Exit status 1 when anything failed, 2 for a location that
-cannot work (one line on stderr, no traceback).
+cannot work (one line on stderr, no traceback), 130 / 143 when SIGINT / SIGTERM stopped it
+(transfers in flight cancelled, multipart uploads aborted: :mod:`runtime.sync.interrupt`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from rich.console import Console
 from runtime.cli.progress import SyncBar
 from runtime.sync.api import sync
 from runtime.sync.errors import SyncError, SyncLocationError
+from runtime.sync.interrupt import exit_status, sigterm_interrupts
 from runtime.sync.model import SyncRequest, SyncResult
 from runtime.sync.report import brief, summary_line
 
@@ -63,10 +65,14 @@ def sync_command(
             delete=delete,
             force=force,
         )
-        if console.is_terminal and not json_output:
-            result = _with_progress_bar(request, console)
-        else:
-            result = sync(request)
+        with sigterm_interrupts():
+            if console.is_terminal and not json_output:
+                result = _with_progress_bar(request, console)
+            else:
+                result = sync(request)
+    except KeyboardInterrupt as interrupt:
+        typer.echo("interrupted: transfers in flight were cancelled", err=True)
+        raise typer.Exit(exit_status(interrupt)) from None
     except (SyncLocationError, ValidationError) as exc:
         typer.echo(f"error: {_one_line(exc)}", err=True)
         raise typer.Exit(EXIT_BAD_LOCATION) from None

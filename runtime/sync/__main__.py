@@ -2,7 +2,9 @@
 
 The same sync as ``demand sync`` without the progress bar, and without importing pydantic,
 typer or rich: it starts in well under 0.1 s, which matters for short syncs in scripts and in
-the benchmark. Exit status: 0 when all went well, 1 when anything failed, 2 for a bad location.
+the benchmark. Exit status: 0 when all went well, 1 when anything failed, 2 for a bad location,
+130 / 143 when SIGINT / SIGTERM stopped it (after cancelling what was in flight and aborting
+its multipart uploads, see :mod:`runtime.sync.interrupt`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Sequence
 
 from runtime.sync.api import sync
 from runtime.sync.errors import SyncError, SyncLocationError
+from runtime.sync.interrupt import exit_status, sigterm_interrupts
 from runtime.sync.model import SyncRequest
 from runtime.sync.report import brief, summary_line
 
@@ -41,7 +44,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         cached=args.cached,
     )
     try:
-        summary = sync(job)
+        with sigterm_interrupts():
+            summary = sync(job)
+    except KeyboardInterrupt as interrupt:
+        print("interrupted: transfers in flight were cancelled", file=sys.stderr)
+        return exit_status(interrupt)
     except SyncLocationError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

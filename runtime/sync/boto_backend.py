@@ -39,12 +39,19 @@ def is_full_object_checksum(name: str, value: object) -> bool:
 
 
 class BotoTransfer:
-    def __init__(self) -> None:
+    def __init__(self, subject: str) -> None:
+        self.subject = subject
         self.cancelled = False
 
     def cancel(self) -> None:
-        # A running boto3 call cannot be interrupted; its result is discarded instead.
+        # A running boto3 call cannot be interrupted from outside: the transfer's own progress
+        # callback raises at its next chunk (s3transfer then aborts a multipart upload), and
+        # a result that arrives anyway is discarded.
         self.cancelled = True
+
+    def check(self) -> None:
+        if self.cancelled:
+            raise TransferCancelledError(self.subject)
 
 
 class BotoBackend:
@@ -111,13 +118,14 @@ class BotoBackend:
         if obj.etag:
             extra["IfMatch"] = f'"{obj.etag}"'
 
-        def run() -> bool:
+        def run(transfer: BotoTransfer) -> bool:
             reply = self.client.get_object(Bucket=bucket, Key=obj.relpath, **extra)
             body = reply["Body"]
             # Never through a link: the partial file is the engine's own (see localfs).
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o666)
             with open(fd, "wb") as handle:
                 while chunk := body.read(CHUNK):
+                    transfer.check()
                     handle.write(chunk)
                     on_bytes(len(chunk))
             # botocore validated a full-object checksum as it streamed, when S3 holds one; it
@@ -147,9 +155,13 @@ class BotoBackend:
             use_threads=False,  # our pool is the concurrency; one thread per object
         )
 
-        def run() -> bool:
+        def run(transfer: BotoTransfer) -> bool:
+            def progress(sent: int) -> None:
+                transfer.check()  # cancelled: s3transfer fails the upload, and aborts it
+                on_bytes(sent)
+
             self.client.upload_file(
-                path, bucket, key, ExtraArgs=extra, Callback=on_bytes, Config=config
+                path, bucket, key, ExtraArgs=extra, Callback=progress, Config=config
             )
             return False
 
@@ -171,16 +183,16 @@ class BotoBackend:
         ]
 
     def _submit(
-        self, work: Callable[[], bool], subject: str, on_done: DoneCallback
+        self, work: Callable[[BotoTransfer], bool], subject: str, on_done: DoneCallback
     ) -> BotoTransfer:
-        transfer = BotoTransfer()
+        transfer = BotoTransfer(subject)
 
         def run() -> None:
             if transfer.cancelled:
                 on_done(TransferCancelledError(subject), False)
                 return
             try:
-                validated = work()
+                validated = work(transfer)
             except Exception as exc:  # botocore and s3transfer errors, file errors
                 on_done(as_sync_error(exc, subject), False)
             else:

@@ -7,6 +7,12 @@ stops the walk. A transfer that fails in a retryable way (throttling after the c
 retries, a corrupted body) is tried again a few times before it counts as failed. A local
 source entry that is not a regular file of the tree (a link, a device ...) counts as failed,
 not retryable, and is named.
+
+The walk runs on a thread of its own; the caller's thread only waits. So an exception raised
+there at any moment — ``KeyboardInterrupt``, or what a SIGTERM handler raises — finds the
+walk's bookkeeping whole: the engine stops the walk, cancels every transfer in flight (the
+clients abort the multipart uploads they started) and waits until each has ended before the
+exception goes on.
 """
 
 from __future__ import annotations
@@ -48,6 +54,8 @@ RETRY_BACKOFF_SECONDS = 0.2
 # walk waits (memory stays bounded even behind one huge object).
 MAX_BACKLOG = 100_000
 WORKERS = 4  # content checks and retry back-offs
+# The waiting thread wakes this often, so that a signal's handler runs promptly.
+WAKE_SECONDS = 0.1
 
 
 @dataclass
@@ -97,18 +105,20 @@ def run(
     )
     state = _Run(route, mover, options, ledger, progress or ProgressSubscriber())
     stop_at = stop_time(clock(), deadline)
-    stopped = False
+    walker = _Walker(state, after, stop_at, skip=route.single and after is not None)
     try:
-        if not (route.single and after is not None):
-            stopped = state.walk(after, stop_at)
-    except BaseException:
-        state.cancel_all()
-        state.wait(None)
-        raise
-    finally:
+        stopped = walker.run()
         if not state.wait(deadline):
             state.cancel_all()
             state.wait(None)
+    except BaseException:
+        # A failed listing, or an interruption (Ctrl-C, SIGTERM): nothing more starts, and
+        # whatever is in flight is cancelled and has ended before the exception goes on.
+        state.cancel_all()
+        walker.join()
+        state.wait(None)
+        raise
+    finally:
         state.close()
         if isinstance(route.destination, LocalSide):
             # Every transfer has ended and removed its partial file if it failed: what is
@@ -135,6 +145,38 @@ def run(
     return EngineOutcome(summary=summary, digest=ledger.digest, count=ledger.count)
 
 
+class _Walker:
+    """The walk, on a thread of its own, waited for in slices (see the module's docstring)."""
+
+    def __init__(self, state: _Run, after: str | None, stop_at: float | None, *, skip: bool):
+        self._state = state
+        self._after = after
+        self._stop_at = stop_at
+        self._skip = skip
+        self._stopped = False
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._walk, name="sync-walk", daemon=True)
+
+    def _walk(self) -> None:
+        try:
+            if not self._skip:
+                self._stopped = self._state.walk(self._after, self._stop_at)
+        except BaseException as exc:
+            self._error = exc
+
+    def run(self) -> bool:
+        """Walk to the end; True when the deadline stopped the walk. Raises what it raised."""
+        self._thread.start()
+        self.join()
+        if self._error is not None:
+            raise self._error
+        return self._stopped
+
+    def join(self) -> None:
+        while self._thread.is_alive():
+            self._thread.join(WAKE_SECONDS)
+
+
 class _Run:
     """The mutable state of one engine run, shared by the walking thread and the callbacks."""
 
@@ -153,7 +195,11 @@ class _Run:
         self.progress = progress
         self._lock = threading.Lock()
         # A late lookup of the module's clock, which tests replace.
-        self._window = Window(options.max_in_flight, clock=lambda: clock())  # noqa: PLW0108
+        self._window = Window(
+            options.max_in_flight,
+            clock=lambda: clock(),  # noqa: PLW0108
+            wake=WAKE_SECONDS,
+        )
         self._in_flight: dict[int, Cancellable | None] = {}
         self._tokens = itertools.count()
         self._workers = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="sync-work")
@@ -179,6 +225,9 @@ class _Run:
         deletes: list[tuple[str, Slot]] = []
         select = self.options.filter
         for relpath, src, dst in merge(source, destination):
+            if self._cancelled:
+                self._drop(deletes)
+                return True
             if stop_at is not None and clock() >= stop_at:
                 self._delete(deletes)
                 return True
@@ -202,10 +251,13 @@ class _Run:
                 self.ledger.record(relpath, contribution)
                 self._count_skip(relpath)
                 continue
-            while self.ledger.backlog > MAX_BACKLOG:
+            while self.ledger.backlog > MAX_BACKLOG and not self._cancelled:
                 time.sleep(0.01)
             if not self._window.acquire(stop_at):
-                self._delete(deletes)
+                if self._cancelled:
+                    self._drop(deletes)
+                else:
+                    self._delete(deletes)
                 return True
             slot = self.ledger.open(relpath, contribution)
             if verdict is Verdict.CHECK_CONTENT and dst is not None:
@@ -351,6 +403,12 @@ class _Run:
             self._errors.extend(failures)
         batch.clear()
 
+    def _drop(self, batch: list[tuple[str, Slot]]) -> None:
+        """Deletes queued when the sync was cancelled: not done (the cursor stays before)."""
+        for _, slot in batch:
+            self.ledger.close(slot, ok=False)
+        batch.clear()
+
     def _count_skip(self, relpath: str) -> None:
         with self._lock:
             self.skipped += 1
@@ -368,9 +426,11 @@ class _Run:
         return self._window.wait_empty(until)
 
     def cancel_all(self) -> None:
+        """Start nothing more (the walk stops at its next step) and cancel what is in flight."""
         with self._lock:
             self._cancelled = True
             handles = [handle for handle in self._in_flight.values() if handle is not None]
+        self._window.close()
         for handle in handles:
             handle.cancel()
 

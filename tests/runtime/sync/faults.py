@@ -49,6 +49,8 @@ class Faults:
     composite_checksums: bool = False
     # Hold each body GET back this long before answering (to catch a sync mid-flight).
     read_delay: float = 0.0
+    # Hold each part of a multipart upload back this long (to catch an upload mid-flight).
+    part_delay: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def reset(self) -> None:
@@ -57,7 +59,7 @@ class Faults:
             self.throttled.clear()
             self.throttle_pattern = self.corrupt_pattern = None
             self.throttle_first = 0
-            self.read_delay = 0.0
+            self.read_delay = self.part_delay = 0.0
             self.composite_checksums = False
 
 
@@ -90,6 +92,8 @@ class FaultFront:
                 and re.search(faults.corrupt_pattern, name) is not None
             )
             delay = faults.read_delay if body_read else 0.0
+            if method == "PUT" and "partNumber=" in query:
+                delay = faults.part_delay
         if throttle:
             _drain(environ)
             start_response(

@@ -1,12 +1,17 @@
-"""The engine against hostile files (docs/sync-safety.md): links never lead out of a tree
-either way, the engine's own partial names collide with nothing, and a tampered cache is
-never served."""
+"""The engine against hostile files and interruptions (docs/sync-safety.md): links never lead
+out of a tree either way, the engine's own partial names collide with nothing, a tampered
+cache is never served, and an interrupted sync aborts the multipart uploads it started."""
 
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import stat
+import subprocess
+import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,6 +22,7 @@ from runtime.sync import download, engine, listing, sides
 from runtime.sync.api import sync
 from runtime.sync.listing import Entry
 from runtime.sync.model import SyncRequest, SyncResult
+from runtime.sync.progress import ProgressSubscriber
 from runtime.sync.settings import S3Config
 from tests.runtime.sync.conftest import Store, partials, read_tree
 from tests.runtime.sync.faults import Faults
@@ -335,3 +341,116 @@ def test_cached_files_and_directories_are_read_only_and_refresh(
         "sub/new/c.dat": 0o444,
     }
     assert stage_in(bucket, staged, crt_config).cache_hit
+
+
+# -- 5. an interrupted sync aborts its multipart uploads ----------------------------------------
+
+
+def big_tree(root: Path, files: int = 3, size: int = 20 * MiB) -> Path:
+    root.mkdir()
+    for i in range(files):
+        (root / f"big{i}.bin").write_bytes(bytes([i]) * size)
+    return root
+
+
+def wait_for_upload(client: S3Client, bucket: str, process: subprocess.Popen[str] | None) -> None:
+    give_up = time.monotonic() + 30
+    while not client.list_multipart_uploads(Bucket=bucket).get("Uploads"):
+        assert process is None or process.poll() is None, "the sync ended before uploading"
+        assert time.monotonic() < give_up, "no multipart upload was started"
+        time.sleep(0.02)
+
+
+def uploads_left(client: S3Client, bucket: str) -> list[str]:
+    return [u["Key"] for u in client.list_multipart_uploads(Bucket=bucket).get("Uploads", [])]
+
+
+COMMANDS = {
+    "python -m runtime.sync": [sys.executable, "-m", "runtime.sync"],
+    "demand sync": [sys.executable, "-m", "runtime.cli.app", "sync"],
+}
+
+
+@pytest.mark.parametrize(
+    ("command", "signum", "status"),
+    [
+        ("python -m runtime.sync", signal.SIGTERM, 143),
+        ("python -m runtime.sync", signal.SIGINT, 130),
+        ("demand sync", signal.SIGTERM, 143),
+    ],
+)
+def test_a_signal_mid_upload_aborts_the_multipart_uploads(
+    command: str,
+    signum: int,
+    status: int,
+    faults: Faults,
+    server_client: S3Client,
+    bucket: str,
+    server_env: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    source = big_tree(tmp_path / "bigdir")
+    faults.part_delay = 0.5  # parts of 5 MiB: several seconds in all
+    process = subprocess.Popen(
+        [*COMMANDS[command], str(source), f"s3://{bucket}/prefix/"],
+        env=server_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for_upload(server_client, bucket, process)
+        process.send_signal(signum)
+        _, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == status, err
+    assert "interrupted" in err
+    assert "Traceback" not in err
+    assert uploads_left(server_client, bucket) == []
+    assert "Contents" not in server_client.list_objects_v2(Bucket=bucket, Prefix="prefix/")
+
+
+class Slow(ProgressSubscriber):
+    """Holds the transfer threads back as bytes move (the boto3 path on in-process moto)."""
+
+    def on_progress(self, bytes: int) -> None:
+        time.sleep(0.02)
+
+
+def test_an_interrupted_sync_in_process_aborts_its_multipart_uploads(
+    store: Store, faults: Faults, tmp_path: Path
+) -> None:
+    # What a Lambda's engine does when the runtime raises in it: the same cancel path.
+    source = big_tree(tmp_path / "bigdir", files=2)
+    faults.part_delay = 0.5
+    main = threading.get_ident()
+
+    def interrupt() -> None:
+        wait_for_upload(store.client, store.bucket, None)
+        signal.pthread_kill(main, signal.SIGINT)
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        helper = threading.Thread(target=interrupt, daemon=True)
+        helper.start()
+        with pytest.raises(KeyboardInterrupt):
+            sync(request(source, store.url("prefix/")), s3=store.access, progress=Slow())
+        helper.join(5)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert uploads_left(store.client, store.bucket) == []
+    assert store.tree("prefix/") == {}
+
+
+def test_the_lean_command_line_imports_no_pydantic() -> None:
+    probe = (
+        "import sys, runtime.sync.__main__; "
+        "print(sorted({'pydantic', 'typer', 'rich'} & set(sys.modules)))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"
