@@ -5,6 +5,9 @@ What is real and what stands in:
 - the **definition** is the one in the synthesized template of an environment, with each
   CloudFormation reference replaced by a stand-in ARN (:func:`resolved_definition`); moto's
   Step Functions runs it with its Amazon States Language interpreter;
+- the steps' **environment** is the one the template sets on the functions, its references
+  resolved to the same stand-ins (:func:`step_variables`), the file system mounted where the
+  harness keeps it;
 - each **Lambda task** calls the handler named by that function's ``Handler`` in the template,
   in this process, with a fake Lambda context: moto's Lambda ``invoke`` is patched to do so,
   and a handler's exception becomes a function error named after its class, as in Lambda;
@@ -52,13 +55,14 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
 from moto.stepfunctions.parser.asl.component.state.fail import state_fail
 from moto.stepfunctions.parser.utils import camel_to_snake_case
 
+from runtime import contract
 from tests.lambda_context import FakeLambdaContext
 
 REGION: Final = "us-west-2"
 ACCOUNT = "123456789012"
-ENVIRONMENT = "e2e"
 FILE_SYSTEM_ID = "fs-e2e"
-JOB_QUEUE = "demand-e2e-default"
+# What the harness sets beside the template's variables: no X-Ray here, and quieter logs.
+HARNESS_VARIABLES = {"POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "WARNING"}
 # The container paths of the job definition's volumes, and where they are on the stand-in.
 CONTAINER_VOLUMES = {
     "/opt/efs/scratch": "scratch",
@@ -115,13 +119,28 @@ def function_arn(logical_id: str) -> str:
 
 
 def _stand_in(reference: dict[str, Any], template: dict[str, Any]) -> str:
+    if "Fn::Join" in reference:
+        separator, parts = reference["Fn::Join"]
+        return str(separator).join(
+            part if isinstance(part, str) else _stand_in(part, template) for part in parts
+        )
     if "Ref" in reference:
         name = reference["Ref"]
         pseudo = {"AWS::Partition": "aws", "AWS::Region": REGION, "AWS::AccountId": ACCOUNT}
-        return str(pseudo.get(name, name))
+        if name in pseudo:
+            return pseudo[name]
+        resource_type = template["Resources"][name]["Type"]
+        if resource_type == "AWS::EFS::FileSystem":
+            return FILE_SYSTEM_ID
+        if resource_type == "AWS::EFS::AccessPoint":
+            return f"fsap-{name}"
+        return str(name)
     logical_id, attribute = reference["Fn::GetAtt"]
-    if template["Resources"][logical_id]["Type"] == "AWS::Lambda::Function":
+    resource_type = template["Resources"][logical_id]["Type"]
+    if resource_type == "AWS::Lambda::Function":
         return function_arn(logical_id)
+    if resource_type == "AWS::IAM::Role" and attribute == "Arn":
+        return f"arn:aws:iam::{ACCOUNT}:role/{logical_id}"
     return f"arn:aws:stand-in:{REGION}:{ACCOUNT}:{logical_id}/{attribute}"
 
 
@@ -137,13 +156,46 @@ def resolved_definition(template: dict[str, Any]) -> str:
     )
 
 
-def lambda_handlers(template: dict[str, Any]) -> dict[str, str]:
-    """Function logical id → handler entry point, for the project's own step functions."""
+def _step_functions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The project's own step functions' properties, by logical id."""
     return {
-        logical_id: function["Properties"]["Handler"]
+        logical_id: function["Properties"]
         for logical_id, function in resources(template, "AWS::Lambda::Function").items()
         if str(function["Properties"].get("Handler", "")).startswith("runtime.handlers.")
     }
+
+
+def lambda_handlers(template: dict[str, Any]) -> dict[str, str]:
+    """Function logical id → handler entry point, for the project's own step functions."""
+    return {
+        logical_id: function["Handler"]
+        for logical_id, function in _step_functions(template).items()
+    }
+
+
+def step_variables(template: dict[str, Any]) -> dict[str, str]:
+    """The variables the template sets on the step functions, with stand-ins for references.
+
+    The handlers run in this one process, so they share one environment: the functions must
+    not set one variable to different values.
+    """
+    variables: dict[str, str] = {}
+    for logical_id, function in _step_functions(template).items():
+        for name, value in function.get("Environment", {}).get("Variables", {}).items():
+            resolved = value if isinstance(value, str) else _stand_in(value, template)
+            if variables.setdefault(name, resolved) != resolved:
+                raise AssertionError(f"{logical_id} sets {name} differently from another step")
+    return variables
+
+
+def lambda_mount_path(template: dict[str, Any]) -> str:
+    """Where the step functions mount the file system (one place for all that mount it)."""
+    (path,) = {
+        mount["LocalMountPath"]
+        for function in _step_functions(template).values()
+        for mount in function.get("FileSystemConfigs", [])
+    }
+    return str(path)
 
 
 @dataclass
@@ -165,6 +217,10 @@ class Harness:
         self.stepfunctions = boto3.client("stepfunctions", region_name=REGION)
         self.batch = boto3.client("batch", region_name=REGION)
         self.handlers = lambda_handlers(self.template)
+        self.variables = self.lambda_environment()
+        self.job_queue = self.variables[contract.ENV_DEFAULT_JOB_QUEUE]
+        (machine,) = resources(self.template, "AWS::StepFunctions::StateMachine").values()
+        self.state_machine_name = str(machine["Properties"]["StateMachineName"])
 
     # --- set-up ------------------------------------------------------------------------------
 
@@ -187,7 +243,7 @@ class Harness:
             computeEnvironmentName="e2e", type="UNMANAGED", state="ENABLED", serviceRole=role
         )
         self.batch.create_job_queue(
-            jobQueueName=JOB_QUEUE,
+            jobQueueName=self.job_queue,
             state="ENABLED",
             priority=1,
             computeEnvironmentOrder=[
@@ -195,26 +251,22 @@ class Harness:
             ],
         )
         self.state_machine_arn = self.stepfunctions.create_state_machine(
-            name=f"demand-{ENVIRONMENT}",
+            name=self.state_machine_name,
             definition=resolved_definition(self.template),
             roleArn=role,
         )["stateMachineArn"]
 
     def lambda_environment(self) -> dict[str, str]:
-        """What the stack sets on the functions, pointing at this harness's stand-ins."""
-        return {
-            "DEMAND_ENVIRONMENT": ENVIRONMENT,
-            "DEMAND_FILE_SYSTEM_ID": FILE_SYSTEM_ID,
-            "DEMAND_SCRATCH_ACCESS_POINT_ID": "fsap-scratch",
-            "DEMAND_SHARED_ACCESS_POINT_ID": "fsap-shared",
-            "DEMAND_TMP_ACCESS_POINT_ID": "fsap-tmp",
-            "DEMAND_EFS_MOUNT_PATH": str(self.efs),
-            "DEMAND_DEFAULT_JOB_QUEUE": JOB_QUEUE,
-            "DEMAND_DEFAULT_JOB_ROLE_ARN": f"arn:aws:iam::{ACCOUNT}:role/demand/e2e/jobs/default",
-            "POWERTOOLS_SERVICE_NAME": "demand-e2e",
-            "POWERTOOLS_TRACE_DISABLED": "true",
-            "POWERTOOLS_LOG_LEVEL": "WARNING",
+        """What the stack sets on the functions, pointing at this harness's stand-ins.
+
+        A value that is the functions' mount path names this harness's stand-in for EFS.
+        """
+        mount_path = lambda_mount_path(self.template)
+        variables = {
+            name: str(self.efs) if value == mount_path else value
+            for name, value in step_variables(self.template).items()
         }
+        return variables | HARNESS_VARIABLES
 
     @contextmanager
     def patched(self) -> Iterator[None]:
@@ -239,7 +291,7 @@ class Harness:
             mock.patch.object(StateTaskServiceBatch, "_normalise_response", _batch_response_as_sfn),
             mock.patch.object(LambdaFunction, "_invoke_lambda", invoke),
             mock.patch.object(Job, "run", run_job),
-            mock.patch.dict(os.environ, self.lambda_environment()),
+            mock.patch.dict(os.environ, self.variables),
         ):
             yield
 
@@ -297,9 +349,10 @@ class Harness:
         ]
 
     def job_submissions(self) -> int:
-        return len(
-            self.batch.list_jobs(jobQueue=JOB_QUEUE, jobStatus="SUCCEEDED")["jobSummaryList"]
-        ) + len(self.batch.list_jobs(jobQueue=JOB_QUEUE, jobStatus="FAILED")["jobSummaryList"])
+        return sum(
+            len(self.batch.list_jobs(jobQueue=self.job_queue, jobStatus=status)["jobSummaryList"])
+            for status in ("SUCCEEDED", "FAILED")
+        )
 
     # --- the stand-ins -----------------------------------------------------------------------
 
