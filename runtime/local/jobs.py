@@ -21,7 +21,13 @@ from typing import BinaryIO, Literal, Protocol
 
 from runtime.errors import DemandError
 from runtime.local import guard
-from runtime.local.sandbox import Sandbox, SandboxMode, choose_sandbox, fallback_warning
+from runtime.local.sandbox import (
+    SANDBOX_VARIABLE,
+    Sandbox,
+    SandboxMode,
+    choose_sandbox,
+    fallback_warning,
+)
 from runtime.plan.models import ExecutionPlan
 from runtime.spec import PLATFORM_DIR
 from runtime.volumes import EfsMount, container_to_efs, efs_to_local
@@ -67,17 +73,20 @@ class ProcessLauncher:
     def check(self) -> str:
         if shutil.which("bash") is None:
             raise RunnerUnavailableError("bash is not on PATH: the job script needs it")
-        environ = dict(os.environ)
-        if self.sandbox is not None:
-            environ["DEMAND_SANDBOX"] = self.sandbox
-        self._chosen = chosen = choose_sandbox(environ)
+        self._chosen = chosen = self._choose()
         if chosen.fallback:
             print(fallback_warning(chosen), file=sys.stderr, flush=True)
         return chosen.description
 
+    def _choose(self) -> Sandbox:
+        environ = dict(os.environ)
+        if self.sandbox is not None:
+            environ[SANDBOX_VARIABLE] = self.sandbox
+        return choose_sandbox(environ)
+
     def run(self, plan: ExecutionPlan, mounts: Sequence[EfsMount], log: BinaryIO) -> int:
         inherited = {name: os.environ[name] for name in INHERITED if name in os.environ}
-        chosen = self._chosen or choose_sandbox(os.environ)
+        chosen = self._chosen or self._choose()
         command = chosen.command(plan, mounts, plan.job.command, home=inherited.get("HOME"))
         return stream(command, inherited | plan.job.environment, log)
 

@@ -131,11 +131,10 @@ class LocalRun:
         with stopped_by_signals() as stopper:
             try:
                 succeeded = self._steps(plan, volumes, mounts, report, stopper.finishing)
+            except Interrupted as exc:  # in the instant between two of the steps' handlers
+                report.error, report.exit_code = str(exc), exc.exit_code
             finally:
                 claim.release(kept=working.exists() or working.is_symlink())
-        if stopper.received is not None:
-            succeeded = False
-            report.exit_code = 128 + stopper.received
         report.status = "SUCCEEDED" if succeeded else "FAILED"
         if succeeded:
             report.exit_code = 0

@@ -191,7 +191,7 @@ def bwrap_arguments(
         if planned.shared:
             cached = local(planned.efs_uri)
             arguments += ["--ro-bind-try", cached, cached]
-    for read_only in [platform, *roots]:
+    for read_only in [platform, *roots, "/"]:  # "/": the sandbox's own (tmpfs) root
         arguments += ["--remount-ro", read_only]
     arguments += ["--chdir", working]
     return arguments

@@ -2,9 +2,10 @@
 
 While the run goes on, such a signal raises :class:`Interrupted` in the runner's main thread —
 wherever it is: the job's launcher kills the job's whole process group on its way out, staging
-stops — and the runner cleans up as after any failure. During the cleanup, further signals are
-only noted: it runs to its end. (SIGKILL cannot be caught: then the guard kills the job, and
-the next run of the execution id removes what was left.)
+stops — and the runner cleans up as after any failure. During the cleanup, signals are only
+noted (``Stopper.received``): it runs to its end, and the run's outcome stands. (SIGKILL
+cannot be caught: then the guard kills the job, and the next run of the execution id removes
+what was left.)
 """
 
 from __future__ import annotations

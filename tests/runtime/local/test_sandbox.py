@@ -283,3 +283,18 @@ def test_a_sandboxed_job_gets_an_empty_home_and_tmp_of_its_own(
     allowed = {tmp_path.relative_to("/tmp").parts[0]} if under_tmp else set()
     assert set(tmp_line.removeprefix("tmp: ").split()) <= allowed, tmp_line
     assert sorted(p.name for p in home.iterdir()) == [".aws"]  # nothing written to the real one
+
+
+def test_outside_its_own_dirs_a_sandboxed_job_writes_only_to_its_private_tmp_and_home(
+    tmp_path: Path,
+) -> None:
+    require_sandbox()
+    script = """
+    for target in / /usr /etc /opt "$WORKING_DIR/.demand" "$WORKING_DIR/.."; do
+      touch "$target/planted" 2>/dev/null && echo "HOSTILE wrote $target"
+    done
+    touch /tmp/ok "$HOME/ok" "$TMPDIR/ok" "$WORKING_DIR/ok" && echo wrote
+    """
+    report = run(tmp_path / "root", spec("writer", script))
+    assert report.status == "SUCCEEDED", report
+    assert log_of(report) == "wrote\n"
