@@ -25,6 +25,33 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 # One synthesis of every environment per session, shared by tests/infra and tests/e2e.
 pytest_plugins = ["tests.synthesis"]
 
+# What `./dev test --fast` leaves out (it runs `-m "not slow"`), by node id prefix: tests that take
+# seconds rather than milliseconds (measured with `pytest --durations`) because they run whole
+# executions, real processes and signals, or a fresh interpreter. Every test that uses the
+# session's CDK synthesis is slow too (see pytest_collection_modifyitems), and so is any test
+# marked `@pytest.mark.slow` where it is written.
+SLOW_TESTS = (
+    "tests/e2e/",
+    "tests/infra/test_app.py",
+    "tests/runtime/handlers/test_lambda_imports.py",
+    "tests/runtime/handlers/test_prepare_handler.py::test_ten_thousand_inputs_stay_far_below",
+    "tests/runtime/handlers/test_sync_refusals.py::test_a_stored_plan_is_read_from_the_control_dir",
+    "tests/runtime/local/test_interrupt.py",
+    "tests/runtime/local/test_sandbox.py::test_the_cli_runs_the_job_in_the_sandbox",
+    "tests/runtime/sync/test_benchmark.py",
+    "tests/runtime/sync/test_cache.py::test_eight_concurrent_stagers_download_once",
+    "tests/runtime/sync/test_safety.py",
+    "tests/runtime/test_cli_plan.py::test_missing_file_is_one_line_no_traceback",
+    "tests/runtime/test_hostile_requests.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        uses_synthesis = isinstance(item, pytest.Function) and "synthesis" in item.fixturenames
+        if item.nodeid.startswith(SLOW_TESTS) or uses_synthesis:
+            item.add_marker(pytest.mark.slow)
+
 
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[str]:
