@@ -33,7 +33,7 @@ from moto.server import ThreadedMotoServer
 
 from infra.application import build_app
 from infra.lambda_code import BUNDLE_CONTEXT_KEY
-from tests.e2e.harness import REGION, Harness, resources
+from tests.e2e.harness import DATA_BUCKET, REGION, Harness, resources
 
 # Public list prices, us-east-1, Standard workflows and arm64 Lambda (checked 2026-11):
 # Step Functions $0.025 per 1,000 state transitions; Lambda $0.20 per million requests and
@@ -101,7 +101,7 @@ def moto_with_s3_endpoint() -> Iterator[str]:
 
 
 def spec(size: int) -> dict[str, Any]:
-    inputs = {f"in_{i}": f"s3://inputs/data/{i}.txt" for i in range(size)}
+    inputs = {f"in_{i}": f"s3://{DATA_BUCKET}/inputs/{i}.txt" for i in range(size)}
     outputs = {f"out_{i}": f"out/{i}.txt" for i in range(size)}
     copy = " ".join(f'cp "$IN_{i}" "$OUT_{i}";' for i in range(size))
     return {
@@ -112,15 +112,14 @@ def spec(size: int) -> dict[str, Any]:
             "params": inputs | outputs,
             "inputs": list(inputs),
             "outputs": list(outputs),
-            "output_s3_prefix": f"s3://outputs/cost-{size}/",
+            "output_s3_prefix": f"s3://{DATA_BUCKET}/outputs/cost-{size}/",
         },
     }
 
 
 def measure(template: dict[str, Any], size: int, efs: Path) -> Measurement:
     s3 = boto3.client("s3", region_name=REGION)
-    for bucket in ("inputs", "outputs"):
-        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+    s3.create_bucket(Bucket=DATA_BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
     harness = Harness(template=template, efs=efs, object_reads=Counter())
     memory = memory_by_step(template)
     billed: defaultdict[str, float] = defaultdict(float)  # GB-seconds per step
@@ -138,7 +137,7 @@ def measure(template: dict[str, Any], size: int, efs: Path) -> Measurement:
     with harness.patched(), mock.patch.object(harness, "_invoke", timed):
         harness.deploy()
         for i in range(size):
-            harness.put_object(f"s3://inputs/data/{i}.txt", f"input {i}\n".encode())
+            harness.put_object(f"s3://{DATA_BUCKET}/inputs/{i}.txt", f"input {i}\n".encode())
         started = time.perf_counter()
         arn = harness.start(spec(size))
         described = harness.wait(arn)

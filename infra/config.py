@@ -42,6 +42,9 @@ IamRoleArn = Annotated[
         pattern=r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9_+=,.@/-]+$", max_length=2048
     ),
 ]
+KmsKeyArn = Annotated[
+    str, StringConstraints(pattern=r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$")
+]
 TagKey = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 TagValue = Annotated[str, StringConstraints(max_length=256)]
 
@@ -203,6 +206,11 @@ class EnvironmentSettings(_Settings):
     removal_policy: Literal["retain", "destroy"] = "retain"
     log_retention_days: LogRetentionDays = 30
     tags: dict[TagKey, TagValue] = Field(default_factory=dict)
+    # The state machine's log records carry each execution's input and output (every parameter
+    # of every request) only when this is on: for debugging, not by default.
+    log_execution_data: bool = False
+    # A KMS key for every log group of the stack (it must let CloudWatch Logs use it).
+    log_kms_key_arn: KmsKeyArn | None = None
 
     @property
     def stack_name(self) -> str:

@@ -111,9 +111,9 @@ def accept_state_machine_findings(state_machine: sfn.StateMachine) -> None:
                 id="AwsSolutions-IAM5",
                 reason=(
                     "Resource '*' only where the API has no resource-level permissions: X-Ray "
-                    "tracing, CloudWatch Logs delivery (vended logs), and batch:DescribeJobs / "
-                    "batch:TerminateJob, which the batch:submitJob.sync integration calls to "
-                    "follow and stop the job."
+                    "tracing, CloudWatch Logs delivery (vended logs), and batch:DescribeJobs, "
+                    "which the batch:submitJob.sync integration calls to follow the job "
+                    "(batch:TerminateJob is on job/* and only for this environment's tag)."
                 ),
                 applies_to=["Resource::*"],
             ),
@@ -154,6 +154,34 @@ def accept_batch_instance_role(instance_role: iam.Role) -> None:
                     "agent on AWS Batch container instances needs (register, poll, pull, log)."
                 ),
                 applies_to=[f"{_MANAGED}AmazonEC2ContainerServiceforEC2Role"],
+            )
+        ],
+    )
+
+
+def accept_execution_resource_findings(functions: Iterable[lambda_.Function]) -> None:
+    """Prepare and Cleanup: each execution's access points and job definition, made at run time."""
+    roles = [function.role for function in functions if function.role is not None]
+    _suppress(
+        roles,
+        [
+            NagPackSuppression(
+                id="AwsSolutions-IAM5",
+                reason=(
+                    "Each execution's access points are made at run time, so their ids are not "
+                    "known to the stack (access-point/*): creating and tagging them requires the "
+                    "environment's tag on the request, deleting them the tag on the access point. "
+                    "Each execution's job definition (demand-<env>-<execution id>) likewise: "
+                    "Cleanup may deregister only this environment's."
+                ),
+                applies_to=[
+                    RegexAppliesTo(
+                        regex="/^Resource::arn:.*:elasticfilesystem:.*:access-point\\/\\*$/"
+                    ),
+                    RegexAppliesTo(
+                        regex="/^Resource::arn:.*:batch:.*:job-definition\\/demand-.*\\*$/"
+                    ),
+                ],
             )
         ],
     )

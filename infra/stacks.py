@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from aws_cdk import CfnOutput, Duration, Environment, RemovalPolicy, Stack, Tags
+import jsii
+from aws_cdk import Aspects, CfnOutput, Duration, Environment, IAspect, RemovalPolicy, Stack, Tags
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 from infra import nag
 from infra.config import EnvironmentSettings
@@ -42,6 +43,18 @@ _RETENTION = {
     1827: logs.RetentionDays.FIVE_YEARS,
     3653: logs.RetentionDays.TEN_YEARS,
 }
+
+
+@jsii.implements(IAspect)
+class _EncryptLogGroups:
+    """Every log group of the stack encrypted with the environment's KMS key."""
+
+    def __init__(self, key_arn: str) -> None:
+        self._key_arn = key_arn
+
+    def visit(self, node: IConstruct) -> None:
+        if isinstance(node, logs.CfnLogGroup):
+            node.kms_key_id = self._key_arn
 
 
 class DemandStack(Stack):
@@ -106,7 +119,6 @@ class DemandStack(Stack):
         storage.file_system.connections.allow_default_port_from(
             compute.security_group, "NFS from the Batch instances"
         )
-        access_points = storage.volume_access_points
         steps = LambdaSteps(
             self,
             "Steps",
@@ -115,9 +127,12 @@ class DemandStack(Stack):
             environment=StepEnvironment(
                 environment_name=settings.name,
                 file_system_id=storage.file_system.file_system_id,
-                scratch_access_point_id=access_points["scratch"].access_point_id,
-                shared_access_point_id=access_points["shared"].access_point_id,
-                tmp_access_point_id=access_points["tmp"].access_point_id,
+                shared_access_point_id=storage.shared_access_point.access_point_id,
+                allowed_buckets=[
+                    data.bucket.bucket_name,
+                    *settings.input_buckets,
+                    *settings.output_buckets,
+                ],
                 default_job_queue=compute.default_queue_name,
                 gpu_job_queue=compute.gpu_queue_name or "",
                 default_job_role_arn=compute.default_job_role.role_arn,
@@ -146,18 +161,27 @@ class DemandStack(Stack):
             self,
             "Orchestration",
             state_machine_name=settings.stack_name,
+            environment=settings.name,
             functions=steps,
             job_queues=compute.queues,
             job_definitions=self._job_definitions(settings),
             map_concurrency=settings.map_concurrency,
             execution_timeout=Duration.hours(settings.execution_timeout_hours),
             log_retention=log_retention,
+            log_execution_data=settings.log_execution_data,
             removal_policy=removal_policy,
         )
+        if settings.log_kms_key_arn is not None:
+            Aspects.of(self).add(_EncryptLogGroups(settings.log_kms_key_arn))
 
-        self._grant_data_access(settings, steps, compute, data.bucket)
+        self._grant_data_access(settings, steps, data.bucket)
         self._grant_job_registration(settings, steps, compute)
-        storage.grant_client_access(compute.default_job_role, list(access_points.values()))
+        self._grant_execution_resources(settings, steps, storage)
+        storage.allow_clients(
+            jobs=[compute.default_job_role],
+            job_role_arns=settings.job_role_arns,
+            hosts=[compute.instance_role],
+        )
         storage.file_system.grant_read(compute.instance_role)
 
         self._output(
@@ -178,13 +202,14 @@ class DemandStack(Stack):
             Tags.of(self).add(key, value)
 
         nag.accept_lambda_findings([*steps.all, layout.function])
-        nag.accept_bucket_grants([*steps.with_file_system, compute.default_job_role])
+        nag.accept_bucket_grants([steps.sync])
         nag.accept_register_findings(steps.register, job_role_path=compute.job_role_path)
         nag.accept_state_machine_findings(orchestration.state_machine)
+        nag.accept_execution_resource_findings([steps.prepare, steps.cleanup])
         nag.accept_batch_instance_role(compute.instance_role)
 
     def _job_definitions(self, settings: EnvironmentSettings) -> str:
-        """The job definitions the runtime registers: named ``demand-<env>-<content hash>``."""
+        """The job definitions the runtime registers: one per execution, ``demand-<env>-<id>``."""
         return self.format_arn(
             service="batch", resource="job-definition", resource_name=f"{settings.stack_name}-*"
         )
@@ -193,15 +218,11 @@ class DemandStack(Stack):
         CfnOutput(self, name, value=value)
 
     def _grant_data_access(
-        self,
-        settings: EnvironmentSettings,
-        steps: LambdaSteps,
-        compute: BatchCompute,
-        data_bucket: s3.IBucket,
+        self, settings: EnvironmentSettings, steps: LambdaSteps, data_bucket: s3.IBucket
     ) -> None:
-        grantees: list[iam.IGrantable] = [*steps.with_file_system, compute.default_job_role]
-        for grantee in grantees:
-            data_bucket.grant_read_write(grantee)
+        """Staging is the sync step's work alone: no other step, and no job, touches the data.
+        A job that needs S3 itself names a job role of its own (``job_role_arns``)."""
+        data_bucket.grant_read_write(steps.sync)
         for index, name in enumerate(settings.input_buckets):
             s3.Bucket.from_bucket_name(self, f"InputBucket{index}", name).grant_read(steps.sync)
         for index, name in enumerate(settings.output_buckets):
@@ -237,5 +258,68 @@ class DemandStack(Stack):
                         "iam:PassedToService": ["batch.amazonaws.com", "ecs-tasks.amazonaws.com"]
                     }
                 },
+            )
+        )
+
+    def _grant_execution_resources(
+        self, settings: EnvironmentSettings, steps: LambdaSteps, storage: SharedFileSystem
+    ) -> None:
+        """Prepare makes each execution's access points; Cleanup deletes them and deregisters
+        the execution's job definition. Only this environment's, by tag and by name."""
+        environment_tag = {"demand:environment": settings.name}
+        access_points = self.format_arn(
+            service="elasticfilesystem", resource="access-point", resource_name="*"
+        )
+        file_system = storage.file_system.file_system_arn
+        steps.prepare.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="MakeExecutionAccessPoints",
+                actions=["elasticfilesystem:CreateAccessPoint"],
+                resources=[file_system],
+                conditions={
+                    "StringEquals": {f"aws:RequestTag/{k}": v for k, v in environment_tag.items()}
+                },
+            )
+        )
+        steps.prepare.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="TagExecutionAccessPoints",
+                actions=["elasticfilesystem:TagResource"],
+                resources=[access_points],
+                conditions={
+                    "StringEquals": {f"aws:RequestTag/{k}": v for k, v in environment_tag.items()}
+                },
+            )
+        )
+        for step in (steps.prepare, steps.cleanup):
+            step.add_to_role_policy(
+                iam.PolicyStatement(
+                    sid="FindExecutionAccessPoints",
+                    actions=["elasticfilesystem:DescribeAccessPoints"],
+                    resources=[file_system, access_points],
+                )
+            )
+        steps.cleanup.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="DeleteExecutionAccessPoints",
+                actions=["elasticfilesystem:DeleteAccessPoint"],
+                resources=[access_points],
+                conditions={
+                    "StringEquals": {f"aws:ResourceTag/{k}": v for k, v in environment_tag.items()}
+                },
+            )
+        )
+        steps.cleanup.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="FindExecutionJobDefinitions",
+                actions=["batch:DescribeJobDefinitions"],
+                resources=["*"],
+            )
+        )
+        steps.cleanup.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="DeregisterExecutionJobDefinitions",
+                actions=["batch:DeregisterJobDefinition"],
+                resources=[self._job_definitions(settings)],
             )
         )

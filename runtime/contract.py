@@ -16,9 +16,10 @@ from typing import Final
 VARIABLE_PREFIX: Final = "DEMAND_"
 ENV_ENVIRONMENT: Final = "DEMAND_ENVIRONMENT"
 ENV_FILE_SYSTEM_ID: Final = "DEMAND_FILE_SYSTEM_ID"
-ENV_SCRATCH_ACCESS_POINT_ID: Final = "DEMAND_SCRATCH_ACCESS_POINT_ID"
 ENV_SHARED_ACCESS_POINT_ID: Final = "DEMAND_SHARED_ACCESS_POINT_ID"
-ENV_TMP_ACCESS_POINT_ID: Final = "DEMAND_TMP_ACCESS_POINT_ID"
+ENV_USE_TMP_VOLUME: Final = "DEMAND_USE_TMP_VOLUME"  # "true": each execution's TMPDIR on /tmp
+# The buckets stage-in may read and stage-out may write, comma-separated.
+ENV_ALLOWED_BUCKETS: Final = "DEMAND_ALLOWED_BUCKETS"
 ENV_EFS_MOUNT_PATH: Final = "DEMAND_EFS_MOUNT_PATH"
 ENV_DEFAULT_JOB_QUEUE: Final = "DEMAND_DEFAULT_JOB_QUEUE"
 ENV_GPU_JOB_QUEUE: Final = "DEMAND_GPU_JOB_QUEUE"  # empty when the environment has no GPU queue
@@ -29,6 +30,10 @@ ENV_POWERTOOLS_LOG_LEVEL: Final = "POWERTOOLS_LOG_LEVEL"
 
 # Where the step functions mount the whole file system (an access point rooted at "/").
 LAMBDA_EFS_MOUNT_PATH: Final = "/mnt/efs"
+# The POSIX user every access point acts as — the steps' (infra/constructs/storage.py) and each
+# execution's own (runtime.steps.access_points) — so what one writes the others can remove.
+EFS_POSIX_UID: Final = 1000
+EFS_POSIX_GID: Final = 1000
 
 # --- The stack -------------------------------------------------------------------------------
 # The CloudFormation stack of an environment, also the name of its state machine and the prefix

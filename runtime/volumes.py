@@ -87,9 +87,7 @@ class VolumeConfiguration(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     file_system_id: str = Field(default="fs-local", min_length=1)
-    scratch_access_point_id: str | None = None
     shared_access_point_id: str | None = None
-    tmp_access_point_id: str | None = None
     scratch_efs_path: AbsolutePosixPath = "/scratch"
     shared_efs_path: AbsolutePosixPath = "/shared"
     tmp_efs_path: AbsolutePosixPath = "/tmp"
@@ -105,7 +103,6 @@ class VolumeConfiguration(BaseModel):
         return Volume(
             name="scratch",
             file_system_id=self.file_system_id,
-            access_point_id=self.scratch_access_point_id,
             efs_path=self.scratch_efs_path,
             container_path=self.scratch_container_path,
         )
@@ -129,7 +126,6 @@ class VolumeConfiguration(BaseModel):
         return Volume(
             name="tmp",
             file_system_id=self.file_system_id,
-            access_point_id=self.tmp_access_point_id,
             efs_path=self.tmp_efs_path,
             container_path=self.tmp_container_path,
         )

@@ -43,6 +43,10 @@ IMPORTED_ENVIRONMENT: dict[str, Any] = {
     "input_buckets": ["reference-genomes"],
     "output_buckets": ["shared-results"],
     "job_role_arns": ["arn:aws:iam::123456789012:role/team/analysis-job"],
+    "log_execution_data": True,
+    "log_kms_key_arn": (
+        "arn:aws:kms:eu-west-1:123456789012:key/0a1b2c3d-4e5f-6789-abcd-ef0123456789"
+    ),
 }
 CDK_JSON_ENVIRONMENTS = sorted(project_context()["environments"])
 ALL_ENVIRONMENTS = [*CDK_JSON_ENVIRONMENTS, "imported"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aws_cdk import AssetHashType, Duration, RemovalPolicy
+from aws_cdk import AssetHashType, Duration, Fn, RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_efs as efs
 from aws_cdk import aws_lambda as lambda_
@@ -29,9 +29,8 @@ class StepEnvironment:
 
     environment_name: str
     file_system_id: str
-    scratch_access_point_id: str
     shared_access_point_id: str
-    tmp_access_point_id: str
+    allowed_buckets: list[str]
     default_job_queue: str
     gpu_job_queue: str  # empty when the environment has no GPU queue
     default_job_role_arn: str
@@ -40,9 +39,9 @@ class StepEnvironment:
         return {
             contract.ENV_ENVIRONMENT: self.environment_name,
             contract.ENV_FILE_SYSTEM_ID: self.file_system_id,
-            contract.ENV_SCRATCH_ACCESS_POINT_ID: self.scratch_access_point_id,
             contract.ENV_SHARED_ACCESS_POINT_ID: self.shared_access_point_id,
-            contract.ENV_TMP_ACCESS_POINT_ID: self.tmp_access_point_id,
+            contract.ENV_USE_TMP_VOLUME: "true",
+            contract.ENV_ALLOWED_BUCKETS: Fn.join(",", self.allowed_buckets),
             contract.ENV_EFS_MOUNT_PATH: contract.LAMBDA_EFS_MOUNT_PATH,
             contract.ENV_DEFAULT_JOB_QUEUE: self.default_job_queue,
             contract.ENV_GPU_JOB_QUEUE: self.gpu_job_queue,

@@ -75,16 +75,19 @@ class Orchestration(Construct):
         construct_id: str,
         *,
         state_machine_name: str,
+        environment: str,
         functions: LambdaSteps,
         job_queues: list[batch.JobQueue],
         job_definitions: str,
         map_concurrency: int,
         execution_timeout: Duration,
         log_retention: logs.RetentionDays,
+        log_execution_data: bool,
         removal_policy: RemovalPolicy,
     ) -> None:
         super().__init__(scope, construct_id)
         self._map_concurrency = map_concurrency
+        self._environment = environment
 
         fail = sfn.Fail(
             self, contract.STATE_FAIL, error_path="$.error.Error", cause_path="$.error.Cause"
@@ -164,8 +167,12 @@ class Orchestration(Construct):
             definition_body=sfn.DefinitionBody.from_chainable(definition),
             timeout=execution_timeout,
             tracing_enabled=True,
+            # Every state's record, but not its data (each request's parameters) unless the
+            # environment asks for it while debugging.
             logs=sfn.LogOptions(
-                destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True
+                destination=self.log_group,
+                level=sfn.LogLevel.ALL,
+                include_execution_data=log_execution_data,
             ),
         )
         self._grant_batch_submission(job_queues, job_definitions)
@@ -283,9 +290,20 @@ class Orchestration(Construct):
         )
         role.add_to_principal_policy(
             iam.PolicyStatement(
-                sid="FollowAndStopJobs",
-                actions=["batch:DescribeJobs", "batch:TerminateJob"],
+                sid="FollowJobs",
+                actions=["batch:DescribeJobs"],
                 resources=["*"],
+            )
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                # Jobs carry their environment's tag (propagated from the plan's tags).
+                sid="StopOwnJobs",
+                actions=["batch:TerminateJob"],
+                resources=[stack.format_arn(service="batch", resource="job", resource_name="*")],
+                conditions={
+                    "StringEquals": {"aws:ResourceTag/demand:environment": self._environment}
+                },
             )
         )
         role.add_to_principal_policy(

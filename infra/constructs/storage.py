@@ -10,15 +10,18 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra.config import DataBucketSettings, FileSystemSettings
+from runtime import contract
 
 # Every writer (Lambda steps and Batch jobs) acts as this POSIX user through its access point,
 # so a file one writes the others can read and remove, whatever user a job's image runs as.
-POSIX_UID = 1000
-POSIX_GID = 1000
+POSIX_UID = contract.EFS_POSIX_UID
+POSIX_GID = contract.EFS_POSIX_GID
 DIRECTORY_PERMISSIONS = "0755"
 
-# Where each volume lives in the file system (runtime/volumes.py's defaults).
-VOLUME_PATHS = {"scratch": "/scratch", "shared": "/shared", "tmp": "/tmp"}
+# Where each volume lives in the file system (runtime/volumes.py's defaults). Jobs mount their
+# own directory of scratch and tmp through an access point their execution's Prepare makes;
+# the shared input cache, read-only, through the one below.
+VOLUME_PATHS = {"scratch": "/scratch", "shared": "/shared", "tmp": "/tmp", "control": "/control"}
 
 _THROUGHPUT_MODES = {
     "bursting": efs.ThroughputMode.BURSTING,
@@ -26,6 +29,7 @@ _THROUGHPUT_MODES = {
     "provisioned": efs.ThroughputMode.PROVISIONED,
 }
 _CLIENT_ACTIONS = ["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"]
+_ACCESS_POINT = "elasticfilesystem:AccessPointArn"
 
 
 def _transition_to_ia(days: int | str) -> efs.LifecyclePolicy | None:
@@ -35,11 +39,8 @@ def _transition_to_ia(days: int | str) -> efs.LifecyclePolicy | None:
 
 
 def _file_system_policy() -> iam.PolicyDocument:
-    """TLS only; mount and write through a mount target, never as root.
-
-    Who can reach a mount target at all is decided by the file system's security group, which
-    admits only the Batch instances and the Lambda steps.
-    """
+    """TLS only. Who may mount and write is added by :meth:`SharedFileSystem.allow_clients`,
+    naming each principal; nobody ever gets root access."""
     return iam.PolicyDocument(
         statements=[
             iam.PolicyStatement(
@@ -48,12 +49,6 @@ def _file_system_policy() -> iam.PolicyDocument:
                 principals=[iam.AnyPrincipal()],
                 actions=["*"],
                 conditions={"Bool": {"aws:SecureTransport": "false"}},
-            ),
-            iam.PolicyStatement(
-                sid="MountAndWriteThroughMountTargets",
-                principals=[iam.AnyPrincipal()],
-                actions=_CLIENT_ACTIONS,
-                conditions={"Bool": {"elasticfilesystem:AccessedViaMountTarget": "true"}},
             ),
         ]
     )
@@ -105,46 +100,83 @@ class SharedFileSystem(Construct):
             ),
             enable_automatic_backups=settings.backups,
             removal_policy=removal_policy,
-            # Anonymous (non-IAM) mounts stay possible for job definitions that do not ask for
-            # IAM authorization; the policy below still demands TLS and withholds root access.
+            # CDK's name for "add no grant of its own": False would add write and root access
+            # for any principal. Anonymous (non-IAM) mounts are refused all the same, because
+            # the policy exists and grants only the principals it names (allow_clients).
             allow_anonymous_access=True,
             file_system_policy=_file_system_policy(),
         )
         posix_user = efs.PosixUser(uid=str(POSIX_UID), gid=str(POSIX_GID))
-        self.volume_access_points = {
-            name: self.file_system.add_access_point(
-                f"{name.capitalize()}AccessPoint",
-                path=path,
-                posix_user=posix_user,
-                create_acl=efs.Acl(
-                    owner_uid=str(POSIX_UID),
-                    owner_gid=str(POSIX_GID),
-                    permissions=DIRECTORY_PERMISSIONS,
-                ),
-            )
-            for name, path in VOLUME_PATHS.items()
-        }
+        self.shared_access_point = self.file_system.add_access_point(
+            "SharedAccessPoint",
+            path=VOLUME_PATHS["shared"],
+            posix_user=posix_user,
+            create_acl=efs.Acl(
+                owner_uid=str(POSIX_UID),
+                owner_gid=str(POSIX_GID),
+                permissions=DIRECTORY_PERMISSIONS,
+            ),
+        )
         self.functions_access_point = self.file_system.add_access_point(
             "FunctionsAccessPoint", path="/", posix_user=posix_user
         )
 
-    def grant_client_access(
-        self, grantee: iam.IGrantable, access_points: list[efs.AccessPoint]
+    def allow_clients(
+        self,
+        *,
+        jobs: list[iam.IRole],
+        job_role_arns: list[str],
+        hosts: list[iam.IRole],
     ) -> None:
-        """Mount and write, only through the given access points."""
-        grantee.grant_principal.add_to_principal_policy(
+        """Who may mount and write, by name: the job roles, in the file system's policy. (The
+        steps get theirs from their own roles, through their access point: the policy cannot
+        name their roles, which wait for the mount targets, which wait for the file system.)
+
+        Jobs (their roles, and the Batch instance role) mount and write only through their
+        execution's own access points: never through the steps' (rooted at ``/``), and only
+        read through the shared cache's. Only through a mount target, which the security group
+        admits only from the steps and the Batch instances.
+        """
+        through_mount_target = {"Bool": {"elasticfilesystem:AccessedViaMountTarget": "true"}}
+        self.file_system.add_to_resource_policy(
             iam.PolicyStatement(
+                sid="JobsMountThroughMountTargets",
+                principals=[
+                    *(iam.ArnPrincipal(role.role_arn) for role in jobs),
+                    *(iam.ArnPrincipal(arn) for arn in job_role_arns),
+                ],
                 actions=_CLIENT_ACTIONS,
-                resources=[self.file_system.file_system_arn],
-                conditions={
-                    "StringEquals": {
-                        "elasticfilesystem:AccessPointArn": [
-                            point.access_point_arn for point in access_points
-                        ]
-                    }
-                },
+                resources=["*"],
+                conditions=through_mount_target,
             )
         )
+        # Identity policies, not the file system's: its policy cannot name its own access
+        # points (a circular dependency). Job roles given by ARN get this from their owners.
+        for role in [*jobs, *hosts]:
+            role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    sid="NeverThroughTheStepsAccessPoint",
+                    effect=iam.Effect.DENY,
+                    actions=_CLIENT_ACTIONS,
+                    resources=[self.file_system.file_system_arn],
+                    conditions={
+                        "StringEquals": {
+                            _ACCESS_POINT: self.functions_access_point.access_point_arn
+                        }
+                    },
+                )
+            )
+            role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    sid="OnlyReadTheSharedCache",
+                    effect=iam.Effect.DENY,
+                    actions=["elasticfilesystem:ClientWrite"],
+                    resources=[self.file_system.file_system_arn],
+                    conditions={
+                        "StringEquals": {_ACCESS_POINT: self.shared_access_point.access_point_arn}
+                    },
+                )
+            )
 
 
 class DataBucket(Construct):
@@ -173,7 +205,12 @@ class DataBucket(Construct):
             enforce_ssl=True,
             minimum_tls_version=1.2,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            lifecycle_rules=[s3.LifecycleRule(expiration=access_log_retention)],
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    expiration=access_log_retention,
+                    abort_incomplete_multipart_upload_after=Duration.days(1),
+                )
+            ],
             removal_policy=removal_policy,
             auto_delete_objects=auto_delete,
         )

@@ -37,13 +37,12 @@ class DeploymentSettings(BaseModel):
 
     environment: str = Field(default="local", alias=contract.ENV_ENVIRONMENT)
     file_system_id: str = Field(min_length=1, alias=contract.ENV_FILE_SYSTEM_ID)
-    scratch_access_point_id: str | None = Field(
-        default=None, alias=contract.ENV_SCRATCH_ACCESS_POINT_ID
-    )
     shared_access_point_id: str | None = Field(
         default=None, alias=contract.ENV_SHARED_ACCESS_POINT_ID
     )
-    tmp_access_point_id: str | None = Field(default=None, alias=contract.ENV_TMP_ACCESS_POINT_ID)
+    use_tmp_volume: bool = Field(default=False, alias=contract.ENV_USE_TMP_VOLUME)
+    # Empty: any bucket the steps' roles can reach (the roles are then the only boundary).
+    allowed_buckets: str = Field(default="", alias=contract.ENV_ALLOWED_BUCKETS)
     efs_mount_path: Path = Field(
         default=Path(contract.LAMBDA_EFS_MOUNT_PATH), alias=contract.ENV_EFS_MOUNT_PATH
     )
@@ -79,10 +78,8 @@ class DeploymentSettings(BaseModel):
     def planning(self) -> PlanningConfiguration:
         volumes = VolumeConfiguration(
             file_system_id=self.file_system_id,
-            scratch_access_point_id=self.scratch_access_point_id,
             shared_access_point_id=self.shared_access_point_id,
-            tmp_access_point_id=self.tmp_access_point_id,
-            use_tmp_volume=self.tmp_access_point_id is not None,
+            use_tmp_volume=self.use_tmp_volume,
         )
         context = ContextConfiguration(
             default_job_queue=self.default_job_queue,
@@ -90,6 +87,7 @@ class DeploymentSettings(BaseModel):
             default_job_role=self.default_job_role_arn,
             name_prefix=contract.stack_name(self.environment),
             allowed_schemes=frozenset({"s3"}),
+            allowed_buckets=frozenset(self.allowed_buckets.split(",")) - {""} or None,
             tags={"demand:environment": self.environment},
         )
         return PlanningConfiguration(volumes=volumes, context=context)

@@ -20,7 +20,11 @@ FIELD = "execution_parameters.params"
 
 
 def admission_problems(
-    spec: DemandExecution, *, allowed_schemes: Collection[str], isolate_inputs: bool
+    spec: DemandExecution,
+    *,
+    allowed_schemes: Collection[str],
+    isolate_inputs: bool,
+    allowed_buckets: Collection[str] | None = None,
 ) -> list[str]:
     """One line per reason the request cannot be planned with these settings."""
     inputs, outputs = input_bindings(spec), output_bindings(spec)
@@ -34,6 +38,13 @@ def admission_problems(
                 f"{FIELD}{field_part(name)}: {scheme}:// locations are not allowed "
                 f"here (allowed: {allowed})"
             )
+        elif scheme == "s3" and allowed_buckets is not None:
+            bucket = remote.removeprefix("s3://").partition("/")[0]
+            if bucket not in allowed_buckets:
+                problems.append(
+                    f"{FIELD}{field_part(name)}: bucket {bucket!r} is not one this environment "
+                    f"stages from or to (allowed: {', '.join(sorted(allowed_buckets))})"
+                )
     # Where each file lands, relative to the working dir: outputs always, inputs when isolated.
     placed = [(o.name, PurePosixPath(o.local), "") for o in outputs]
     if isolate_inputs:

@@ -70,7 +70,10 @@ def build_plan(
     volumes = volumes or VolumeConfiguration()
     context = context or ContextConfiguration()
     problems = admission_problems(
-        spec, allowed_schemes=context.allowed_schemes, isolate_inputs=context.isolate_inputs
+        spec,
+        allowed_schemes=context.allowed_schemes,
+        isolate_inputs=context.isolate_inputs,
+        allowed_buckets=context.allowed_buckets,
     )
     problems += resource_problems(spec, job_queue(spec, context), context.queue_limits)
     if problems:

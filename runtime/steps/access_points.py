@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
+from runtime import contract
 from runtime.errors import TransientAwsError, translate_client_error
 from runtime.plan.models import ExecutionPlan
 from runtime.steps.roots import ExecutionRoots, within
@@ -35,8 +36,8 @@ class ExecutionResources:
     batch: BatchClient
     file_system_id: str
     name_prefix: str
-    posix_uid: int = 1000
-    posix_gid: int = 1000
+    posix_uid: int = contract.EFS_POSIX_UID
+    posix_gid: int = contract.EFS_POSIX_GID
     tags: Mapping[str, str] = field(default_factory=dict)
 
     def create_access_points(self, plan: ExecutionPlan, roots: ExecutionRoots) -> dict[str, str]:

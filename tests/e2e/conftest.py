@@ -7,10 +7,10 @@ from pathlib import Path
 import boto3
 import pytest
 
-from tests.e2e.harness import REGION, Harness
+from tests.e2e.harness import DATA_BUCKET, REGION, Harness
 from tests.synthesis import Synthesis
 
-BUCKETS = ("inputs", "outputs")
+BUCKETS = (DATA_BUCKET, "another-teams-data")
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ What is real and what stands in:
 A new scenario is a few lines::
 
     def test_something(harness: Harness) -> None:
-        harness.put_object("s3://inputs/a.txt", b"data")
+        harness.put_object("s3://e2e-data/inputs/a.txt", b"data")
         arn = harness.start(spec)
         assert harness.wait(arn)["status"] == "SUCCEEDED"
 """
@@ -61,6 +61,8 @@ from tests.lambda_context import FakeLambdaContext
 REGION: Final = "us-west-2"
 ACCOUNT = "123456789012"
 FILE_SYSTEM_ID = "fs-e2e"
+# The environment's data bucket: the only one its steps stage from and to (cdk.json's dev).
+DATA_BUCKET = "e2e-data"
 # What the harness sets beside the template's variables: no X-Ray here, and quieter logs.
 HARNESS_VARIABLES = {"POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "WARNING"}
 # The container paths of the job definition's volumes, and where they are on the stand-in.
@@ -134,6 +136,8 @@ def _stand_in(reference: dict[str, Any], template: dict[str, Any]) -> str:
             return FILE_SYSTEM_ID
         if resource_type == "AWS::EFS::AccessPoint":
             return f"fsap-{name}"
+        if resource_type == "AWS::S3::Bucket":
+            return DATA_BUCKET
         return str(name)
     logical_id, attribute = reference["Fn::GetAtt"]
     resource_type = template["Resources"][logical_id]["Type"]

@@ -10,7 +10,7 @@ from runtime.errors import TransientAwsError
 from runtime.plan.builder import shared_cache_key
 from tests.e2e.harness import Harness
 
-INPUT = "s3://inputs/data/words.txt"
+INPUT = "s3://e2e-data/inputs/data/words.txt"
 
 
 def spec(execution_id: str, command: list[str], **params: Any) -> dict[str, Any]:
@@ -22,7 +22,7 @@ def spec(execution_id: str, command: list[str], **params: Any) -> dict[str, Any]
             "params": {"words": INPUT, "counts": "counts.txt"} | params,
             "inputs": ["words"],
             "outputs": ["counts"],
-            "output_s3_prefix": f"s3://outputs/{execution_id}/",
+            "output_s3_prefix": f"s3://e2e-data/outputs/{execution_id}/",
         },
     }
 
@@ -34,7 +34,7 @@ def test_one_input_one_output_succeeds(harness: Harness) -> None:
     harness.put_object(INPUT, b"the quick brown fox\n")
     arn = harness.start(spec("ok-1", COUNT_WORDS))
     assert harness.wait(arn)["status"] == "SUCCEEDED"
-    assert harness.get_object("s3://outputs/ok-1/counts.txt") == b"4\n"
+    assert harness.get_object("s3://e2e-data/outputs/ok-1/counts.txt") == b"4\n"
     # The working dir is gone; the input stays in the shared cache for the next execution.
     assert list((harness.efs / "scratch").iterdir()) == []
     cached = harness.efs / "shared" / shared_cache_key(INPUT) / "words.txt"
@@ -53,13 +53,13 @@ def test_one_input_one_output_succeeds(harness: Harness) -> None:
 
 def test_a_large_prefix_loops_on_the_continuation_until_done(harness: Harness) -> None:
     for i in range(300):
-        harness.put_object(f"s3://inputs/many/{i:04}.txt", b"word " * 10)
+        harness.put_object(f"s3://e2e-data/inputs/many/{i:04}.txt", b"word " * 10)
     # 5 s of a Lambda's remaining time are kept in reserve: each sync has ~0.3 s of work.
     harness.lambda_budget = 5.3
     command = ["bash", "-c", 'cat "$WORDS"/*.txt | wc -w > "$COUNTS"']
-    arn = harness.start(spec("loop-1", command, words="s3://inputs/many/"))
+    arn = harness.start(spec("loop-1", command, words="s3://e2e-data/inputs/many/"))
     assert harness.wait(arn)["status"] == "SUCCEEDED"
-    assert harness.get_object("s3://outputs/loop-1/counts.txt") == b"3000\n"
+    assert harness.get_object("s3://e2e-data/outputs/loop-1/counts.txt") == b"3000\n"
     entered = harness.states_entered(arn)
     assert entered.count("Stage in") >= 2
     assert entered.count("Sync input") == entered.count("Stage in")
@@ -83,7 +83,7 @@ def test_a_failing_job_cleans_up_and_fails_with_its_error(harness: Harness) -> N
     entered = harness.states_entered(arn)
     assert entered[-2:] == ["Cleanup after failure", "Fail"]
     assert "Stage out" not in entered
-    assert harness.keys("outputs") == []
+    assert harness.keys("e2e-data", "outputs/") == []
     assert list((harness.efs / "scratch").iterdir()) == []
 
 
@@ -105,7 +105,7 @@ def test_a_transient_error_is_retried(harness: Harness) -> None:
     arn = harness.start(spec("retry-1", COUNT_WORDS))
     assert harness.wait(arn)["status"] == "SUCCEEDED"
     assert harness.invocations["sync"] == 3  # input twice (the retry), output once
-    assert harness.get_object("s3://outputs/retry-1/counts.txt") == b"2\n"
+    assert harness.get_object("s3://e2e-data/outputs/retry-1/counts.txt") == b"2\n"
     failed = [e for e in harness.history(arn) if e["type"] == "LambdaFunctionFailed"]
     assert [e["lambdaFunctionFailedEventDetails"]["error"] for e in failed] == ["TransientAwsError"]
 
@@ -126,4 +126,4 @@ def test_two_executions_sharing_an_input_download_it_once(harness: Harness) -> N
     assert [harness.wait(arn)["status"] for arn in arns] == ["SUCCEEDED", "SUCCEEDED"]
     assert harness.object_reads[INPUT] == 1
     for i in range(2):
-        assert harness.get_object(f"s3://outputs/share-{i}/counts.txt") == b"3\n"
+        assert harness.get_object(f"s3://e2e-data/outputs/share-{i}/counts.txt") == b"3\n"

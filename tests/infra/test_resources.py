@@ -21,9 +21,9 @@ STEP_HANDLERS = {
 CONTRACT_VARIABLES = {
     contract.ENV_ENVIRONMENT,
     contract.ENV_FILE_SYSTEM_ID,
-    contract.ENV_SCRATCH_ACCESS_POINT_ID,
     contract.ENV_SHARED_ACCESS_POINT_ID,
-    contract.ENV_TMP_ACCESS_POINT_ID,
+    contract.ENV_USE_TMP_VOLUME,
+    contract.ENV_ALLOWED_BUCKETS,
     contract.ENV_EFS_MOUNT_PATH,
     contract.ENV_DEFAULT_JOB_QUEUE,
     contract.ENV_GPU_JOB_QUEUE,
@@ -115,8 +115,10 @@ def test_access_points_share_one_posix_user(synthesis: Synthesis, environment: s
     for access_point in access_points.values():
         properties = access_point["Properties"]
         by_path.setdefault(properties["RootDirectory"].get("Path", "/"), []).append(properties)
-    assert sorted(by_path) == ["/", "/scratch", "/shared", "/tmp"]
-    for path in ("/scratch", "/shared", "/tmp"):
+    # Jobs mount their own dirs of scratch and tmp through access points their execution's
+    # Prepare makes: the stack has one only for the shared cache.
+    assert sorted(by_path) == ["/", "/shared"]
+    for path in ("/shared",):
         (volume,) = by_path[path]
         assert volume["PosixUser"] == {"Uid": "1000", "Gid": "1000"}
         assert volume["RootDirectory"]["CreationInfo"] == {
@@ -329,7 +331,6 @@ def test_no_wildcard_resource_beyond_the_accepted_actions(
         "elasticfilesystem:ClientMount",  # conditioned on the access point (CDK)
         "batch:DescribeJobDefinitions",
         "batch:DescribeJobs",
-        "batch:TerminateJob",
         "logs:CreateLogDelivery",
         "logs:GetLogDelivery",
         "logs:UpdateLogDelivery",
@@ -413,9 +414,144 @@ def test_file_system_layout_runs_at_deploy(synthesis: Synthesis) -> None:
     _template(synthesis, "dev").has_resource_properties(
         "Custom::FileSystemLayout",
         {
-            "Directories": ["/scratch", "/shared", "/tmp"],
+            "Directories": ["/control", "/scratch", "/shared", "/tmp"],
             "Uid": "1000",
             "Gid": "1000",
             "Mode": "0755",
         },
     )
+
+
+def _role_statements(template: dict[str, Any], role_logical_id: str) -> list[dict[str, Any]]:
+    return [
+        statement
+        for policy in resources(template, "AWS::IAM::Policy").values()
+        if {"Ref": role_logical_id} in policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+def _role_of(function: dict[str, Any]) -> str:
+    return str(function["Properties"]["Role"]["Fn::GetAtt"][0])
+
+
+@pytest.mark.parametrize("environment", ALL_ENVIRONMENTS)
+def test_only_the_sync_step_touches_the_data(synthesis: Synthesis, environment: str) -> None:
+    """No job role, and no step but sync, has any S3 right: staging is the sync step's work."""
+    template = synthesis.templates[environment]
+    steps = _step_functions(template)
+    roles = resources(template, "AWS::IAM::Role")
+    (job_role,) = [
+        logical
+        for logical, role in roles.items()
+        if role["Properties"].get("Path") == f"/demand/{environment}/jobs/"
+    ]
+    for holder in [job_role, *(_role_of(steps[s]) for s in ("prepare", "register", "cleanup"))]:
+        actions = {
+            action
+            for statement in _role_statements(template, holder)
+            for action in _as_list(statement["Action"])
+        }
+        assert not {a for a in actions if a.startswith("s3:")}, holder
+    sync_actions = json.dumps(_role_statements(template, _role_of(steps["sync"])))
+    assert "s3:PutObject" in sync_actions
+
+
+@pytest.mark.parametrize("environment", ALL_ENVIRONMENTS)
+def test_file_system_policy_names_its_principals(synthesis: Synthesis, environment: str) -> None:
+    template = synthesis.templates[environment]
+    (file_system,) = resources(template, "AWS::EFS::FileSystem").values()
+    allows = [
+        s
+        for s in file_system["Properties"]["FileSystemPolicy"]["Statement"]
+        if s["Effect"] == "Allow"
+    ]
+    assert allows
+    for statement in allows:
+        assert statement["Principal"] != {"AWS": "*"}
+        assert statement["Principal"] != "*"
+        assert "elasticfilesystem:ClientRootAccess" not in _as_list(statement["Action"])
+        assert statement["Condition"] == {
+            "Bool": {"elasticfilesystem:AccessedViaMountTarget": "true"}
+        }
+    principals = json.dumps([s["Principal"] for s in allows])
+    assert "DefaultJobRole" in principals
+    if environment == "imported":
+        assert "arn:aws:iam::123456789012:role/team/analysis-job" in principals
+
+
+@pytest.mark.parametrize("environment", ALL_ENVIRONMENTS)
+def test_jobs_never_mount_through_the_steps_access_point(
+    synthesis: Synthesis, environment: str
+) -> None:
+    template = synthesis.templates[environment]
+    roles = resources(template, "AWS::IAM::Role")
+    job_roles = [
+        logical
+        for logical, role in roles.items()
+        if role["Properties"].get("Path") == f"/demand/{environment}/jobs/"
+        or "InstanceRole" in logical
+    ]
+    assert len(job_roles) == 2
+    for role in job_roles:
+        denies = {
+            s.get("Sid"): s for s in _role_statements(template, role) if s["Effect"] == "Deny"
+        }
+        assert set(denies) >= {"NeverThroughTheStepsAccessPoint", "OnlyReadTheSharedCache"}
+        assert _as_list(denies["OnlyReadTheSharedCache"]["Action"]) == [
+            "elasticfilesystem:ClientWrite"
+        ]
+
+
+@pytest.mark.parametrize("environment", ALL_ENVIRONMENTS)
+def test_execution_access_points_and_definitions_are_the_environments_own(
+    synthesis: Synthesis, environment: str
+) -> None:
+    template = synthesis.templates[environment]
+    steps = _step_functions(template)
+    prepare = {s.get("Sid"): s for s in _role_statements(template, _role_of(steps["prepare"]))}
+    cleanup = {s.get("Sid"): s for s in _role_statements(template, _role_of(steps["cleanup"]))}
+    tag = {"demand:environment": environment}
+    assert prepare["MakeExecutionAccessPoints"]["Condition"] == {
+        "StringEquals": {f"aws:RequestTag/{k}": v for k, v in tag.items()}
+    }
+    assert cleanup["DeleteExecutionAccessPoints"]["Condition"] == {
+        "StringEquals": {f"aws:ResourceTag/{k}": v for k, v in tag.items()}
+    }
+    deregister = json.dumps(cleanup["DeregisterExecutionJobDefinitions"]["Resource"])
+    assert f"job-definition/demand-{environment}-*" in deregister
+    assert "DeleteExecutionAccessPoints" not in prepare
+    assert "MakeExecutionAccessPoints" not in cleanup
+
+
+@pytest.mark.parametrize("environment", ALL_ENVIRONMENTS)
+def test_jobs_are_stopped_only_in_their_own_environment(
+    synthesis: Synthesis, environment: str
+) -> None:
+    (terminate,) = [
+        s
+        for s in _statements(synthesis.templates[environment])
+        if "batch:TerminateJob" in _as_list(s["Action"])
+    ]
+    assert terminate["Condition"] == {
+        "StringEquals": {"aws:ResourceTag/demand:environment": environment}
+    }
+    assert "job/*" in json.dumps(terminate["Resource"])
+
+
+@pytest.mark.parametrize("environment", ALL_ENVIRONMENTS)
+def test_every_bucket_the_stack_owns_aborts_incomplete_uploads(
+    synthesis: Synthesis, environment: str
+) -> None:
+    for bucket in resources(synthesis.templates[environment], "AWS::S3::Bucket").values():
+        rules = bucket["Properties"]["LifecycleConfiguration"]["Rules"]
+        assert any("AbortIncompleteMultipartUpload" in rule for rule in rules)
+
+
+def test_log_groups_use_the_environments_key(synthesis: Synthesis) -> None:
+    key = "arn:aws:kms:eu-west-1:123456789012:key/0a1b2c3d-4e5f-6789-abcd-ef0123456789"
+    groups = resources(synthesis.templates["imported"], "AWS::Logs::LogGroup").values()
+    assert groups
+    assert {group["Properties"].get("KmsKeyId") for group in groups} == {key}
+    dev = resources(synthesis.templates["dev"], "AWS::Logs::LogGroup").values()
+    assert all("KmsKeyId" not in group["Properties"] for group in dev)

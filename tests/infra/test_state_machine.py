@@ -209,4 +209,9 @@ def test_logging_and_tracing(synthesis: Synthesis) -> None:
     assert properties["StateMachineType"] == "STANDARD"
     assert properties["TracingConfiguration"] == {"Enabled": True}
     assert properties["LoggingConfiguration"]["Level"] == "ALL"
-    assert properties["LoggingConfiguration"]["IncludeExecutionData"] is True
+    # Each request's parameters stay out of the logs unless the environment asks for them.
+    assert properties["LoggingConfiguration"]["IncludeExecutionData"] is False
+    (imported,) = resources(
+        synthesis.templates["imported"], "AWS::StepFunctions::StateMachine"
+    ).values()
+    assert imported["Properties"]["LoggingConfiguration"]["IncludeExecutionData"] is True

@@ -16,7 +16,6 @@ from tests.runtime.specs import spec_dict
 
 VOLUMES = VolumeConfiguration(
     file_system_id="fs-123",
-    scratch_access_point_id="fsap-scratch",
     shared_access_point_id="fsap-shared",
 )
 
@@ -92,7 +91,7 @@ def test_cleanup_follows_the_configuration() -> None:
 
 
 def test_tmp_volume_gives_each_execution_its_own_tmpdir() -> None:
-    volumes = VOLUMES.model_copy(update={"use_tmp_volume": True, "tmp_access_point_id": "fsap-t"})
+    volumes = VOLUMES.model_copy(update={"use_tmp_volume": True})
     plan = plan_of(volumes=volumes)
     assert plan.tmp_dir.container_path == "/opt/efs/tmp/exec-1"
     assert plan.job.environment["TMPDIR"] == "/opt/efs/tmp/exec-1"

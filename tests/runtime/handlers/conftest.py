@@ -9,7 +9,6 @@ from moto import mock_aws
 DEPLOYMENT = {
     "DEMAND_ENVIRONMENT": "test",
     "DEMAND_FILE_SYSTEM_ID": "fs-test",
-    "DEMAND_SCRATCH_ACCESS_POINT_ID": "fsap-scratch",
     "DEMAND_SHARED_ACCESS_POINT_ID": "fsap-shared",
     "DEMAND_DEFAULT_JOB_QUEUE": "demand-test-default",
     "DEMAND_DEFAULT_JOB_ROLE_ARN": "arn:aws:iam::123456789012:role/demand/jobs/default",
