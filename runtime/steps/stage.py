@@ -14,6 +14,7 @@ import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -25,7 +26,13 @@ from runtime.steps.roots import ExecutionRoots, within
 from runtime.steps.workdir import read_plan
 from runtime.sync import SyncResult, sync
 from runtime.sync.model import SyncRequest
-from runtime.volumes import EfsMount, VolumeConfiguration, VolumeError, resolve_request
+from runtime.volumes import (
+    EfsMount,
+    VolumeConfiguration,
+    VolumeError,
+    efs_to_local,
+    resolve_request,
+)
 
 Direction = Literal["stage_in", "stage_out"]
 
@@ -83,9 +90,18 @@ class StagingPolicy:
         return ExecutionRoots.of(execution_id, self.volumes)
 
     def problems(
-        self, request: SyncRequest, direction: Direction, roots: ExecutionRoots
+        self,
+        request: SyncRequest,
+        direction: Direction,
+        roots: ExecutionRoots,
+        mounts: Sequence[EfsMount] = (),
     ) -> list[str]:
-        """Why this request may not run as part of ``direction`` of this execution."""
+        """Why this request may not run as part of ``direction`` of this execution.
+
+        With ``mounts``, also whether a directory on the way from its root to the local side
+        is a link: a job could turn ``results`` into a link to ``/`` so that ``results/x``
+        names a file of the step's own file system.
+        """
         problems = []
         if request.delete:
             problems.append("delete is never part of a stage")
@@ -97,12 +113,16 @@ class StagingPolicy:
             places = [roots.working]
         problems += self._remote_problems(remote)
         try:
-            inside = any(within(local, place) for place in places)
+            place = next((place for place in places if within(local, place)), None)
         except (VolumeError, ValueError):
-            inside = False
-        if not inside:
+            place = None
+        if place is None:
             where = ", ".join(str(place) for place in places)
             problems.append(f"{local!r} is outside {where}")
+        elif mounts:
+            link = _link_on_the_way(efs_to_local(place, mounts), efs_to_local(local, mounts))
+            if link is not None:
+                problems.append(f"{local!r}: {link} is a link; staging never follows one")
         return problems
 
     def _remote_problems(self, remote: str) -> list[str]:
@@ -115,14 +135,32 @@ class StagingPolicy:
                 return [f"{remote!r}: bucket {bucket!r} is not one this environment uses"]
         return []
 
-    def check(self, item: SyncItem, requests: Sequence[SyncRequest], roots: ExecutionRoots) -> None:
+    def check(
+        self,
+        item: SyncItem,
+        requests: Sequence[SyncRequest],
+        roots: ExecutionRoots,
+        mounts: Sequence[EfsMount],
+    ) -> None:
         problems = [
             f"{item.direction} request {item.start + index} of {item.execution_id}: {problem}"
             for index, request in enumerate(requests)
-            for problem in self.problems(request, item.direction, roots)
+            for problem in self.problems(request, item.direction, roots, mounts)
         ]
         if problems:
             raise StagingRefusedError(problems)
+
+
+def _link_on_the_way(root: Path, path: Path) -> Path | None:
+    """The first of ``root`` and the directories between it and ``path`` that is a link (the
+    sync engine itself refuses ``path`` being one)."""
+    candidate = root
+    for part in (None, *path.relative_to(root).parts[:-1]):
+        if part is not None:
+            candidate = candidate / part
+        if candidate.is_symlink():
+            return candidate
+    return None
 
 
 def sync_items(plan: ExecutionPlan, direction: Direction) -> list[SyncItem]:
@@ -165,7 +203,7 @@ def run_item(
         return item
     roots = policy.roots(item.execution_id)
     requests = item.load_requests(roots, mounts)
-    policy.check(item, requests, roots)
+    policy.check(item, requests, roots, mounts)
     totals = item.model_dump(include={"transferred", "skipped", "bytes", "cache_hits"})
     position, cursor = item.position, item.cursor
     while position < len(requests):

@@ -94,3 +94,19 @@ def test_a_stored_plan_is_read_from_the_control_dir_never_the_working_dir(
     assert s3.get_object(Bucket="victim", Key="data/precious.txt")["Body"].read() == b"keep me"
     uploaded = s3.list_objects_v2(Bucket="bucket", Prefix="results/")["KeyCount"]
     assert uploaded == 800
+
+
+def test_an_output_under_a_directory_the_job_turned_into_a_link_is_refused(efs: Path) -> None:
+    """``results/x.txt`` where the job made ``results`` a link to the step's own root."""
+    working = efs / "scratch/exec-1"
+    working.mkdir(parents=True)
+    (efs / "host-secret.txt").write_text("the step's own file")
+    (working / "results").symlink_to(efs)
+    request = SyncRequest(
+        source="efs://fs-test:/scratch/exec-1/results/host-secret.txt", destination="s3://bucket/x"
+    )
+    event = SyncItem(
+        execution_id="exec-1", direction="stage_out", start=0, stop=1, requests=[request]
+    ).model_dump()
+    with pytest.raises(StagingRefusedError, match="results is a link"):
+        sync_handler.handler(event, FakeLambdaContext())
