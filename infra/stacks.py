@@ -136,6 +136,7 @@ class DemandStack(Stack):
                 default_job_queue=compute.default_queue_name,
                 gpu_job_queue=compute.gpu_queue_name or "",
                 default_job_role_arn=compute.default_job_role.role_arn,
+                queue_limits=compute.queue_limits,
             ),
             vpc=vpc,
             subnets=subnets,
@@ -195,6 +196,7 @@ class DemandStack(Stack):
             self._output(contract.OUTPUT_GPU_JOB_QUEUE_NAME, compute.gpu_queue_name)
         self._output(contract.OUTPUT_DEFAULT_JOB_ROLE_ARN, compute.default_job_role.role_arn)
         self._output(contract.OUTPUT_JOB_LOG_GROUP_NAME, BATCH_JOB_LOG_GROUP)
+        self._output(contract.OUTPUT_PREPARE_FUNCTION_NAME, steps.prepare.function_name)
 
         Tags.of(self).add("project", "demand-executions")
         Tags.of(self).add("environment", settings.name)

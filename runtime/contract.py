@@ -24,6 +24,10 @@ ENV_EFS_MOUNT_PATH: Final = "DEMAND_EFS_MOUNT_PATH"
 ENV_DEFAULT_JOB_QUEUE: Final = "DEMAND_DEFAULT_JOB_QUEUE"
 ENV_GPU_JOB_QUEUE: Final = "DEMAND_GPU_JOB_QUEUE"  # empty when the environment has no GPU queue
 ENV_DEFAULT_JOB_ROLE_ARN: Final = "DEMAND_DEFAULT_JOB_ROLE_ARN"
+# The largest instance each job queue can launch, as a JSON object by queue name, each value
+# {"vcpus": int | null, "memory": int | null, "gpu": int | null} (MiB; null: not known, so not
+# checked): runtime.plan.configuration.QueueLimits.
+ENV_QUEUE_LIMITS: Final = "DEMAND_QUEUE_LIMITS"
 # Read by Powertools' Logger and Tracer (runtime.handlers.observability).
 ENV_POWERTOOLS_SERVICE_NAME: Final = "POWERTOOLS_SERVICE_NAME"
 ENV_POWERTOOLS_LOG_LEVEL: Final = "POWERTOOLS_LOG_LEVEL"
@@ -56,6 +60,9 @@ OUTPUT_ON_DEMAND_JOB_QUEUE_NAME: Final = "OnDemandJobQueueName"
 OUTPUT_GPU_JOB_QUEUE_NAME: Final = "GpuJobQueueName"  # only when the environment has GPUs
 OUTPUT_DEFAULT_JOB_ROLE_ARN: Final = "DefaultJobRoleArn"
 OUTPUT_JOB_LOG_GROUP_NAME: Final = "JobLogGroupName"
+# The Prepare step's function: its environment is the deployment's planning settings, which
+# `demand plan --env` reads to plan exactly as Prepare does.
+OUTPUT_PREPARE_FUNCTION_NAME: Final = "PrepareFunctionName"
 
 # --- The state machine -----------------------------------------------------------------------
 # States that infra/constructs/orchestration.py defines and runtime.cloud.history looks for in

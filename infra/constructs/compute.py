@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_batch as batch
 from aws_cdk import aws_ec2 as ec2
@@ -15,6 +18,36 @@ ROOT_VOLUME_GIB = 50
 # A job whose resource requirements no compute environment can meet never leaves RUNNABLE:
 # cancel it, so that its execution fails (and cleans up) instead of waiting forever.
 UNSATISFIABLE_JOB_TIMEOUT = Duration.minutes(10)
+# One queue's limits, by field of runtime.plan.configuration.QueueLimits (None: not known).
+QueueLimits = dict[str, int | None]
+
+
+@dataclass(frozen=True)
+class _Backing:
+    """A compute environment as its queues see it: the resource, its settings, GPU or not."""
+
+    resource: batch.ManagedEc2EcsComputeEnvironment
+    settings: ComputeEnvironmentSettings
+    gpu: bool
+
+
+def queue_limits(backing: Sequence[tuple[ComputeEnvironmentSettings, bool]]) -> QueueLimits:
+    """The largest job a queue backed by these compute environments (settings, GPU or not) can
+    ever place, shaped as ``runtime.contract.ENV_QUEUE_LIMITS`` has it (None: not known).
+
+    - ``vcpus``: a job runs on one instance, and a compute environment launches instances only
+      within its ``max_vcpus``: a job asking more than the largest of them never leaves RUNNABLE.
+    - ``gpu``: 0 when none of the compute environments has GPUs; else not known.
+    - ``memory``: not known. The instance types' own sizes would tighten all three, but they are
+      not in the settings: a family or "optimal" has no one size, and an explicit size
+      ("g5.xlarge") would need a table of EC2 instance types, or DescribeInstanceTypes at
+      synthesis (a network call).
+    """
+    return {
+        "vcpus": max(settings.max_vcpus for settings, _ in backing),
+        "memory": None,
+        "gpu": None if any(gpu for _, gpu in backing) else 0,
+    }
 
 
 def _instance_class(family: str) -> ec2.InstanceClass:
@@ -110,21 +143,32 @@ class BatchCompute(Construct):
         )
 
         on_demand = self._compute_environment(
-            "OnDemand", settings.on_demand, spot=False, image=batch.EcsMachineImageType.ECS_AL2023
+            "OnDemand",
+            settings.on_demand,
+            spot=False,
+            image=batch.EcsMachineImageType.ECS_AL2023,
+            gpu=False,
         )
         spot = (
             self._compute_environment(
-                "Spot", settings.spot, spot=True, image=batch.EcsMachineImageType.ECS_AL2023
+                "Spot",
+                settings.spot,
+                spot=True,
+                image=batch.EcsMachineImageType.ECS_AL2023,
+                gpu=False,
             )
             if settings.spot.enabled
             else None
         )
-        self.compute_environments = [ce for ce in (on_demand, spot) if ce is not None]
+        self.compute_environments = [ce.resource for ce in (on_demand, spot) if ce is not None]
 
         # Names, as jobs are submitted and shown with them (the L2 name attribute is a token).
         self.default_queue_name = f"demand-{environment_name}-default"
         self.on_demand_queue_name = f"demand-{environment_name}-on-demand"
         self.gpu_queue_name: str | None = None
+        # The largest job each queue can place, by queue name (what planning checks requests
+        # against: runtime.contract.ENV_QUEUE_LIMITS), filled in as each queue is made.
+        self.queue_limits: dict[str, QueueLimits] = {}
         self.default_queue = self._queue("DefaultQueue", self.default_queue_name, [spot, on_demand])
         self.on_demand_queue = self._queue("OnDemandQueue", self.on_demand_queue_name, [on_demand])
         self.gpu_queue: batch.JobQueue | None = None
@@ -135,8 +179,9 @@ class BatchCompute(Construct):
                 settings.gpu,
                 spot=settings.gpu.spot,
                 image=batch.EcsMachineImageType.ECS_AL2023_NVIDIA,
+                gpu=True,
             )
-            self.compute_environments.append(gpu)
+            self.compute_environments.append(gpu.resource)
             self.gpu_queue = self._queue("GpuQueue", self.gpu_queue_name, [gpu])
         self.queues = [q for q in (self.default_queue, self.on_demand_queue, self.gpu_queue) if q]
 
@@ -166,8 +211,9 @@ class BatchCompute(Construct):
         *,
         spot: bool,
         image: batch.EcsMachineImageType,
-    ) -> batch.ManagedEc2EcsComputeEnvironment:
-        return batch.ManagedEc2EcsComputeEnvironment(
+        gpu: bool,
+    ) -> _Backing:
+        resource = batch.ManagedEc2EcsComputeEnvironment(
             self,
             construct_id,
             vpc=self._vpc,
@@ -196,20 +242,22 @@ class BatchCompute(Construct):
             ),
             update_to_latest_image_version=True,
         )
+        return _Backing(resource=resource, settings=settings, gpu=gpu)
 
     def _queue(
         self,
         construct_id: str,
         name: str,
-        environments: list[batch.ManagedEc2EcsComputeEnvironment | None],
+        environments: list[_Backing | None],
     ) -> batch.JobQueue:
         present = [ce for ce in environments if ce is not None]
+        self.queue_limits[name] = queue_limits([(ce.settings, ce.gpu) for ce in present])
         return batch.JobQueue(
             self,
             construct_id,
             job_queue_name=name,
             compute_environments=[
-                batch.OrderedComputeEnvironment(compute_environment=ce, order=order)
+                batch.OrderedComputeEnvironment(compute_environment=ce.resource, order=order)
                 for order, ce in enumerate(present, start=1)
             ],
             job_state_time_limit_actions=[

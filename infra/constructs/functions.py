@@ -7,6 +7,7 @@ handlers read (their environment, the mount path) come from ``runtime.contract``
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from aws_cdk import AssetHashType, Duration, Fn, RemovalPolicy
@@ -34,6 +35,8 @@ class StepEnvironment:
     default_job_queue: str
     gpu_job_queue: str  # empty when the environment has no GPU queue
     default_job_role_arn: str
+    # By queue name, the largest job each can place (vcpus, memory MiB, gpu; None: not known).
+    queue_limits: dict[str, dict[str, int | None]]
 
     def variables(self, settings: FunctionSettings) -> dict[str, str]:
         return {
@@ -46,6 +49,9 @@ class StepEnvironment:
             contract.ENV_DEFAULT_JOB_QUEUE: self.default_job_queue,
             contract.ENV_GPU_JOB_QUEUE: self.gpu_job_queue,
             contract.ENV_DEFAULT_JOB_ROLE_ARN: self.default_job_role_arn,
+            contract.ENV_QUEUE_LIMITS: json.dumps(
+                self.queue_limits, sort_keys=True, separators=(",", ":")
+            ),
             contract.ENV_POWERTOOLS_SERVICE_NAME: settings.service_name,
             contract.ENV_POWERTOOLS_LOG_LEVEL: settings.log_level,
         }

@@ -12,6 +12,7 @@ from runtime.cloud.errors import CloudError, EnvironmentNotFoundError
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
+    from mypy_boto3_lambda import LambdaClient
 
 # The outputs of infra/stacks.py that the CLI reads, by output key.
 REQUIRED_OUTPUTS = (
@@ -21,6 +22,9 @@ REQUIRED_OUTPUTS = (
     contract.OUTPUT_JOB_QUEUE_NAME,
     contract.OUTPUT_JOB_LOG_GROUP_NAME,
 )
+# Read when present: planning with the environment's own settings (demand plan --env) needs it,
+# the other commands do not, so a stack deployed before it was an output still serves them.
+PLANNING_OUTPUTS = (contract.OUTPUT_PREPARE_FUNCTION_NAME,)
 
 
 def stack_name(environment: str) -> str:
@@ -36,6 +40,7 @@ class DeployedEnvironment:
     file_system_id: str
     job_queue: str
     job_log_group: str
+    prepare_function: str | None = None
 
     @property
     def state_machine_name(self) -> str:
@@ -82,4 +87,28 @@ def locate_environment(name: str, cloudformation: CloudFormationClient) -> Deplo
         file_system_id=outputs[contract.OUTPUT_FILE_SYSTEM_ID],
         job_queue=outputs[contract.OUTPUT_JOB_QUEUE_NAME],
         job_log_group=outputs[contract.OUTPUT_JOB_LOG_GROUP_NAME],
+        prepare_function=outputs.get(contract.OUTPUT_PREPARE_FUNCTION_NAME),
     )
+
+
+def deployment_variables(
+    environment: DeployedEnvironment, functions: LambdaClient
+) -> dict[str, str]:
+    """The environment variables of the environment's Prepare function: what the stack tells its
+    steps (``runtime.contract``'s ``ENV_*``), as Prepare reads them when it plans."""
+    name = environment.prepare_function
+    if name is None:
+        raise EnvironmentNotFoundError(
+            f"stack {environment.stack_name} lacks the output "
+            f"{contract.OUTPUT_PREPARE_FUNCTION_NAME}; redeploy it with this version of the project"
+        )
+    try:
+        configuration = functions.get_function_configuration(FunctionName=name)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+            raise EnvironmentNotFoundError(
+                f"the Prepare function {name} of stack {environment.stack_name} does not exist; "
+                "redeploy the stack"
+            ) from None
+        raise
+    return dict(configuration.get("Environment", {}).get("Variables", {}))

@@ -12,12 +12,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, Json
 
 from runtime import contract
 from runtime.documents import validate_document
 from runtime.errors import ConfigError
-from runtime.plan.configuration import ContextConfiguration, PlanningConfiguration
+from runtime.plan.configuration import ContextConfiguration, PlanningConfiguration, QueueLimits
 from runtime.steps.access_points import ExecutionResources
 from runtime.volumes import EfsMount, VolumeConfiguration
 
@@ -49,6 +49,10 @@ class DeploymentSettings(BaseModel):
     default_job_queue: str | None = Field(default=None, alias=contract.ENV_DEFAULT_JOB_QUEUE)
     gpu_job_queue: str | None = Field(default=None, alias=contract.ENV_GPU_JOB_QUEUE)
     default_job_role_arn: str | None = Field(default=None, alias=contract.ENV_DEFAULT_JOB_ROLE_ARN)
+    # A JSON object by queue name; a queue it does not name has no limits checked.
+    queue_limits: Json[dict[str, QueueLimits]] = Field(
+        default_factory=dict, alias=contract.ENV_QUEUE_LIMITS
+    )
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> DeploymentSettings:
@@ -84,6 +88,7 @@ class DeploymentSettings(BaseModel):
         context = ContextConfiguration(
             default_job_queue=self.default_job_queue,
             gpu_job_queue=self.gpu_job_queue,
+            queue_limits=self.queue_limits,
             default_job_role=self.default_job_role_arn,
             name_prefix=contract.stack_name(self.environment),
             allowed_schemes=frozenset({"s3"}),

@@ -28,7 +28,7 @@ from infra.constructs import file_system_layout_handler
 from infra.constructs.file_system_layout import HANDLER_SOURCE
 from runtime import contract
 from runtime.cloud.history import FAILURE_HANDLING_STATES
-from runtime.cloud.stack import REQUIRED_OUTPUTS
+from runtime.cloud.stack import PLANNING_OUTPUTS, REQUIRED_OUTPUTS
 from runtime.cloud.stack import stack_name as cli_stack_name
 from runtime.errors import DemandError
 from runtime.handlers import observability
@@ -180,6 +180,14 @@ def test_deployment_settings_read_the_template_as_deployed(
         name_prefix = settings.planning().context.name_prefix
         assert name_prefix == stack.stack_name
         assert _token(registration["Resource"]).endswith(f":job-definition/{name_prefix}-*")
+        # The limits it checks are those of the stack's own queues, each of them.
+        queues = {
+            queue["Properties"]["JobQueueName"]
+            for queue in resources(template, "AWS::Batch::JobQueue").values()
+        }
+        context = settings.planning().context
+        assert set(context.queue_limits) == queues
+        assert {context.default_job_queue, context.gpu_job_queue} - {None} <= queues
 
 
 def test_the_layout_handler_mounts_where_its_function_does(synthesis: Synthesis) -> None:
@@ -198,8 +206,23 @@ def test_the_layout_handler_mounts_where_its_function_does(synthesis: Synthesis)
 @pytest.mark.parametrize("environment", ALL_ENVIRONMENTS)
 def test_every_output_the_cli_reads_exists(synthesis: Synthesis, environment: str) -> None:
     outputs = synthesis.templates[environment]["Outputs"]
-    missing = [key for key in REQUIRED_OUTPUTS if key not in outputs]
+    missing = [key for key in (*REQUIRED_OUTPUTS, *PLANNING_OUTPUTS) if key not in outputs]
     assert not missing, f"the CLI reads outputs the stack lacks: {missing}"
+
+
+@pytest.mark.parametrize("environment", ALL_ENVIRONMENTS)
+def test_the_prepare_function_output_names_the_function_that_runs_prepare(
+    synthesis: Synthesis, environment: str
+) -> None:
+    """demand plan --env plans with this function's variables: they must be Prepare's."""
+    template = synthesis.templates[environment]
+    output = _token(template["Outputs"][contract.OUTPUT_PREPARE_FUNCTION_NAME]["Value"])
+    (prepare,) = (
+        logical_id
+        for logical_id, function in _step_functions(template).items()
+        if _handler_module(function) is importlib.import_module("runtime.handlers.prepare")
+    )
+    assert output == f"<Ref:{prepare}>"
 
 
 @pytest.mark.parametrize("environment", ALL_ENVIRONMENTS)

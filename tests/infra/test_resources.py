@@ -28,6 +28,7 @@ CONTRACT_VARIABLES = {
     contract.ENV_DEFAULT_JOB_QUEUE,
     contract.ENV_GPU_JOB_QUEUE,
     contract.ENV_DEFAULT_JOB_ROLE_ARN,
+    contract.ENV_QUEUE_LIMITS,
     contract.ENV_POWERTOOLS_SERVICE_NAME,
     contract.ENV_POWERTOOLS_LOG_LEVEL,
 }
@@ -276,6 +277,65 @@ def test_step_environment_values(synthesis: Synthesis) -> None:
     assert prod["MemorySize"] == 3008
 
 
+def _queue_limits(template: dict[str, Any]) -> dict[str, Any]:
+    """The limits every step function is told, the same on each."""
+    (value,) = {
+        function["Properties"]["Environment"]["Variables"][contract.ENV_QUEUE_LIMITS]
+        for function in _step_functions(template).values()
+    }
+    limits: dict[str, Any] = json.loads(value)
+    return limits
+
+
+def test_the_steps_know_each_queues_limits(synthesis: Synthesis) -> None:
+    # dev: the default queue is Spot (128 vCPUs at most) then on-demand (64); no GPU anywhere.
+    assert _queue_limits(synthesis.templates["dev"]) == {
+        "demand-dev-default": {"vcpus": 128, "memory": None, "gpu": 0},
+        "demand-dev-on-demand": {"vcpus": 64, "memory": None, "gpu": 0},
+    }
+    # A GPU queue's GPU count is not known from instance families: not checked.
+    assert _queue_limits(synthesis.templates["prod"]) == {
+        "demand-prod-default": {"vcpus": 1024, "memory": None, "gpu": 0},
+        "demand-prod-on-demand": {"vcpus": 256, "memory": None, "gpu": 0},
+        "demand-prod-gpu": {"vcpus": 192, "memory": None, "gpu": None},
+    }
+    # No Spot: the default queue is on-demand alone. An explicit size (g5.xlarge) adds nothing:
+    # knowing its size would take a table of instance types.
+    assert _queue_limits(synthesis.templates["imported"]) == {
+        "demand-imported-default": {"vcpus": 16, "memory": None, "gpu": 0},
+        "demand-imported-on-demand": {"vcpus": 16, "memory": None, "gpu": 0},
+        "demand-imported-gpu": {"vcpus": 8, "memory": None, "gpu": None},
+    }
+
+
+@pytest.mark.parametrize("environment", ALL_ENVIRONMENTS)
+def test_queue_limits_are_those_of_the_queues_compute_environments(
+    synthesis: Synthesis, environment: str
+) -> None:
+    """Each queue of the template, and only those: the largest MaxvCpus among its compute
+    environments, and no GPU unless one of them runs the NVIDIA image."""
+    template = synthesis.templates[environment]
+    expected = {}
+    for queue in resources(template, "AWS::Batch::JobQueue").values():
+        backing = [
+            template["Resources"][entry["ComputeEnvironment"]["Fn::GetAtt"][0]]["Properties"][
+                "ComputeResources"
+            ]
+            for entry in queue["Properties"]["ComputeEnvironmentOrder"]
+        ]
+        gpu = any(
+            config["ImageType"] == "ECS_AL2023_NVIDIA"
+            for ce in backing
+            for config in ce["Ec2Configuration"]
+        )
+        expected[queue["Properties"]["JobQueueName"]] = {
+            "vcpus": max(ce["MaxvCpus"] for ce in backing),
+            "memory": None,
+            "gpu": None if gpu else 0,
+        }
+    assert _queue_limits(template) == expected
+
+
 def test_pass_role_is_limited_to_job_roles_and_batch(synthesis: Synthesis) -> None:
     statements = _statements(synthesis.templates["imported"])
     (pass_role,) = [s for s in statements if s.get("Sid") == "PassJobRolesToBatch"]
@@ -398,6 +458,15 @@ def test_outputs_the_cli_reads(synthesis: Synthesis, environment: str) -> None:
     assert set(REQUIRED_OUTPUTS) <= set(outputs)
     assert outputs[contract.OUTPUT_JOB_LOG_GROUP_NAME]["Value"] == "/aws/batch/job"
     assert outputs[contract.OUTPUT_JOB_QUEUE_NAME]["Value"] == f"demand-{environment}-default"
+    # demand plan --env reads the Prepare function's settings.
+    prepare = next(
+        logical_id
+        for logical_id, function in resources(
+            synthesis.templates[environment], "AWS::Lambda::Function"
+        ).items()
+        if function["Properties"].get("Handler") == STEP_HANDLERS["prepare"]
+    )
+    assert outputs[contract.OUTPUT_PREPARE_FUNCTION_NAME]["Value"] == {"Ref": prepare}
 
 
 def test_stack_names_and_removal(synthesis: Synthesis) -> None:

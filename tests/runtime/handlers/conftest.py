@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +13,11 @@ DEPLOYMENT = {
     "DEMAND_SHARED_ACCESS_POINT_ID": "fsap-shared",
     "DEMAND_DEFAULT_JOB_QUEUE": "demand-test-default",
     "DEMAND_DEFAULT_JOB_ROLE_ARN": "arn:aws:iam::123456789012:role/demand/jobs/default",
+    # As the stack sets it (infra/constructs/compute.py): the largest max_vcpus of the queue's
+    # compute environments, no GPU without a GPU compute environment, memory not known.
+    "DEMAND_QUEUE_LIMITS": json.dumps(
+        {"demand-test-default": {"vcpus": 16, "memory": None, "gpu": 0}}
+    ),
     "POWERTOOLS_SERVICE_NAME": "demand-test",
     "POWERTOOLS_TRACE_DISABLED": "true",
 }

@@ -7,7 +7,7 @@ from typing import Any
 import boto3
 import pytest
 
-from runtime.errors import SpecError
+from runtime.errors import ConfigError, SpecError
 from runtime.handlers import prepare
 from runtime.handlers.observability import logger
 from runtime.plan.models import ExecutionPlan
@@ -102,4 +102,50 @@ def test_a_deployed_environment_refuses_file_locations(efs: Path) -> None:
     spec = spec_dict(params={"input": secret, "output": "o"})
     with pytest.raises(SpecError, match=r"file:// locations are not allowed here"):
         prepare.handler({"spec": spec}, FakeLambdaContext())
+    assert list(efs.iterdir()) == []
+
+
+def test_a_job_too_large_for_its_queue_is_refused_before_anything_is_made(efs: Path) -> None:
+    # No queue named: the default one, whose largest instance the deployment says has 16 vCPUs.
+    spec = spec_dict() | {"execution_platform": {}, "resource_requirements": {"vcpus": 17}}
+    with pytest.raises(SpecError) as info:
+        prepare.handler({"spec": spec}, FakeLambdaContext())
+    assert info.value.problems == [
+        "resource_requirements.vcpus: 17 exceeds the largest instance of queue "
+        "demand-test-default (16 vCPUs)"
+    ]
+    assert list(efs.iterdir()) == []
+    assert boto3.client("efs").describe_access_points()["AccessPoints"] == []
+
+
+def test_a_gpu_job_on_a_queue_without_gpus_is_refused(efs: Path) -> None:
+    spec = spec_dict() | {
+        "execution_platform": {"aws_batch": {"job_queue_name": "demand-test-default"}},
+        "resource_requirements": {"vcpus": 4, "memory": 8192, "gpu": 1},
+    }
+    with pytest.raises(SpecError, match=r"resource_requirements\.gpu: 1 exceeds .* \(0 GPUs\)"):
+        prepare.handler({"spec": spec}, FakeLambdaContext())
+    assert list(efs.iterdir()) == []
+
+
+def test_a_job_within_its_queues_limits_is_planned(efs: Path) -> None:
+    spec = spec_dict() | {"execution_platform": {}, "resource_requirements": {"vcpus": 16}}
+    result = prepare.handler({"spec": spec}, FakeLambdaContext())
+    assert result["job"]["submit"]["JobQueue"] == "demand-test-default"
+    assert (efs / "scratch/exec-1").is_dir()
+
+
+def test_malformed_queue_limits_name_the_variable(
+    efs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DEMAND_QUEUE_LIMITS", '{"demand-test-default": {"vcpus": "many"}}')
+    with pytest.raises(ConfigError) as info:
+        prepare.handler({"spec": spec_dict()}, FakeLambdaContext())
+    assert info.value.problems == [
+        "DEMAND_QUEUE_LIMITS.demand-test-default.vcpus: Input should be a valid integer, "
+        "unable to parse string as an integer"
+    ]
+    monkeypatch.setenv("DEMAND_QUEUE_LIMITS", "16")
+    with pytest.raises(ConfigError, match=r"^DEMAND_QUEUE_LIMITS: Input should be a valid dict"):
+        prepare.handler({"spec": spec_dict()}, FakeLambdaContext())
     assert list(efs.iterdir()) == []
