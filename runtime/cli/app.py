@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
 
 from runtime.cli import cloud as cloud_commands
-from runtime.cli.errors import reported_errors
+from runtime.cli.errors import EXIT_INVALID, reported_errors
 from runtime.cli.plan_summary import render_plan
 from runtime.cli.progress import staging_progress
 from runtime.cli.run_report import render_report
@@ -49,17 +49,39 @@ def plan(
         str | None, typer.Option("--file-system", help="EFS file system id to plan for.")
     ] = None,
     config: ConfigOption = None,
+    env: Annotated[
+        str | None,
+        typer.Option(
+            "--env",
+            "-e",
+            help="Plan as deployed environment ENV does (its stack is demand-ENV): its queues "
+            "and their limits, buckets and names. No --config or --file-system with it.",
+        ),
+    ] = None,
+    region: cloud_commands.RegionOption = None,
 ) -> None:
     """Validate SPEC and print the ExecutionPlan it becomes; nothing is run."""
-    with reported_errors():
-        configuration = load_configuration(config, file_system_id=file_system)
-        execution_plan = build_plan(
-            load_spec_file(spec), configuration.volumes, configuration.context
+    if env is not None and (config is not None or file_system is not None):
+        _refuse("--env plans with the environment's own settings: drop --config and --file-system")
+    if env is None and region is not None:
+        _refuse("--region is where the environment of --env is deployed: pass --env too")
+    with cloud_commands.reported_cloud_errors():
+        request = load_spec_file(spec)
+        configuration = (
+            cloud_commands.deployed_planning(env, region)
+            if env is not None
+            else load_configuration(config, file_system_id=file_system)
         )
+        execution_plan = build_plan(request, configuration.volumes, configuration.context)
     if json_output:
         typer.echo(execution_plan.model_dump_json(indent=2))
     else:
         render_plan(execution_plan, Console())
+
+
+def _refuse(message: str) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(EXIT_INVALID)
 
 
 @app.command()

@@ -1,4 +1,5 @@
-"""The ``demand`` commands that use a deployed environment: submit, status, logs, cancel, list.
+"""The ``demand`` commands that use a deployed environment: submit, status, logs, cancel, list;
+and how ``demand plan --env`` finds the environment's own planning settings.
 
 Plain functions with typer annotations; the CLI registers them on its app:
 
@@ -31,8 +32,10 @@ from runtime.cloud.executions import (
     list_executions as list_environment_executions,
 )
 from runtime.cloud.job_logs import job_log_stream, log_lines
-from runtime.cloud.stack import DeployedEnvironment, locate_environment
-from runtime.errors import translate_client_error
+from runtime.cloud.stack import DeployedEnvironment, deployment_variables, locate_environment
+from runtime.errors import ConfigError, translate_client_error
+from runtime.handlers.deployment import DeploymentSettings
+from runtime.plan.configuration import PlanningConfiguration
 from runtime.spec import load_spec_file
 
 
@@ -55,7 +58,7 @@ EnvOption = Annotated[
 ]
 RegionOption = Annotated[
     str | None,
-    typer.Option("--region", help="AWS region of the environment [default: AWS_REGION]."),
+    typer.Option("--region", help="AWS region of the environment (default: AWS_REGION)."),
 ]
 ExecutionIdArgument = Annotated[
     str, typer.Argument(metavar="ID", help="The execution id (the spec's execution_id).")
@@ -63,7 +66,7 @@ ExecutionIdArgument = Annotated[
 
 
 @contextmanager
-def _reported_errors() -> Iterator[None]:
+def reported_cloud_errors() -> Iterator[None]:
     """The project's errors as every command reports them, and AWS's as one line too."""
     with reported_errors():
         try:
@@ -87,6 +90,20 @@ def _environment(env: str, clients: AwsClients) -> DeployedEnvironment:
     return locate_environment(env, clients.cloudformation)
 
 
+def deployed_planning(env: str, region: str | None) -> PlanningConfiguration:
+    """How environment ``env`` plans an execution: the settings its Prepare function is given,
+    read as Prepare reads them (:class:`DeploymentSettings`), so both plan alike."""
+    clients = AwsClients.create(region)
+    environment = _environment(env, clients)
+    variables = deployment_variables(environment, clients.lambda_)
+    try:
+        settings = DeploymentSettings.from_environment(variables)
+    except ConfigError as exc:
+        where = f"environment {env!r} (function {environment.prepare_function})"
+        raise ConfigError([f"{where}: {problem}" for problem in exc.problems]) from None
+    return settings.planning()
+
+
 def _when(moment: datetime | None) -> str:
     return "-" if moment is None else moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
@@ -103,7 +120,7 @@ def submit(
 
     The execution is named after the spec's execution_id: an id already used is refused.
     """
-    with _reported_errors():
+    with reported_cloud_errors():
         request = load_spec_file(spec)
         clients = AwsClients.create(region)
         arn = submit_execution(
@@ -116,7 +133,7 @@ def status(
     execution_id: ExecutionIdArgument, env: EnvOption = "dev", region: RegionOption = None
 ) -> None:
     """Show an execution's state, its current step, and on failure the error and its cause."""
-    with _reported_errors():
+    with reported_cloud_errors():
         clients = AwsClients.create(region)
         result = execution_status(_environment(env, clients), execution_id, clients.stepfunctions)
     rows = [
@@ -139,7 +156,7 @@ def logs(
     execution_id: ExecutionIdArgument, env: EnvOption = "dev", region: RegionOption = None
 ) -> None:
     """Print the output of an execution's Batch job (its CloudWatch Logs stream)."""
-    with _reported_errors():
+    with reported_cloud_errors():
         clients = AwsClients.create(region)
         environment = _environment(env, clients)
         result = execution_status(environment, execution_id, clients.stepfunctions)
@@ -157,7 +174,7 @@ def cancel(
     execution_id: ExecutionIdArgument, env: EnvOption = "dev", region: RegionOption = None
 ) -> None:
     """Stop a running execution and terminate its Batch job."""
-    with _reported_errors():
+    with reported_cloud_errors():
         clients = AwsClients.create(region)
         job_id = cancel_execution(
             _environment(env, clients), execution_id, clients.stepfunctions, clients.batch
@@ -176,7 +193,7 @@ def list_executions(
     limit: Annotated[int, typer.Option("--limit", min=1, max=1000, help="At most this many.")] = 20,
 ) -> None:
     """List an environment's executions, newest first."""
-    with _reported_errors():
+    with reported_cloud_errors():
         clients = AwsClients.create(region)
         summaries = list_environment_executions(
             _environment(env, clients),

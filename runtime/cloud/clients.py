@@ -10,6 +10,7 @@ import boto3
 if TYPE_CHECKING:
     from mypy_boto3_batch import BatchClient
     from mypy_boto3_cloudformation import CloudFormationClient
+    from mypy_boto3_lambda import LambdaClient
     from mypy_boto3_logs import CloudWatchLogsClient
     from mypy_boto3_stepfunctions import SFNClient
 
@@ -20,6 +21,7 @@ class AwsClients:
     stepfunctions: SFNClient
     batch: BatchClient
     logs: CloudWatchLogsClient
+    lambda_: LambdaClient
 
     @classmethod
     def create(cls, region: str | None = None) -> AwsClients:
@@ -30,4 +32,5 @@ class AwsClients:
             stepfunctions=session.client("stepfunctions"),
             batch=session.client("batch"),
             logs=session.client("logs"),
+            lambda_=session.client("lambda"),
         )

@@ -1,11 +1,15 @@
-"""A deployed environment in moto: the stack's outputs and its state machine."""
+"""A deployed environment in moto: the stack's outputs, its state machine and its Prepare
+function (whose environment is the deployment's planning settings)."""
 
 from __future__ import annotations
 
+import io
 import json
+import zipfile
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, cast
 
+import boto3
 import pytest
 from moto import mock_aws
 
@@ -18,6 +22,33 @@ if TYPE_CHECKING:
 REGION = "us-west-2"
 ROLE_ARN = "arn:aws:iam::123456789012:role/demand-dev-state-machine"
 JOB_LOG_GROUP = "/aws/batch/job"
+FILE_SYSTEM_ID = "fs-0123456789abcdef0"
+DATA_BUCKET = "demand-dev-data"
+PREPARE_FUNCTION = "demand-dev-StepsPrepare575F9C70-AbCdEf012345"
+# What dev's Prepare function is told, as infra/constructs/functions.py sets it for cdk.json's
+# dev settings (tests/runtime/cloud/test_plan_env.py also plans with the synthesized template's
+# own): the default queue is Spot (max 128 vCPUs) then on-demand (64); no GPU queue.
+PREPARE_VARIABLES = {
+    "DEMAND_ENVIRONMENT": "dev",
+    "DEMAND_FILE_SYSTEM_ID": FILE_SYSTEM_ID,
+    "DEMAND_SHARED_ACCESS_POINT_ID": "fsap-0123456789abcdef0",
+    "DEMAND_USE_TMP_VOLUME": "true",
+    "DEMAND_ALLOWED_BUCKETS": DATA_BUCKET,
+    "DEMAND_EFS_MOUNT_PATH": "/mnt/efs",
+    "DEMAND_DEFAULT_JOB_QUEUE": "demand-dev-default",
+    "DEMAND_GPU_JOB_QUEUE": "",
+    "DEMAND_DEFAULT_JOB_ROLE_ARN": "arn:aws:iam::123456789012:role/demand/dev/jobs/default",
+    "DEMAND_QUEUE_LIMITS": json.dumps(
+        {
+            "demand-dev-default": {"gpu": 0, "memory": None, "vcpus": 128},
+            "demand-dev-on-demand": {"gpu": 0, "memory": None, "vcpus": 64},
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+    ),
+    "POWERTOOLS_SERVICE_NAME": "demand",
+    "POWERTOOLS_LOG_LEVEL": "DEBUG",
+}
 
 
 class RecordedHistory:
@@ -50,6 +81,7 @@ def with_history(clients: AwsClients, events: list[dict[str, Any]], **described:
         stepfunctions=recorded,
         batch=clients.batch,
         logs=clients.logs,
+        lambda_=clients.lambda_,
     )
 
 
@@ -61,6 +93,38 @@ def deploy_stack(clients: AwsClients, environment: str, outputs: dict[str, str])
     clients.cloudformation.create_stack(
         StackName=f"demand-{environment}", TemplateBody=json.dumps(template)
     )
+
+
+def deploy_prepare_function(clients: AwsClients, variables: dict[str, str]) -> str:
+    """A function named as a deployed Prepare is, with these variables; its name."""
+    iam = boto3.client("iam", region_name=REGION)
+    role = iam.create_role(
+        RoleName="demand-dev-prepare",
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "lambda.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            }
+        ),
+    )["Role"]["Arn"]
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("runtime/handlers/prepare.py", "def handler(event, context): ...\n")
+    clients.lambda_.create_function(
+        FunctionName=PREPARE_FUNCTION,
+        Runtime="python3.12",
+        Role=role,
+        Handler="runtime.handlers.prepare.handler",
+        Code={"ZipFile": code.getvalue()},
+        Environment={"Variables": variables},
+    )
+    return PREPARE_FUNCTION
 
 
 @pytest.fixture
@@ -84,11 +148,12 @@ def environment(clients: AwsClients) -> DeployedEnvironment:
         "dev",
         {
             "StateMachineArn": machine["stateMachineArn"],
-            "DataBucketName": "demand-dev-data",
-            "FileSystemId": "fs-0123456789abcdef0",
+            "DataBucketName": DATA_BUCKET,
+            "FileSystemId": FILE_SYSTEM_ID,
             "JobQueueName": "demand-dev-default",
             "JobLogGroupName": JOB_LOG_GROUP,
             "OnDemandJobQueueName": "demand-dev-on-demand",
+            "PrepareFunctionName": deploy_prepare_function(clients, PREPARE_VARIABLES),
         },
     )
     return locate_environment("dev", clients.cloudformation)

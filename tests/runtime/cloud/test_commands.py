@@ -173,6 +173,7 @@ def test_logs_prints_the_jobs_output(
             stepfunctions=recorded.stepfunctions,
             batch=_BatchWithLogs(),  # type: ignore[arg-type]
             logs=recorded.logs,
+            lambda_=recorded.lambda_,
         ),
     )
     result = _invoke("logs", "run-1")
