@@ -117,7 +117,7 @@ def probe(bwrap: str) -> str | None:
     """None when ``bwrap`` can build the job's sandbox here; else why it cannot."""
     try:
         result = subprocess.run(
-            [bwrap, *ISOLATION, *_system_view(), "--", "true"],
+            [bwrap, *ISOLATION, *system_view(), "--", "true"],
             capture_output=True,
             text=True,
             timeout=PROBE_SECONDS,
@@ -176,7 +176,7 @@ def bwrap_arguments(
     # Every local root is an empty, read-only directory; the job's own dirs are put in it.
     roots = sorted({str(mount.local_path) for mount in mounts}, key=_depth)
     home_dirs = [home] if home and home != "/" and Path(home).is_dir() else []
-    arguments = [*ISOLATION, *_system_view()]
+    arguments = [*ISOLATION, *system_view()]
     for private in sorted({*PRIVATE_DIRS, *home_dirs}, key=_depth):
         arguments += ["--tmpfs", private]
     for root in roots:
@@ -197,10 +197,10 @@ def bwrap_arguments(
     return arguments
 
 
-def _system_view() -> list[str]:
+def system_view(skip: Sequence[str] = ()) -> list[str]:
     """The host's system directories, read-only (top-level symlinks kept as symlinks)."""
     arguments: list[str] = []
-    for directory in SYSTEM_DIRS:
+    for directory in (d for d in SYSTEM_DIRS if d not in skip):
         path = Path(directory)
         if path.is_symlink():
             arguments += ["--symlink", os.readlink(path), directory]

@@ -12,8 +12,11 @@ What is real and what stands in:
   in this process, with a fake Lambda context: moto's Lambda ``invoke`` is patched to do so,
   and a handler's exception becomes a function error named after its class, as in Lambda;
 - **``batch:submitJob.sync``** goes to moto's Batch, whose job thread is patched to run the
-  submitted command as a local process, with the submitted environment; the container paths
-  (``/opt/efs/...``) are mapped onto the directory standing in for EFS;
+  submitted command as a local process, with the submitted environment, seeing what its
+  container would: where bubblewrap runs, in a sandbox holding only the job definition's
+  volumes — each EFS root directory (or its access point's) of the stand-in bound at its mount
+  point's container path, read-only where the mount point says so — and the host's system
+  directories; without bubblewrap, with the container paths mapped onto the stand-in;
 - **S3** is moto's, also served over HTTP because the sync engine's CRT client speaks HTTP
   (the ``aws`` fixture in tests/conftest.py).
 
@@ -56,6 +59,7 @@ from moto.stepfunctions.parser.asl.component.state.fail import state_fail
 from moto.stepfunctions.parser.utils import camel_to_snake_case
 
 from runtime import contract
+from runtime.local.sandbox import ISOLATION, find_bwrap, system_view, unavailable_reason
 from tests.lambda_context import FakeLambdaContext
 
 REGION: Final = "us-west-2"
@@ -213,6 +217,8 @@ class Harness:
     # Seconds a Lambda has left when its handler starts (the context's remaining time).
     lambda_budget: float = 900.0
     invocations: Counter[str] = field(default_factory=Counter)
+    # What each job run printed and returned (the stand-in for its CloudWatch log stream).
+    job_outputs: list[subprocess.CompletedProcess[bytes]] = field(default_factory=list)
     _faults: dict[str, list[Exception]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -281,7 +287,12 @@ class Harness:
             return harness._invoke(function.function_name, event)
 
         def run_job(job: Job) -> None:
-            harness._run_job(job)
+            try:
+                harness._run_job(job)
+            except Exception as exc:  # a broken harness fails the job, never hangs the run
+                job.job_stopped_reason = f"harness: {type(exc).__name__}: {exc}"
+                job._mark_stopped(success=False)
+                raise
 
         with (
             # moto refuses a Fail state whose ErrorPath gives a "States." error (the job's
@@ -385,17 +396,54 @@ class Harness:
             value = value.replace(container_path, str(self.efs / directory))
         return value
 
+    def _container_view(self, job: Job) -> list[str]:
+        """bwrap's options for what the job's container sees: its definition's volumes only."""
+        volumes = {
+            v["name"]: v["efsVolumeConfiguration"]
+            for v in job._get_container_property("volumes", [])
+        }
+        efs = boto3.client("efs", region_name=REGION)
+        binds: list[tuple[str, str, bool]] = []
+        for mount in job._get_container_property("mountPoints", []):
+            volume = volumes[mount["sourceVolume"]]
+            root = volume.get("rootDirectory", "/")
+            point = volume.get("authorizationConfig", {}).get("accessPointId")
+            if point is not None:
+                root = self._access_point_root(efs, point)
+            host = self.efs / root.lstrip("/")
+            host.mkdir(parents=True, exist_ok=True)
+            binds.append((str(host), mount["containerPath"], bool(mount.get("readOnly"))))
+        arguments = [*ISOLATION, *system_view(skip=("/opt",)), "--tmpfs", "/tmp"]
+        arguments += ["--tmpfs", "/var/tmp", "--tmpfs", "/opt"]
+        for host, container, read_only in sorted(binds, key=lambda b: len(Path(b[1]).parts)):
+            arguments += ["--ro-bind" if read_only else "--bind", host, container]
+        return arguments
+
+    def _access_point_root(self, efs: Any, point: str) -> str:
+        """An access point's root: the stack's (a stand-in named after its logical id), or one
+        an execution's Prepare made in moto."""
+        stack_point = self.template["Resources"].get(point.removeprefix("fsap-"))
+        if stack_point is not None:
+            return str(stack_point["Properties"]["RootDirectory"]["Path"])
+        (described,) = efs.describe_access_points(AccessPointId=point)["AccessPoints"]
+        return str(described["RootDirectory"]["Path"])
+
     def _run_job(self, job: Job) -> None:
         """What a Batch job's container would do: run the command, then report its exit."""
         job.job_started_at = datetime.now()
         job._start_attempt()
-        command = [self._local_path(part) for part in job._get_container_property("command", [])]
+        bwrap = find_bwrap() if unavailable_reason() is None else None
+        map_path = (lambda value: value) if bwrap else self._local_path
+        command = [map_path(part) for part in job._get_container_property("command", [])]
         environment = {
-            item["name"]: self._local_path(item["value"])
+            item["name"]: map_path(item["value"])
             for item in job._get_container_property("environment", [])
         }
         environment["PATH"] = os.environ["PATH"]
+        if bwrap is not None:
+            command = [bwrap, *self._container_view(job), "--", *command]
         result = subprocess.run(command, env=environment, capture_output=True, check=False)
+        self.job_outputs.append(result)
         job.exit_code = result.returncode
         if result.returncode != 0:
             job.job_stopped_reason = "Essential container in task exited"
