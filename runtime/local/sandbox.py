@@ -1,6 +1,7 @@
 """The local job's sandbox: bubblewrap, where Linux user namespaces allow.
 
-The job runs untrusted code, so it sees only its own execution (docs/architecture.md, trust boundaries):
+The job runs untrusted code, so it sees only its own execution (docs/architecture.md, trust
+boundaries):
 
 - the host's system directories (``/usr``, ``/bin``, ``/lib*``, ``/etc``, ``/opt``, ...),
   read-only, so bash and the usual tools run;
