@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import jsii
 from aws_cdk import Aspects, CfnOutput, Duration, Environment, IAspect, RemovalPolicy, Stack, Tags
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct, IConstruct
@@ -20,6 +23,7 @@ from infra.constructs.storage import DataBucket, SharedFileSystem
 from infra.lambda_code import LambdaBundle
 from runtime import contract
 
+_EFS = "elasticfilesystem:"
 # Where AWS Batch sends every job's output unless a job definition says otherwise.
 BATCH_JOB_LOG_GROUP = "/aws/batch/job"
 
@@ -268,49 +272,26 @@ class DemandStack(Stack):
     ) -> None:
         """Prepare makes each execution's access points; Cleanup deletes them and deregisters
         the execution's job definition. Only this environment's, by tag and by name."""
-        environment_tag = {"demand:environment": settings.name}
-        access_points = self.format_arn(
+        requested = {"StringEquals": {"aws:RequestTag/demand:environment": settings.name}}
+        tagged = {"StringEquals": {"aws:ResourceTag/demand:environment": settings.name}}
+        points = self.format_arn(
             service="elasticfilesystem", resource="access-point", resource_name="*"
         )
         file_system = storage.file_system.file_system_arn
-        steps.prepare.add_to_role_policy(
-            iam.PolicyStatement(
-                sid="MakeExecutionAccessPoints",
-                actions=["elasticfilesystem:CreateAccessPoint"],
-                resources=[file_system],
-                conditions={
-                    "StringEquals": {f"aws:RequestTag/{k}": v for k, v in environment_tag.items()}
-                },
+
+        prepare, cleanup = steps.prepare, steps.cleanup
+
+        def allow(step: lambda_.Function, sid: str, action: str, *on: str, **when: Any) -> None:
+            statement = iam.PolicyStatement(
+                sid=sid, actions=[_EFS + action], resources=list(on), conditions=when or None
             )
-        )
-        steps.prepare.add_to_role_policy(
-            iam.PolicyStatement(
-                sid="TagExecutionAccessPoints",
-                actions=["elasticfilesystem:TagResource"],
-                resources=[access_points],
-                conditions={
-                    "StringEquals": {f"aws:RequestTag/{k}": v for k, v in environment_tag.items()}
-                },
-            )
-        )
-        for step in (steps.prepare, steps.cleanup):
-            step.add_to_role_policy(
-                iam.PolicyStatement(
-                    sid="FindExecutionAccessPoints",
-                    actions=["elasticfilesystem:DescribeAccessPoints"],
-                    resources=[file_system, access_points],
-                )
-            )
-        steps.cleanup.add_to_role_policy(
-            iam.PolicyStatement(
-                sid="DeleteExecutionAccessPoints",
-                actions=["elasticfilesystem:DeleteAccessPoint"],
-                resources=[access_points],
-                conditions={
-                    "StringEquals": {f"aws:ResourceTag/{k}": v for k, v in environment_tag.items()}
-                },
-            )
-        )
+            step.add_to_role_policy(statement)
+
+        allow(prepare, "MakeExecutionAccessPoints", "CreateAccessPoint", file_system, **requested)
+        allow(prepare, "TagExecutionAccessPoints", "TagResource", points, **requested)
+        for step in (prepare, cleanup):
+            allow(step, "FindExecutionAccessPoints", "DescribeAccessPoints", file_system, points)
+        allow(cleanup, "DeleteExecutionAccessPoints", "DeleteAccessPoint", points, **tagged)
         steps.cleanup.add_to_role_policy(
             iam.PolicyStatement(
                 sid="FindExecutionJobDefinitions",
