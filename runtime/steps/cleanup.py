@@ -1,5 +1,5 @@
-"""The Clean up step: remove the execution's working files, its access points, its job
-definition and its control data — and nothing else."""
+"""The Clean up step: release the execution's access points and job definition, remove its
+working files and its control data — and nothing else."""
 
 from __future__ import annotations
 
@@ -40,18 +40,45 @@ def clean_up_execution(
     succeeded: bool,
     resources: ExecutionResources | None = None,
 ) -> list[str]:
-    """Remove what ``item`` asks for, within the execution's own dirs; return what went.
+    """Release what the execution held in the deployment, remove what ``item`` asks for within
+    its own dirs, then its control dir; return what went.
 
-    Then, whatever the policy kept, what the execution held in the deployment: its access
-    points and job definition (``resources``, when deployed) and its control dir.
+    In that order, so that no failure skips the rest: the requests are read first (they may be
+    the stored plan, in the control dir); the access points and the job definition
+    (``resources``, when deployed) are found from the execution id alone and go next, whatever
+    the files do; the control dir goes last. Each part is attempted even when one before it
+    failed, and the first error is raised at the end — except that the control dir is kept
+    when the requests could not be read or the resources not released, so that a retry finds
+    the stored plan again.
     """
     roots = ExecutionRoots.of(item.execution_id, volumes)
-    requests = item.load_requests(roots, mounts)
-    removed = clean_up(requests, roots=roots.own, mounts=mounts, succeeded=succeeded)
+    errors: list[Exception] = []
+    removed: list[str] = []
+    requests: list[CleanupRequest] | None = None
+    try:
+        requests = item.load_requests(roots, mounts)
+    except Exception as exc:  # raised below, once the resources are released
+        errors.append(exc)
     if resources is not None:
-        removed += resources.release(roots)
-    control = efs_to_local(roots.control, mounts)
-    if control.is_dir() and not control.is_symlink():
-        shutil.rmtree(control)
-        removed.append(str(roots.control))
+        try:
+            removed += resources.release(roots)
+        except Exception as exc:  # raised below, once the files are removed
+            errors.append(exc)
+    keep_control = bool(errors)
+    if requests is not None:
+        try:
+            # Every request is checked before anything is removed (see workdir.clean_up).
+            removed += clean_up(requests, roots=roots.own, mounts=mounts, succeeded=succeeded)
+        except Exception as exc:  # raised below, once the control dir is removed
+            errors.append(exc)
+    if not keep_control:
+        try:
+            control = efs_to_local(roots.control, mounts)
+            if control.is_dir() and not control.is_symlink():
+                shutil.rmtree(control)
+                removed.append(str(roots.control))
+        except Exception as exc:  # raised below
+            errors.append(exc)
+    if errors:
+        raise errors[0]
     return removed
