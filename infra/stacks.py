@@ -187,7 +187,6 @@ class DemandStack(Stack):
             job_role_arns=settings.job_role_arns,
             hosts=[compute.instance_role],
         )
-        storage.file_system.grant_read(compute.instance_role)
 
         self._output(
             contract.OUTPUT_STATE_MACHINE_ARN, orchestration.state_machine.state_machine_arn

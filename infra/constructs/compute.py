@@ -13,7 +13,6 @@ from constructs import Construct
 
 from infra.config import ComputeEnvironmentSettings, ComputeSettings, EnvironmentSettingsError
 
-HOST_MOUNT_PATH = "/mnt/efs"
 ROOT_VOLUME_GIB = 50
 # A job whose resource requirements no compute environment can meet never leaves RUNNABLE:
 # cancel it, so that its execution fails (and cleans up) instead of waiting forever.
@@ -57,11 +56,11 @@ def _instance_class(family: str) -> ec2.InstanceClass:
         raise EnvironmentSettingsError(f"unknown EC2 instance family {family!r}") from None
 
 
-def _instance_user_data(file_system_id: str) -> ec2.UserData:
-    """ECS agent settings, and the shared file system mounted at /mnt/efs on the host.
+def _instance_user_data() -> ec2.UserData:
+    """ECS agent settings, and the EFS mount helper the agent uses for jobs' volumes.
 
-    Jobs mount their volumes through access points in their job definitions; the host mount is
-    for job definitions that use host volumes and for operators looking at an instance.
+    The host does not mount the file system: jobs mount their own execution's directories
+    through its access points, and nothing on an instance needs the rest.
     """
     script = ec2.UserData.for_linux()
     script.add_commands(
@@ -71,10 +70,6 @@ def _instance_user_data(file_system_id: str) -> ec2.UserData:
         "ECS_ENABLE_CONTAINER_METADATA=true",
         "ECS",
         "yum install -y amazon-efs-utils",
-        f"mkdir -p {HOST_MOUNT_PATH}",
-        f'echo "{file_system_id}:/ {HOST_MOUNT_PATH} efs _netdev,noresvport,tls,iam 0 0"'
-        " >> /etc/fstab",
-        f"for attempt in 1 2 3 4 5 6; do mount {HOST_MOUNT_PATH} && break; sleep 10; done",
     )
     multipart = ec2.MultipartUserData()
     multipart.add_user_data_part(script, ec2.MultipartBody.SHELL_SCRIPT, True)
@@ -125,7 +120,7 @@ class BatchCompute(Construct):
         self._launch_template = ec2.LaunchTemplate(
             self,
             "LaunchTemplate",
-            user_data=_instance_user_data(file_system_id),
+            user_data=_instance_user_data(),
             require_imdsv2=True,
             # Containers (one hop further) cannot reach the instance's credentials.
             http_put_response_hop_limit=1,

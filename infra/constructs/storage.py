@@ -150,6 +150,21 @@ class SharedFileSystem(Construct):
                 conditions=through_mount_target,
             )
         )
+        self.file_system.add_to_resource_policy(
+            iam.PolicyStatement(
+                # Without an access point a client names its own directory and POSIX user: the
+                # whole file system. Jobs and instances always go through one.
+                sid="JobsAndInstancesOnlyThroughAccessPoints",
+                effect=iam.Effect.DENY,
+                principals=[
+                    *(iam.ArnPrincipal(role.role_arn) for role in [*jobs, *hosts]),
+                    *(iam.ArnPrincipal(arn) for arn in job_role_arns),
+                ],
+                actions=_CLIENT_ACTIONS,
+                resources=["*"],
+                conditions={"Null": {_ACCESS_POINT: "true"}},
+            )
+        )
         # Identity policies, not the file system's: its policy cannot name its own access
         # points (a circular dependency). Job roles given by ARN get this from their owners.
         for role in [*jobs, *hosts]:

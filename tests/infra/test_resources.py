@@ -230,7 +230,7 @@ def test_queues_prefer_spot_then_on_demand(synthesis: Synthesis) -> None:
 
 
 @pytest.mark.parametrize("environment", ALL_ENVIRONMENTS)
-def test_launch_template_mounts_efs_and_requires_imdsv2(
+def test_launch_template_requires_imdsv2_and_mounts_no_file_system(
     synthesis: Synthesis, environment: str
 ) -> None:
     (launch_template,) = resources(
@@ -242,7 +242,9 @@ def test_launch_template_mounts_efs_and_requires_imdsv2(
     assert data["BlockDeviceMappings"][0]["Ebs"]["Encrypted"] is True
     user_data = json.dumps(data["UserData"])
     assert "amazon-efs-utils" in user_data
-    assert "/mnt/efs efs _netdev,noresvport,tls,iam" in user_data
+    # Jobs mount their own execution's directories; the host mounts nothing of the file system.
+    assert "/etc/fstab" not in user_data
+    assert "mount " not in user_data
 
 
 @pytest.mark.parametrize("environment", ALL_ENVIRONMENTS)
@@ -530,11 +532,8 @@ def test_only_the_sync_step_touches_the_data(synthesis: Synthesis, environment: 
 def test_file_system_policy_names_its_principals(synthesis: Synthesis, environment: str) -> None:
     template = synthesis.templates[environment]
     (file_system,) = resources(template, "AWS::EFS::FileSystem").values()
-    allows = [
-        s
-        for s in file_system["Properties"]["FileSystemPolicy"]["Statement"]
-        if s["Effect"] == "Allow"
-    ]
+    statements = file_system["Properties"]["FileSystemPolicy"]["Statement"]
+    allows = [s for s in statements if s["Effect"] == "Allow"]
     assert allows
     for statement in allows:
         assert statement["Principal"] != {"AWS": "*"}
@@ -545,6 +544,13 @@ def test_file_system_policy_names_its_principals(synthesis: Synthesis, environme
         }
     principals = json.dumps([s["Principal"] for s in allows])
     assert "DefaultJobRole" in principals
+    # Without an access point a client picks its own root: jobs and instances never may.
+    (bare,) = [s for s in statements if s.get("Sid") == "JobsAndInstancesOnlyThroughAccessPoints"]
+    assert bare["Effect"] == "Deny"
+    assert bare["Condition"] == {"Null": {"elasticfilesystem:AccessPointArn": "true"}}
+    denied = json.dumps(bare["Principal"])
+    assert "DefaultJobRole" in denied
+    assert "InstanceRole" in denied
     if environment == "imported":
         assert "arn:aws:iam::123456789012:role/team/analysis-job" in principals
 
