@@ -2,14 +2,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import cast
 
 import pytest
 
-from runtime.errors import PlanError
+from runtime.errors import PlanError, TransientAwsError
 from runtime.plan.builder import build_plan
 from runtime.plan.configuration import ContextConfiguration
 from runtime.plan.models import CleanupRequest
 from runtime.spec import parse_spec
+from runtime.steps.access_points import ExecutionResources
 from runtime.steps.cleanup import CleanupItem, clean_up_execution
 from runtime.steps.prepare import state_machine_view
 from runtime.steps.roots import ExecutionRoots
@@ -123,3 +125,28 @@ def test_many_cleanup_requests_are_read_from_the_stored_plan(tmp_path: Path) -> 
     item = CleanupItem.model_validate(view["cleanup"])
     assert "efs://fs-1:/scratch/exec-1/00000.txt" in clean(tmp_path, item)
     assert not (tmp_path / "scratch/exec-1/00000.txt").exists()
+
+
+class FailingRelease:
+    def release(self, roots: ExecutionRoots) -> list[str]:
+        raise TransientAwsError("throttled")
+
+
+def test_a_failed_release_still_removes_the_files_but_keeps_the_stored_plan(
+    tmp_path: Path,
+) -> None:
+    item = prepared(tmp_path)
+    stored = item.model_copy(update={"requests": None})
+    with pytest.raises(TransientAwsError):
+        clean_up_execution(
+            stored,
+            volumes=VOLUMES,
+            mounts=mounts(tmp_path),
+            succeeded=True,
+            resources=cast("ExecutionResources", FailingRelease()),
+        )
+    assert not (tmp_path / "scratch/exec-1").exists()
+    assert not (tmp_path / "tmp/exec-1").exists()
+    # The state machine retries the step: the retry reads the stored plan again.
+    assert (tmp_path / "control/exec-1").is_dir()
+    assert clean(tmp_path, stored) == [CONTROL]
