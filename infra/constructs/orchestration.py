@@ -108,7 +108,19 @@ class Orchestration(Construct):
         )
         cleanup_after_failure.next(fail)
 
-        prepare = self._invoke("Prepare", functions.prepare, result_path="$.plan")
+        # Prepare learns which execution it serves from Step Functions itself: the request's
+        # execution_id must be this execution's name (unique per state machine), so no request
+        # can take over another's working dir or stored plan.
+        prepare = self._invoke(
+            "Prepare",
+            functions.prepare,
+            payload={
+                "spec": sfn.JsonPath.object_at("$.spec"),
+                "execution": sfn.JsonPath.string_at("$$.Execution.Id"),
+                "execution_name": sfn.JsonPath.string_at("$$.Execution.Name"),
+            },
+            result_path="$.plan",
+        )
         prepare.add_catch(fail, errors=[sfn.Errors.ALL], result_path="$.error")
 
         # The branch's output is the ARN itself, so the Parallel reads it as "$[0]": a path

@@ -11,11 +11,14 @@ from pydantic import BaseModel
 
 from runtime.handlers.deployment import DeploymentSettings
 from runtime.handlers.observability import logger, tracer
-from runtime.steps.prepare import prepare_execution
+from runtime.steps.prepare import ExecutionOwner, prepare_execution
 
 
 class PrepareEvent(BaseModel):
     spec: dict[str, Any]
+    # The Step Functions execution (its ARN and name), which the state machine passes.
+    execution: str | None = None
+    execution_name: str | None = None
 
 
 @logger.inject_lambda_context
@@ -25,6 +28,13 @@ def handler(event: PrepareEvent, context: LambdaContext) -> dict[str, Any]:
     logger.append_keys(execution_id=event.spec.get("execution_id"))
     settings = DeploymentSettings.from_environment()
     resources = settings.execution_resources(boto3.client("efs"), boto3.client("batch"))
-    result = prepare_execution(event.spec, settings.planning(), settings.mounts(), resources)
+    owner = (
+        ExecutionOwner(arn=event.execution, name=event.execution_name)
+        if event.execution and event.execution_name
+        else None
+    )
+    result = prepare_execution(
+        event.spec, settings.planning(), settings.mounts(), resources, owner=owner
+    )
     logger.info("planned", extra={"job_definition": result["job"]["definition"]})
     return result

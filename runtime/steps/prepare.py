@@ -4,9 +4,10 @@ machine the part of the plan it routes on."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from runtime.errors import PlanError
+from runtime.errors import PlanError, SpecError
 from runtime.plan.builder import build_plan
 from runtime.plan.configuration import PlanningConfiguration
 from runtime.plan.models import ExecutionPlan, with_access_points
@@ -15,8 +16,16 @@ from runtime.steps.access_points import ExecutionResources
 from runtime.steps.cleanup import CleanupItem
 from runtime.steps.roots import ExecutionRoots
 from runtime.steps.stage import INLINE_LIMIT, sync_items
-from runtime.steps.workdir import prepare_working_dir
+from runtime.steps.workdir import claim_execution_dirs, prepare_working_dir
 from runtime.volumes import EfsMount
+
+
+@dataclass(frozen=True)
+class ExecutionOwner:
+    """The Step Functions execution a Prepare serves: its ARN and its name."""
+
+    arn: str
+    name: str
 
 
 def prepare_execution(
@@ -24,25 +33,48 @@ def prepare_execution(
     configuration: PlanningConfiguration,
     mounts: Sequence[EfsMount],
     resources: ExecutionResources | None = None,
+    *,
+    owner: ExecutionOwner | None = None,
 ) -> dict[str, Any]:
     """Everything the state machine needs after Prepare (``$.plan``), as JSON-ready data.
 
     With ``resources`` (a deployment), the job's own-directory volumes get access points of
-    their own, so the job can reach nothing else on the file system.
+    their own, so the job can reach nothing else on the file system. With ``owner`` (the state
+    machine's execution), the request's id must be the execution's name — a request without
+    one takes it — and the execution's dirs are claimed for that execution alone.
     """
-    plan = build_plan(parse_spec(spec), configuration.volumes, configuration.context)
+    request = parse_spec(_named(spec, owner))
+    if owner is not None and request.execution_id != owner.name:
+        raise SpecError(
+            [
+                f"execution_id: {request.execution_id!r} is not the name of this execution "
+                f"({owner.name!r}); start it under its own id"
+            ]
+        )
+    plan = build_plan(request, configuration.volumes, configuration.context)
     if plan.job.job_queue is None:
         raise PlanError(
             "no job queue: set execution_platform.aws_batch.job_queue_name "
             "or deploy the environment with a default queue"
         )
     roots = ExecutionRoots.of(plan.execution_id, configuration.volumes)
+    if owner is not None:
+        claim_execution_dirs(roots, mounts, owner.arn)
     prepare_working_dir(plan, roots, mounts)
     if resources is not None:
         access_points = resources.create_access_points(plan, roots)
         plan = plan.model_copy(update={"job": with_access_points(plan.job, access_points)})
         prepare_working_dir(plan, roots, mounts)  # stores the plan as it will run
     return state_machine_view(plan)
+
+
+def _named(spec: object, owner: ExecutionOwner | None) -> object:
+    """The request, with the execution's name as its id when it names none."""
+    if owner is None or not isinstance(spec, dict):
+        return spec
+    if "execution_id" in spec or "executionId" in spec:
+        return spec
+    return {**spec, "execution_id": owner.name}
 
 
 def state_machine_view(plan: ExecutionPlan) -> dict[str, Any]:

@@ -48,6 +48,40 @@ def prepare_working_dir(
     return working
 
 
+OWNER_FILE = "owner"
+
+
+def claim_execution_dirs(roots: ExecutionRoots, mounts: Sequence[EfsMount], owner: str) -> None:
+    """Claim the execution's dirs for ``owner`` (a Step Functions execution ARN), or refuse.
+
+    The claim is a record in the control dir, made exclusively: a retried Prepare of the same
+    execution finds its own and goes on; any other finds another's and is refused, and so is a
+    first claim that finds a working dir already there (left by an earlier execution of that
+    id, with whatever its job left in it).
+    """
+    control = efs_to_local(roots.control, mounts)
+    control.mkdir(parents=True, exist_ok=True)
+    record = control / OWNER_FILE
+    if not os.path.lexists(record):
+        for own in roots.own:
+            if os.path.lexists(efs_to_local(own, mounts)):
+                raise PlanError(
+                    f"the working dir of {roots.execution_id} is left from an earlier "
+                    f"execution: remove {own} or use another execution_id"
+                )
+    try:
+        descriptor = os.open(record, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except FileExistsError:
+        claimed_by = record.read_text(encoding="utf-8", errors="replace")
+        if claimed_by != owner:
+            raise PlanError(
+                f"the id {roots.execution_id} belongs to another execution ({claimed_by})"
+            ) from None
+        return
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(owner)
+
+
 def read_plan(roots: ExecutionRoots, mounts: Sequence[EfsMount]) -> ExecutionPlan:
     """The full plan that :func:`prepare_working_dir` stored for this execution."""
     plan = ExecutionPlan.model_validate_json(efs_to_local(roots.plan_file, mounts).read_bytes())

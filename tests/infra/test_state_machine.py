@@ -56,7 +56,13 @@ def test_flow_follows_the_design(definition: dict[str, Any]) -> None:
 def test_prepare_puts_the_plan_beside_the_input(states: dict[str, Any]) -> None:
     prepare = states["Prepare"]
     assert prepare["ResultPath"] == "$.plan"
-    assert "Parameters" not in prepare  # the whole input ({"spec": ...}) is the event
+    # The request, and the execution it serves as Step Functions knows it: the request's id
+    # is checked against the execution's own name, never taken on trust.
+    assert prepare["Parameters"] == {
+        "spec.$": "$.spec",
+        "execution.$": "$$.Execution.Id",
+        "execution_name.$": "$$.Execution.Name",
+    }
     assert prepare["Catch"] == [
         {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Fail"}
     ]

@@ -7,7 +7,7 @@ from typing import Any
 import boto3
 import pytest
 
-from runtime.errors import ConfigError, SpecError
+from runtime.errors import ConfigError, PlanError, SpecError
 from runtime.handlers import prepare
 from runtime.handlers.observability import logger
 from runtime.plan.models import ExecutionPlan
@@ -149,3 +149,37 @@ def test_malformed_queue_limits_name_the_variable(
     with pytest.raises(ConfigError, match=r"^DEMAND_QUEUE_LIMITS: Input should be a valid dict"):
         prepare.handler({"spec": spec_dict()}, FakeLambdaContext())
     assert list(efs.iterdir()) == []
+
+
+def _event(spec: dict[str, Any], name: str, run: str = "1") -> dict[str, Any]:
+    """As the state machine passes it: the request and the execution it serves."""
+    arn = f"arn:aws:states:us-west-2:123456789012:execution:demand-test:{name}:{run}"
+    return {"spec": spec, "execution": arn, "execution_name": name}
+
+
+def test_a_request_must_carry_its_executions_name(efs: Path) -> None:
+    with pytest.raises(SpecError, match="is not the name of this execution"):
+        prepare.handler(_event(spec_dict(), "someone-elses-run"), FakeLambdaContext())
+    assert not (efs / "scratch").exists()
+    unnamed = {k: v for k, v in spec_dict().items() if k != "execution_id"}
+    assert prepare.handler(_event(unnamed, "named-1"), FakeLambdaContext())["execution_id"] == (
+        "named-1"
+    )
+
+
+def test_an_execution_id_in_use_by_another_execution_is_refused(efs: Path) -> None:
+    first = _event(spec_dict(), "exec-1", run="a")
+    prepare.handler(first, FakeLambdaContext())
+    stored = (efs / "control/exec-1/plan.json").read_bytes()
+    prepare.handler(first, FakeLambdaContext())  # a retry of the same execution goes on
+    with pytest.raises(PlanError, match="belongs to another execution"):
+        prepare.handler(_event(spec_dict(), "exec-1", run="b"), FakeLambdaContext())
+    assert (efs / "control/exec-1/plan.json").read_bytes() == stored
+
+
+def test_a_working_dir_left_by_an_earlier_execution_is_not_taken_over(efs: Path) -> None:
+    (efs / "scratch/exec-1").mkdir(parents=True)
+    (efs / "scratch/exec-1/planted").symlink_to("/")
+    with pytest.raises(PlanError, match="left from an earlier execution"):
+        prepare.handler(_event(spec_dict(), "exec-1"), FakeLambdaContext())
+    assert not (efs / "control/exec-1/owner").exists()
