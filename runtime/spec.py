@@ -21,6 +21,10 @@ from pydantic_core import PydanticCustomError
 from runtime.documents import field_part, read_document, validate_document
 from runtime.errors import SpecError
 
+# Tag keys a request may not set, and how many it may (Batch: 50 per job, less the platform's).
+RESERVED_TAG_PREFIXES = ("demand:", "aws:")
+MAX_USER_TAGS = 40
+
 # ${NAME} in a command argument; the name maps to a variable through env_name.
 REFERENCE = re.compile(r"\$\{([^}]*)\}")
 
@@ -339,10 +343,19 @@ def spec_problems(spec: DemandExecution) -> list[str]:
         problem = remote_uri_problem(params.output_s3_prefix)
         if problem:
             problems.append(f"{where}.output_s3_prefix: {problem}")
-    for key, value in spec.execution_metadata.tags.items():
+    tags = spec.execution_metadata.tags
+    for key, value in tags.items():
+        field = f"execution_metadata.tags{field_part(key)}"
         if not 1 <= len(key) <= 128 or len(value) > 256:
-            field = f"execution_metadata.tags{field_part(key)}"
             problems.append(f"{field}: keys take 1–128 characters, values up to 256")
+        elif key.lower().startswith(RESERVED_TAG_PREFIXES):
+            # The platform's own tags decide who may stop a job; AWS refuses aws: keys.
+            problems.append(f"{field}: tags starting with demand: or aws: are the platform's")
+    if len(tags) > MAX_USER_TAGS:
+        problems.append(
+            f"execution_metadata.tags: at most {MAX_USER_TAGS} tags (Batch takes 50 per job, "
+            "and the platform adds its own)"
+        )
     return problems
 
 

@@ -195,7 +195,9 @@ def _job_plan(
 
     batch = spec.execution_platform.aws_batch
     queue = job_queue(spec, context)
-    tags = context.tags | spec.execution_metadata.tags | {"demand:execution-id": spec.execution_id}
+    # The environment's tags last: they decide who may stop the job (the request cannot set
+    # demand: keys anyway).
+    tags = spec.execution_metadata.tags | context.tags | {"demand:execution-id": spec.execution_id}
     if spec.execution_metadata.user:
         tags["demand:user"] = spec.execution_metadata.user
 

@@ -397,6 +397,22 @@ HOSTILE_INPUTS: list[Hostile] = [
         config=QUEUES,
         command="run",
     ),
+    # Tags that would take the platform's own: who may stop the job is decided by them.
+    Hostile(
+        "platform-tag",
+        0,
+        BASE + "execution_metadata: {tags: {'demand:environment': prod, 'aws:x': y}}\n",
+        (
+            "execution_metadata.tags['demand:environment']: tags starting with demand: or aws:",
+            "execution_metadata.tags['aws:x']: tags starting with demand: or aws:",
+        ),
+    ),
+    Hostile(
+        "too-many-tags",
+        0,
+        BASE + "execution_metadata: {tags: {" + ", ".join(f"t{i}: v" for i in range(41)) + "}}\n",
+        ("execution_metadata.tags: at most 40 tags",),
+    ),
     # Others that used to end in a traceback, or read without bound.
     Hostile(
         "integer-of-5000-digits",
