@@ -160,7 +160,7 @@ def accept_batch_instance_role(instance_role: iam.Role) -> None:
 
 
 def accept_execution_resource_findings(functions: Iterable[lambda_.Function]) -> None:
-    """Prepare and Cleanup: each execution's access points and job definition, made at run time."""
+    """Prepare, Register and Cleanup: each execution's access points and definition, at run time."""
     roles = [function.role for function in functions if function.role is not None]
     _suppress(
         roles,

@@ -210,7 +210,7 @@ class DemandStack(Stack):
         nag.accept_bucket_grants([steps.sync])
         nag.accept_register_findings(steps.register, job_role_path=compute.job_role_path)
         nag.accept_state_machine_findings(orchestration.state_machine)
-        nag.accept_execution_resource_findings([steps.prepare, steps.cleanup])
+        nag.accept_execution_resource_findings([steps.prepare, steps.register, steps.cleanup])
         nag.accept_batch_instance_role(compute.instance_role)
 
     def _job_definitions(self, settings: EnvironmentSettings) -> str:
@@ -287,8 +287,16 @@ class DemandStack(Stack):
             step.add_to_role_policy(statement)
 
         allow(prepare, "MakeExecutionAccessPoints", "CreateAccessPoint", file_system, **requested)
-        allow(prepare, "TagExecutionAccessPoints", "TagResource", points, **requested)
-        for step in (prepare, cleanup):
+        # Tagging only as part of making one: no re-tagging of any other access point.
+        creating = {
+            "StringEquals": {
+                **requested["StringEquals"],
+                "elasticfilesystem:CreateAction": "CreateAccessPoint",
+            }
+        }
+        allow(prepare, "TagExecutionAccessPoints", "TagResource", points, **creating)
+        # Register checks that a definition mounts only its execution's own access points.
+        for step in (prepare, steps.register, cleanup):
             allow(step, "FindExecutionAccessPoints", "DescribeAccessPoints", file_system, points)
         allow(cleanup, "DeleteExecutionAccessPoints", "DeleteAccessPoint", points, **tagged)
         steps.cleanup.add_to_role_policy(

@@ -70,13 +70,15 @@ class DeploymentSettings(BaseModel):
 
     def execution_resources(self, efs: EFSClient, batch: BatchClient) -> ExecutionResources:
         """What Prepare makes per execution and cleanup releases (access points, definition)."""
-        context = self.planning().context
+        planning = self.planning()
         return ExecutionResources(
             efs=efs,
             batch=batch,
             file_system_id=self.file_system_id,
-            name_prefix=context.name_prefix,
-            tags=context.tags,
+            name_prefix=planning.context.name_prefix,
+            tags=planning.context.tags,
+            shared_access_point_id=planning.volumes.shared_access_point_id,
+            shared_root=planning.volumes.shared_efs_path,
         )
 
     def planning(self) -> PlanningConfiguration:

@@ -30,7 +30,13 @@ def handler(event: RegisterEvent, context: LambdaContext) -> dict[str, str]:
     settings = DeploymentSettings.from_environment()
     planning = settings.planning()
     roots = ExecutionRoots.of(event.execution_id, planning.volumes)
-    check_definition(event.definition, roots, name_prefix=planning.context.name_prefix)
+    resources = settings.execution_resources(boto3.client("efs"), boto3.client("batch"))
+    check_definition(
+        event.definition,
+        roots,
+        name_prefix=planning.context.name_prefix,
+        access_point=resources.access_point_view,
+    )
     arn = register_job_definition(event.definition, boto3.client("batch"))
     logger.info("job definition ready", extra={"job_definition_arn": arn})
     return {"job_definition_arn": arn}

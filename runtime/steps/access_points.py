@@ -50,10 +50,25 @@ class ExecutionResources:
     posix_uid: int = contract.EFS_POSIX_UID
     posix_gid: int = contract.EFS_POSIX_GID
     tags: Mapping[str, str] = field(default_factory=dict)
+    # The stack's access point to the shared cache (no execution's), and where it is rooted.
+    shared_access_point_id: str | None = None
+    shared_root: str = "/shared"
     ready_timeout: float = READY_TIMEOUT_SECONDS
     poll_interval: float = READY_POLL_SECONDS
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
     clock: Callable[[], float] = field(default=time.monotonic, repr=False)
+
+    def access_point_view(self, point: str) -> tuple[str, str | None]:
+        """An access point's root directory and the execution it was made for (None: the
+        stack's own), for checking a job definition that mounts it."""
+        if point == self.shared_access_point_id:
+            return self.shared_root, None
+        try:
+            (described,) = self.efs.describe_access_points(AccessPointId=point)["AccessPoints"]
+        except ClientError as exc:
+            raise translate_client_error(exc, f"access point {point}") from exc
+        tags = {tag["Key"]: tag["Value"] for tag in described.get("Tags", [])}
+        return described["RootDirectory"]["Path"], tags.get(EXECUTION_TAG)
 
     def create_access_points(self, plan: ExecutionPlan, roots: ExecutionRoots) -> dict[str, str]:
         """An access point for each of the job's own-directory volumes, by volume name, once

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -18,34 +18,91 @@ class DefinitionRefusedError(SpecError):
     """A job definition that would give the job more than its own execution: never registered."""
 
 
+# What a definition of this platform may hold at all (runtime.plan.batch.definition_body).
+DEFINITION_KEYS = frozenset(
+    {
+        "jobDefinitionName",
+        "type",
+        "platformCapabilities",
+        "containerProperties",
+        "retryStrategy",
+        "propagateTags",
+        "timeout",
+    }
+)
+CONTAINER_KEYS = frozenset(
+    {"image", "resourceRequirements", "mountPoints", "volumes", "privileged", "jobRoleArn"}
+)
+# An access point's root directory and its execution tag (None for the stack's own).
+AccessPointLookup = Callable[[str], tuple[str, str | None]]
+
+
 def check_definition(
-    definition: Mapping[str, Any], roots: ExecutionRoots, *, name_prefix: str
+    definition: Mapping[str, Any],
+    roots: ExecutionRoots,
+    *,
+    name_prefix: str,
+    access_point: AccessPointLookup,
 ) -> None:
-    """Refuse a definition that is not the one this execution's plan makes: another name, a
-    privileged container, or a volume rooted outside the execution's own dirs (read-write) or
-    the shared cache (read-only). Access points were made by Prepare, rooted there."""
+    """Refuse a definition that is not of the shape this execution's plan makes.
+
+    Allowed: this execution's name, a container job with no more than the plan's fields,
+    never privileged, and EFS volumes of the environment's file system only — rooted in the
+    execution's own dirs (through its own access points, or directly), or at the shared cache
+    when every mount of it is read-only.
+    """
     problems = []
     name = definition.get("jobDefinitionName")
     if name != f"{name_prefix}-{roots.execution_id}":
         problems.append(f"jobDefinitionName {name!r} is not this execution's")
+    problems += [
+        f"{key}: not part of a plan's definition" for key in definition.keys() - DEFINITION_KEYS
+    ]
+    if definition.get("type") != "container":
+        problems.append("type: only container jobs")
     container = definition.get("containerProperties", {})
-    if container.get("privileged"):
+    problems += [
+        f"containerProperties.{key}: not part of a plan's definition"
+        for key in sorted(container.keys() - CONTAINER_KEYS)
+    ]
+    if container.get("privileged") is not False:
         problems.append("containerProperties.privileged: jobs never run privileged")
-    read_only = {m.get("sourceVolume"): m.get("readOnly") for m in container.get("mountPoints", [])}
+    writable: dict[str, bool] = {}
+    for mount in container.get("mountPoints", []):
+        volume = str(mount.get("sourceVolume"))
+        writable[volume] = writable.get(volume, False) or mount.get("readOnly") is not True
     for volume in container.get("volumes", []):
-        efs = volume.get("efsVolumeConfiguration", {})
-        if efs.get("authorizationConfig", {}).get("accessPointId"):
-            continue  # made by Prepare for this execution, rooted at its own directory
-        root = f"efs://{efs.get('fileSystemId')}:{efs.get('rootDirectory', '/')}"
-        allowed = [roots.shared] if read_only.get(volume.get("name")) is True else roots.own
-        try:
-            inside = any(within(root, place) for place in allowed)
-        except ValueError:
-            inside = False
-        if not inside:
-            problems.append(f"volume {volume.get('name')!r}: {root} is outside the execution")
+        problems += _volume_problems(volume, writable, roots, access_point)
     if problems:
         raise DefinitionRefusedError(problems)
+
+
+def _volume_problems(
+    volume: Mapping[str, Any],
+    writable: Mapping[str, bool],
+    roots: ExecutionRoots,
+    access_point: AccessPointLookup,
+) -> list[str]:
+    name = volume.get("name")
+    efs = volume.get("efsVolumeConfiguration")
+    if set(volume) != {"name", "efsVolumeConfiguration"} or not isinstance(efs, Mapping):
+        return [f"volume {name!r}: only EFS volumes"]
+    if efs.get("fileSystemId") != roots.working.file_system_id:
+        return [f"volume {name!r}: not this environment's file system"]
+    point = efs.get("authorizationConfig", {}).get("accessPointId")
+    tag: str | None = roots.execution_id
+    root = str(efs.get("rootDirectory", "/"))
+    if point:
+        root, tag = access_point(str(point))
+    uri = f"efs://{roots.working.file_system_id}:{root}"
+    try:
+        own = tag == roots.execution_id and any(within(uri, place) for place in roots.own)
+        shared = within(uri, roots.shared) and not writable.get(str(name), True)
+    except ValueError:
+        own = shared = False
+    if own or shared:
+        return []
+    return [f"volume {name!r}: {uri} is outside the execution"]
 
 
 def register_job_definition(definition: dict[str, Any], batch: BatchClient) -> str:

@@ -78,6 +78,25 @@ def _forged(definition: dict[str, Any], **container: Any) -> dict[str, Any]:
             ),
             "outside the execution",
         ),
+        (
+            # another execution's access point, rooted at its working dir
+            lambda d: _with_scratch_point(d, _other_execution_access_point()),
+            "outside the execution",
+        ),
+        (
+            # the shared cache, mounted a second time read-write
+            lambda d: _forged(
+                d,
+                mountPoints=[
+                    *d["containerProperties"]["mountPoints"],
+                    {"containerPath": "/w", "sourceVolume": "shared", "readOnly": False},
+                ],
+            ),
+            "outside the execution",
+        ),
+        (lambda d: d | {"type": "multinode"}, "only container jobs"),
+        (lambda d: d | {"ecsProperties": {"taskProperties": []}}, "ecsProperties: not part"),
+        (lambda d: _forged(d, linuxParameters={"devices": []}), "linuxParameters: not part"),
     ],
 )
 def test_a_definition_that_reaches_beyond_the_execution_is_refused(
@@ -87,3 +106,45 @@ def test_a_definition_that_reaches_beyond_the_execution_is_refused(
     with pytest.raises(SpecError, match=problem):
         register.handler(event, FakeLambdaContext())
     assert boto3.client("batch").describe_job_definitions()["jobDefinitions"] == []
+
+
+def _other_execution_access_point() -> str:
+    point = boto3.client("efs").create_access_point(
+        ClientToken="other",
+        FileSystemId="fs-test",
+        RootDirectory={"Path": "/scratch/exec-2"},
+        Tags=[{"Key": "demand:execution-id", "Value": "exec-2"}],
+    )
+    return str(point["AccessPointId"])
+
+
+def _with_scratch_point(definition: dict[str, Any], ap: str) -> dict[str, Any]:
+    volumes = [
+        v
+        | {
+            "efsVolumeConfiguration": v["efsVolumeConfiguration"]
+            | {
+                "rootDirectory": "/",
+                "authorizationConfig": {"iam": "ENABLED", "accessPointId": ap},
+            }
+        }
+        if v["name"] == "scratch"
+        else v
+        for v in definition["containerProperties"]["volumes"]
+    ]
+    return _forged(definition, volumes=volumes)
+
+
+@pytest.mark.usefixtures("aws")
+def test_the_executions_own_access_point_is_accepted() -> None:
+    point = boto3.client("efs").create_access_point(
+        ClientToken="own",
+        FileSystemId="fs-test",
+        RootDirectory={"Path": "/scratch/exec-1"},
+        Tags=[{"Key": "demand:execution-id", "Value": "exec-1"}],
+    )["AccessPointId"]
+    definition = _with_scratch_point(deployed_definition(), point)
+    result = register.handler(
+        {"execution_id": "exec-1", "definition": definition}, FakeLambdaContext()
+    )
+    assert result["job_definition_arn"].endswith("demand-test-exec-1:1")
