@@ -20,6 +20,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from runtime.errors import SpecError
+from runtime.plan.builder import shared_cache_key
 from runtime.plan.configuration import PlanningConfiguration
 from runtime.plan.models import ExecutionPlan
 from runtime.steps.roots import ExecutionRoots, within
@@ -119,6 +120,11 @@ class StagingPolicy:
         if place is None:
             where = ", ".join(str(place) for place in places)
             problems.append(f"{local!r} is outside {where}")
+        elif place == roots.shared and not within(
+            local, roots.shared.joinpath(shared_cache_key(remote))
+        ):
+            # A cache entry holds its own source only: its dir is named by the source's hash.
+            problems.append(f"{local!r} is not the cache entry of {remote!r}")
         elif mounts:
             link = _link_on_the_way(efs_to_local(place, mounts), efs_to_local(local, mounts))
             if link is not None:

@@ -8,6 +8,7 @@ import boto3
 import pytest
 
 from runtime.handlers import sync
+from runtime.plan.builder import shared_cache_key
 from runtime.steps.stage import SyncItem
 from runtime.sync.model import SyncRequest
 from tests.lambda_context import FakeLambdaContext
@@ -25,7 +26,8 @@ def prefix(aws: str) -> str:
 
 
 def item(prefix: str) -> dict[str, Any]:
-    request = SyncRequest(source=prefix, destination="efs://fs-test:/shared/many", cached=True)
+    entry = f"efs://fs-test:/shared/{shared_cache_key(prefix)}/many"
+    request = SyncRequest(source=prefix, destination=entry, cached=True)
     return SyncItem(
         execution_id="exec-1", direction="stage_in", start=0, stop=1, requests=[request]
     ).model_dump()
@@ -43,7 +45,9 @@ def test_short_deadline_returns_a_continuation_that_the_next_call_finishes(
     assert second["done"] is True
     assert second["transferred"] == OBJECTS
     assert sorted(
-        p.name for p in (efs / "shared/many").iterdir() if not p.name.startswith(".")
+        p.name
+        for p in (efs / "shared" / shared_cache_key("s3://inputs/many/") / "many").iterdir()
+        if not p.name.startswith(".")
     ) == [f"{i:04}.txt" for i in range(OBJECTS)]
     # Resumed, not restarted: only transfers cut off by the deadline were read again.
     assert len(object_reads) == OBJECTS

@@ -39,6 +39,8 @@ HOSTILE: list[tuple[str, str, str, bool, str]] = [
     ("stage_in", "s3://bucket/in.txt", "efs://fs-other:/shared/x", False, "outside"),
     ("stage_in", "file:///etc/passwd", SHARED, False, "stages only"),
     ("stage_in", "s3://bucket/in/", "efs://fs-test:/shared/", True, "delete"),
+    # stage-in into another source's cache entry: a hit for that source would serve these bytes
+    ("stage_in", "s3://bucket/evil.txt", SHARED, False, "not the cache entry"),
 ]
 
 
