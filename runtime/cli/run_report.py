@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from runtime.local.runner import RunReport
@@ -27,6 +28,8 @@ def render_report(report: RunReport, console: Console) -> None:
             f"{stage.skipped} already current",
         )
     table.add_row("cache hits", str(report.stage_in.cache_hits))
+    if report.sandbox:
+        table.add_row("sandbox", escape(report.sandbox))
     if report.log_file:
         table.add_row("log", report.log_file)
     if report.kept:

@@ -298,3 +298,30 @@ def test_outside_its_own_dirs_a_sandboxed_job_writes_only_to_its_private_tmp_and
     report = run(tmp_path / "root", spec("writer", script))
     assert report.status == "SUCCEEDED", report
     assert log_of(report) == "wrote\n"
+
+
+def test_the_run_report_says_which_sandbox_the_job_had(tmp_path: Path) -> None:
+    require_sandbox()
+    document = tmp_path / "spec.yaml"
+    document.write_text(
+        "execution_id: said\nexecution_image: bash\nexecution_parameters:\n  command: [echo, ok]\n"
+    )
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "runtime.cli.app",
+            "run",
+            str(document),
+            "--root",
+            str(tmp_path / "root"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert [line.split() for line in result.stderr.splitlines() if line.startswith("sandbox")] == [
+        ["sandbox", "bubblewrap"]
+    ]
