@@ -12,7 +12,7 @@ from typing import Final
 
 # --- The Lambda steps' environment -----------------------------------------------------------
 # Set on every step function by infra/constructs/functions.py; read by
-# runtime.handlers.deployment.DeploymentSettings (one field per variable).
+# runtime.deployment.DeploymentSettings (one field per variable).
 VARIABLE_PREFIX: Final = "DEMAND_"
 ENV_ENVIRONMENT: Final = "DEMAND_ENVIRONMENT"
 ENV_FILE_SYSTEM_ID: Final = "DEMAND_FILE_SYSTEM_ID"

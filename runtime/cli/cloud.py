@@ -33,8 +33,8 @@ from runtime.cloud.executions import (
 )
 from runtime.cloud.job_logs import job_log_stream, log_lines
 from runtime.cloud.stack import DeployedEnvironment, deployment_variables, locate_environment
+from runtime.deployment import DeploymentSettings
 from runtime.errors import ConfigError, translate_client_error
-from runtime.handlers.deployment import DeploymentSettings
 from runtime.plan.configuration import PlanningConfiguration
 from runtime.spec import load_spec_file
 

@@ -16,15 +16,13 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
+from runtime.cli.errors import EXIT_FAILED, EXIT_INVALID
 from runtime.cli.progress import SyncBar
 from runtime.sync.api import sync
 from runtime.sync.errors import SyncError, SyncLocationError
 from runtime.sync.interrupt import exit_status, sigterm_interrupts
 from runtime.sync.model import SyncRequest, SyncResult
 from runtime.sync.report import brief, summary_line
-
-EXIT_FAILED = 1
-EXIT_BAD_LOCATION = 2
 
 
 def sync_command(
@@ -75,7 +73,7 @@ def sync_command(
         raise typer.Exit(exit_status(interrupt)) from None
     except (SyncLocationError, ValidationError) as exc:
         typer.echo(f"error: {_one_line(exc)}", err=True)
-        raise typer.Exit(EXIT_BAD_LOCATION) from None
+        raise typer.Exit(EXIT_INVALID) from None
     except SyncError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(EXIT_FAILED) from None

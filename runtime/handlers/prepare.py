@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
-from runtime.handlers.deployment import DeploymentSettings
+from runtime.deployment import DeploymentSettings
 from runtime.handlers.observability import logger, tracer
 from runtime.steps.prepare import ExecutionOwner, prepare_execution
 

@@ -8,7 +8,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from runtime.handlers.deployment import DeploymentSettings
+from runtime.deployment import DeploymentSettings
 from runtime.handlers.observability import deadline_from, logger, tracer
 from runtime.steps.stage import StagingPolicy, SyncItem, run_item
 

@@ -30,9 +30,9 @@ from runtime import contract
 from runtime.cloud.history import FAILURE_HANDLING_STATES
 from runtime.cloud.stack import PLANNING_OUTPUTS, REQUIRED_OUTPUTS
 from runtime.cloud.stack import stack_name as cli_stack_name
+from runtime.deployment import DeploymentSettings
 from runtime.errors import DemandError
 from runtime.handlers import observability
-from runtime.handlers.deployment import DeploymentSettings
 from tests.synthesis import ALL_ENVIRONMENTS, Synthesis, resources
 
 HANDLER_PACKAGE = "runtime.handlers."

@@ -9,9 +9,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from runtime.deployment import DeploymentSettings
 from runtime.errors import SpecError
 from runtime.handlers import register
-from runtime.handlers.deployment import DeploymentSettings
 from runtime.handlers.observability import logger
 from runtime.plan.builder import build_plan
 from runtime.spec import parse_spec
