@@ -231,6 +231,14 @@ def test_a_bwrap_that_cannot_build_namespaces_is_a_fallback_with_its_reason(
     assert "No permissions to create new namespace" in reason
 
 
+def demand_run(document: Path, root: Path, *options: str) -> subprocess.CompletedProcess[str]:
+    """``demand run DOCUMENT --root ROOT`` as a user runs it: a process of its own."""
+    command = [sys.executable, "-m", "runtime.cli.app", "run", str(document), "--root", str(root)]
+    return subprocess.run(
+        [*command, *options], capture_output=True, text=True, cwd=REPO, check=False
+    )
+
+
 def test_the_cli_runs_the_job_in_the_sandbox(tmp_path: Path) -> None:
     require_sandbox()
     document = tmp_path / "spec.yaml"
@@ -240,22 +248,7 @@ def test_the_cli_runs_the_job_in_the_sandbox(tmp_path: Path) -> None:
     )
     other = tmp_path / "root/scratch/someone-else"
     other.mkdir(parents=True)
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "runtime.cli.app",
-            "run",
-            str(document),
-            "--root",
-            str(tmp_path / "root"),
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        check=False,
-    )
+    result = demand_run(document, tmp_path / "root", "--json")
     assert result.returncode == 0, result.stderr
     assert "someone-else" not in result.stdout.partition("{")[0]
     assert '"sandbox": "bubblewrap"' in result.stdout
@@ -306,21 +299,7 @@ def test_the_run_report_says_which_sandbox_the_job_had(tmp_path: Path) -> None:
     document.write_text(
         "execution_id: said\nexecution_image: bash\nexecution_parameters:\n  command: [echo, ok]\n"
     )
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "runtime.cli.app",
-            "run",
-            str(document),
-            "--root",
-            str(tmp_path / "root"),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        check=False,
-    )
+    result = demand_run(document, tmp_path / "root")
     assert result.returncode == 0, result.stderr
     assert [line.split() for line in result.stderr.splitlines() if line.startswith("sandbox")] == [
         ["sandbox", "bubblewrap"]
