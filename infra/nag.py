@@ -86,7 +86,7 @@ def accept_register_findings(register: lambda_.Function, *, job_role_path: str) 
                 id="AwsSolutions-IAM5",
                 reason=(
                     "Job definitions are registered at run time under content-hashed names with "
-                    "this environment's prefix (demand-<env>-*); registration is also limited to "
+                    "this environment's prefix (demand-<env>_*); registration is also limited to "
                     "unprivileged definitions (batch:Privileged). iam:PassRole is limited to the "
                     f"roles under {job_role_path} (plus any listed in job_role_arns) and to Batch."
                 ),
@@ -129,7 +129,7 @@ def accept_state_machine_findings(state_machine: sfn.StateMachine) -> None:
                 id="AwsSolutions-IAM5",
                 reason=(
                     "Jobs are submitted with job definitions registered at run time under this "
-                    "environment's prefix (demand-<env>-*), and tagged as they are submitted "
+                    "environment's prefix (demand-<env>_*), and tagged as they are submitted "
                     "(job/*: job ids are not known before submission)."
                 ),
                 applies_to=[
@@ -171,7 +171,7 @@ def accept_execution_resource_findings(functions: Iterable[lambda_.Function]) ->
                     "Each execution's access points are made at run time, so their ids are not "
                     "known to the stack (access-point/*): creating and tagging them requires the "
                     "environment's tag on the request, deleting them the tag on the access point. "
-                    "Each execution's job definition (demand-<env>-<execution id>) likewise: "
+                    "Each execution's job definition (demand-<env>_<execution id>) likewise: "
                     "Cleanup may deregister only this environment's."
                 ),
                 applies_to=[

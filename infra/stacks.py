@@ -214,9 +214,11 @@ class DemandStack(Stack):
         nag.accept_batch_instance_role(compute.instance_role)
 
     def _job_definitions(self, settings: EnvironmentSettings) -> str:
-        """The job definitions the runtime registers: one per execution, ``demand-<env>-<id>``."""
+        """The job definitions the runtime registers: one per execution, ``demand-<env>_<id>``."""
         return self.format_arn(
-            service="batch", resource="job-definition", resource_name=f"{settings.stack_name}-*"
+            service="batch",
+            resource="job-definition",
+            resource_name=contract.execution_resource_pattern(settings.stack_name),
         )
 
     def _output(self, name: str, value: str) -> None:

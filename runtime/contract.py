@@ -50,6 +50,21 @@ def stack_name(environment: str) -> str:
     return STACK_NAME_FORMAT.format(environment=environment)
 
 
+# What one execution owns in Batch (its job definition and job) is named "<prefix>_<id>". An
+# environment's name holds no "_", so "demand-dev_*" never matches environment dev-eu's names.
+EXECUTION_NAME_SEPARATOR: Final = "_"
+
+
+def execution_resource_name(prefix: str, execution_id: str) -> str:
+    """The job definition and job name of one execution: ``<prefix>_<execution id>``."""
+    return f"{prefix}{EXECUTION_NAME_SEPARATOR}{execution_id}"
+
+
+def execution_resource_pattern(prefix: str) -> str:
+    """Every execution's resource name under ``prefix`` (an IAM resource pattern)."""
+    return f"{prefix}{EXECUTION_NAME_SEPARATOR}*"
+
+
 # The stack's outputs, by output key (infra/stacks.py). runtime.cloud.stack reads some of them;
 # docs/deploy.md lists them all for the people who deploy and use an environment.
 OUTPUT_STATE_MACHINE_ARN: Final = "StateMachineArn"

@@ -10,6 +10,7 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
+from runtime import contract
 from runtime.errors import SpecError
 from runtime.plan.admission import admission_problems, job_queue, resource_problems
 from runtime.plan.configuration import ContextConfiguration
@@ -203,7 +204,7 @@ def _job_plan(
 
     # One definition per execution: its volumes are the execution's own directories. Named
     # after the execution, so cleanup can deregister it from the id alone.
-    name = f"{context.name_prefix}-{spec.execution_id}"
+    name = contract.execution_resource_name(context.name_prefix, spec.execution_id)
     return JobPlan(
         image=spec.execution_image,
         job_definition_name=name,

@@ -125,7 +125,7 @@ class ExecutionResources:
                     {"Key": key, "Value": value}
                     for key, value in {
                         **self.tags,
-                        "Name": f"{self.name_prefix}-{execution_id}",
+                        "Name": contract.execution_resource_name(self.name_prefix, execution_id),
                         EXECUTION_TAG: execution_id,
                     }.items()
                 ],
@@ -214,7 +214,7 @@ class ExecutionResources:
         return released
 
     def _deregister_definition(self, roots: ExecutionRoots) -> list[str]:
-        name = f"{self.name_prefix}-{roots.execution_id}"
+        name = contract.execution_resource_name(self.name_prefix, roots.execution_id)
         try:
             pages = self.batch.get_paginator("describe_job_definitions").paginate(
                 jobDefinitionName=name, status="ACTIVE"

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from runtime import contract
 from runtime.errors import SpecError, translate_client_error
 from runtime.steps.roots import ExecutionRoots, within
 
@@ -53,7 +54,7 @@ def check_definition(
     """
     problems = []
     name = definition.get("jobDefinitionName")
-    if name != f"{name_prefix}-{roots.execution_id}":
+    if name != contract.execution_resource_name(name_prefix, roots.execution_id):
         problems.append(f"jobDefinitionName {name!r} is not this execution's")
     problems += [
         f"{key}: not part of a plan's definition" for key in definition.keys() - DEFINITION_KEYS

@@ -179,7 +179,9 @@ def test_deployment_settings_read_the_template_as_deployed(
         # The job definitions it registers are named within what its role may register.
         name_prefix = settings.planning().context.name_prefix
         assert name_prefix == stack.stack_name
-        assert _token(registration["Resource"]).endswith(f":job-definition/{name_prefix}-*")
+        assert _token(registration["Resource"]).endswith(
+            f":job-definition/{contract.execution_resource_pattern(name_prefix)}"
+        )
         # The limits it checks are those of the stack's own queues, each of them.
         queues = {
             queue["Properties"]["JobQueueName"]

@@ -594,7 +594,7 @@ def test_execution_access_points_and_definitions_are_the_environments_own(
         "StringEquals": {f"aws:ResourceTag/{k}": v for k, v in tag.items()}
     }
     deregister = json.dumps(cleanup["DeregisterExecutionJobDefinitions"]["Resource"])
-    assert f"job-definition/demand-{environment}-*" in deregister
+    assert f"job-definition/demand-{environment}_*" in deregister
     assert "DeleteExecutionAccessPoints" not in prepare
     assert "MakeExecutionAccessPoints" not in cleanup
 

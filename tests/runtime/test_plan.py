@@ -126,8 +126,8 @@ def test_each_execution_has_a_job_definition_of_its_own() -> None:
     # named after the execution, cleanup can deregister it from the id alone.
     base = plan_of().job
     other_execution = plan_of(spec_dict() | {"execution_id": "exec-9"}).job
-    assert base.job_definition_name == "demand-exec-1"
-    assert other_execution.job_definition_name == "demand-exec-9"
+    assert base.job_definition_name == "demand_exec-1"
+    assert other_execution.job_definition_name == "demand_exec-9"
     own = base.job_definition()["containerProperties"]["volumes"]
     assert own[0]["efsVolumeConfiguration"]["rootDirectory"] == "/scratch/exec-1"
 

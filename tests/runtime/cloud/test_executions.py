@@ -133,7 +133,7 @@ def batch_job(clients: AwsClients) -> str:
         containerProperties={"image": "busybox", "vcpus": 1, "memory": 128},
     )
     job = clients.batch.submit_job(
-        jobName="demand-dev-exec-1",
+        jobName="demand-dev_exec-1",
         jobQueue=queue["jobQueueArn"],
         jobDefinition=definition["jobDefinitionArn"],
     )

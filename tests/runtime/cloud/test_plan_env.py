@@ -108,8 +108,8 @@ def test_a_fitting_request_is_planned_as_the_environment_plans_it(
     plan = json.loads(result.stdout)
     job = plan["job"]
     assert job["job_queue"] == "demand-dev-default"
-    assert job["job_name"] == "demand-dev-exec-1"
-    assert job["job_definition_name"].startswith("demand-dev-")
+    assert job["job_name"] == "demand-dev_exec-1"
+    assert job["job_definition_name"].startswith("demand-dev_")
     assert job["job_role"] == PREPARE_VARIABLES["DEMAND_DEFAULT_JOB_ROLE_ARN"]
     assert job["tags"]["demand:environment"] == "dev"
     assert plan["working_dir"]["efs_uri"] == f"efs://{FILE_SYSTEM_ID}:/scratch/exec-1"
@@ -125,7 +125,7 @@ def test_the_readable_plan_names_the_environments_queue(
     result = _plan(str(_spec(tmp_path)), "--env", "dev")
     assert result.exit_code == 0, result.output
     assert "demand-dev-default" in result.stdout
-    assert "demand-dev-exec-1" in result.stdout
+    assert "demand-dev_exec-1" in result.stdout
 
 
 def test_an_invalid_request_is_refused_before_aws_is_asked(
@@ -321,5 +321,5 @@ def test_plan_with_the_dev_templates_own_settings(
     fitting = _plan(str(_spec(tmp_path, vcpus=64)), "--env", "dev", "--json")
     assert fitting.exit_code == 0, fitting.output
     job = json.loads(fitting.stdout)["job"]
-    assert (job["job_queue"], job["job_name"]) == ("demand-dev-default", "demand-dev-exec-1")
-    assert job["job_definition_name"].startswith("demand-dev-")
+    assert (job["job_queue"], job["job_name"]) == ("demand-dev-default", "demand-dev_exec-1")
+    assert job["job_definition_name"].startswith("demand-dev_")

@@ -35,7 +35,7 @@ def test_cleanup_releases_the_executions_access_points_and_definition(efs: Path)
     left = file_system.describe_access_points(FileSystemId="fs-test")["AccessPoints"]
     assert [p["RootDirectory"]["Path"] for p in left] == ["/scratch/exec-2"]
     active = batch.describe_job_definitions(status="ACTIVE")["jobDefinitions"]
-    assert [d["jobDefinitionName"] for d in active] == ["demand-test-exec-2"]
+    assert [d["jobDefinitionName"] for d in active] == ["demand-test_exec-2"]
 
 
 def test_cleanup_refuses_a_plan_that_points_elsewhere(efs: Path) -> None:

@@ -36,12 +36,12 @@ def test_prepare_plans_and_lays_out_the_working_dir(efs: Path) -> None:
     assert result["execution_id"] == "exec-1"
     submit = result["job"]["submit"]
     assert submit["JobQueue"] == "queue"
-    assert submit["JobName"] == "demand-test-exec-1"
+    assert submit["JobName"] == "demand-test_exec-1"
     assert submit["ContainerOverrides"]["Command"][:2] == ["/bin/bash", "-c"]
     assert {"Name": "EXECUTION_ID", "Value": "exec-1"} in submit["ContainerOverrides"][
         "Environment"
     ]
-    assert result["job"]["definition"]["jobDefinitionName"].startswith("demand-test-")
+    assert result["job"]["definition"]["jobDefinitionName"].startswith("demand-test_")
     [item] = result["stage_in"]["items"]
     assert item["requests"][0]["source"] == "s3://bucket/data/in.txt"
     assert (item["done"], result["stage_in"]["pending"]) == (False, True)

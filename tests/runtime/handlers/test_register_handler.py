@@ -63,7 +63,7 @@ def _forged(definition: dict[str, Any], **container: Any) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("forge", "problem"),
     [
-        (lambda d: d | {"jobDefinitionName": "demand-test-exec-2"}, "is not this execution's"),
+        (lambda d: d | {"jobDefinitionName": "demand-test_exec-2"}, "is not this execution's"),
         (lambda d: _forged(d, privileged=True), "never run privileged"),
         (
             # the whole scratch volume: every execution's working dir
@@ -147,4 +147,4 @@ def test_the_executions_own_access_point_is_accepted() -> None:
     result = register.handler(
         {"execution_id": "exec-1", "definition": definition}, FakeLambdaContext()
     )
-    assert result["job_definition_arn"].endswith("demand-test-exec-1:1")
+    assert result["job_definition_arn"].endswith("demand-test_exec-1:1")

@@ -157,7 +157,7 @@ def test_the_client_token_and_the_tags_name_the_execution(
             },
             "Tags": [
                 {"Key": "team", "Value": "a"},
-                {"Key": "Name", "Value": "demand-prod-exec-1"},
+                {"Key": "Name", "Value": "demand-prod_exec-1"},
                 {"Key": EXECUTION_TAG, "Value": "exec-1"},
             ],
         },
@@ -295,20 +295,20 @@ def test_release_reads_the_whole_listing_before_deleting(
         http_status_code=404,
         expected_params={"AccessPointId": "fsap-tmp"},
     )
-    definition = "arn:aws:batch:us-west-2:123456789012:job-definition/demand-prod-exec-1:1"
+    definition = "arn:aws:batch:us-west-2:123456789012:job-definition/demand-prod_exec-1:1"
     batch.add_response(
         "describe_job_definitions",
         {
             "jobDefinitions": [
                 {
-                    "jobDefinitionName": "demand-prod-exec-1",
+                    "jobDefinitionName": "demand-prod_exec-1",
                     "jobDefinitionArn": definition,
                     "revision": 1,
                     "type": "container",
                 }
             ]
         },
-        {"jobDefinitionName": "demand-prod-exec-1", "status": "ACTIVE"},
+        {"jobDefinitionName": "demand-prod_exec-1", "status": "ACTIVE"},
     )
     batch.add_response("deregister_job_definition", {}, {"jobDefinition": definition})
     released = resources(efs, batch, clock).release(roots)
