@@ -391,13 +391,20 @@ def test_a_signal_mid_upload_aborts_the_multipart_uploads(
 ) -> None:
     source = big_tree(tmp_path / "bigdir")
     faults.part_delay = 0.5  # parts of 5 MiB: several seconds in all
-    process = subprocess.Popen(
-        [*COMMANDS[command], str(source), f"s3://{bucket}/prefix/"],
-        env=server_env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    # A test run started in the background may have SIGINT ignored, and an ignored signal stays
+    # ignored across exec: handled here, it is reset to its default in the child (as a user's
+    # terminal gives it).
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        process = subprocess.Popen(
+            [*COMMANDS[command], str(source), f"s3://{bucket}/prefix/"],
+            env=server_env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    finally:
+        signal.signal(signal.SIGINT, previous)
     try:
         wait_for_upload(server_client, bucket, process)
         process.send_signal(signum)
