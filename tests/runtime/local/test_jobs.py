@@ -23,18 +23,7 @@ from runtime.plan.configuration import (
 from runtime.plan.job_environment import EnvFileMode
 from runtime.spec import parse_spec
 from runtime.volumes import VolumeConfiguration
-
-
-def document(execution_id: str, script: str, **params: str) -> dict[str, Any]:
-    return {
-        "execution_id": execution_id,
-        "execution_image": "bash",
-        "execution_parameters": {
-            "command": ["bash", "-c", script],
-            "params": params,
-            "inputs": [name for name, value in params.items() if value.startswith("file://")],
-        },
-    }
+from tests.runtime.local.specs import script_spec
 
 
 def run(root: Path, spec: dict[str, Any], configuration: PlanningConfiguration) -> RunReport:
@@ -56,7 +45,7 @@ def test_a_sandboxed_job_reads_its_env_file(tmp_path: Path) -> None:
     configuration = PlanningConfiguration(
         context=ContextConfiguration(env_file_mode=EnvFileMode.ALWAYS)
     )
-    spec = document("env-file", 'echo "greeting=$GREETING"', greeting="hello")
+    spec = script_spec("env-file", 'echo "greeting=$GREETING"', greeting="hello")
     report = run(tmp_path, spec, configuration)
     assert report.status == "SUCCEEDED", report
     assert report.log_file is not None
@@ -70,7 +59,7 @@ def test_a_sandboxed_job_has_its_tmp_dir_on_a_tmp_volume_and_no_other(tmp_path: 
     other.mkdir(parents=True)
     (other / "secret").write_text("not yours\n")
     script = 'echo x > "$TMPDIR/mine" && cat "$TMPDIR/mine" && ls -A "$TMPDIR/.."'
-    report = run(tmp_path, document("tmp-volume", script), configuration)
+    report = run(tmp_path, script_spec("tmp-volume", script), configuration)
     assert report.status == "SUCCEEDED", report
     assert report.log_file is not None
     assert Path(report.log_file).read_text() == "x\ntmp-volume\n"
@@ -80,7 +69,7 @@ def test_a_container_mounts_only_its_own_dirs_and_inputs(tmp_path: Path) -> None
     (tmp_path / "data.txt").write_text("data\n")
     root = LocalRoot(tmp_path / "root")
     volumes = root.volumes(in_container=True, base=VolumeConfiguration())
-    spec = parse_spec(document("boxed", 'cat "$DATA"', data=f"file://{tmp_path}/data.txt"))
+    spec = parse_spec(script_spec("boxed", 'cat "$DATA"', data=f"file://{tmp_path}/data.txt"))
     plan = build_plan(spec, volumes)
     command = docker_command(plan, root.mounts())
     mounts = [command[i + 1] for i, word in enumerate(command) if word in ("--volume", "--mount")]

@@ -21,6 +21,7 @@ from runtime.local.root import LocalRoot
 from runtime.local.runner import LocalRun, RunReport
 from runtime.plan.builder import shared_cache_key
 from runtime.spec import parse_spec
+from tests.runtime.local.specs import script_spec
 
 REPO = Path(__file__).parents[3]
 
@@ -29,19 +30,6 @@ def require_sandbox() -> None:
     reason = sandbox.unavailable_reason()
     if reason is not None:
         pytest.skip(f"bubblewrap cannot run here, so there is no sandbox to test: {reason}")
-
-
-def spec(execution_id: str, script: str, **params: str) -> dict[str, Any]:
-    inputs = [name for name, value in params.items() if value.startswith("file://")]
-    return {
-        "execution_id": execution_id,
-        "execution_image": "bash",
-        "execution_parameters": {
-            "command": ["bash", "-c", script],
-            "params": params,
-            "inputs": inputs,
-        },
-    }
 
 
 def run(root: Path, document: dict[str, Any], **options: Any) -> RunReport:
@@ -108,7 +96,7 @@ def test_a_job_sees_nothing_of_another_execution_running_beside_it(tmp_path: Pat
     root = tmp_path / "root"
     (tmp_path / "b.txt").write_text("input of b\n")
     (tmp_path / "a.txt").write_text("input of a\n")
-    victim = spec("victim-b", VICTIM, b=f"file://{tmp_path / 'b.txt'}")
+    victim = script_spec("victim-b", VICTIM, b=f"file://{tmp_path / 'b.txt'}")
     reports: dict[str, RunReport] = {}
     thread = threading.Thread(target=lambda: reports.update(b=run(root, victim)))
     thread.start()
@@ -117,7 +105,7 @@ def test_a_job_sees_nothing_of_another_execution_running_beside_it(tmp_path: Pat
         wait_for(working_b / "ready")
         before = listing(working_b)
 
-        hostile = spec(
+        hostile = script_spec(
             "hostile-a", HOSTILE, root=str(root), victim="victim-b", a=f"file://{tmp_path}/a.txt"
         )
         report_a = run(root, hostile)
@@ -160,7 +148,9 @@ def test_a_job_cannot_write_its_cached_input(tmp_path: Path) -> None:
     touch "$(dirname "$DATA")/planted" || echo "refused: plant"
     cat "$DATA" > "$WORKING_DIR/seen.txt"
     """
-    report = run(tmp_path / "root", spec("poisoner", script, data=f"file://{tmp_path}/data.txt"))
+    report = run(
+        tmp_path / "root", script_spec("poisoner", script, data=f"file://{tmp_path}/data.txt")
+    )
     assert report.status == "SUCCEEDED", report
     log = log_of(report)
     for attempt in ("overwrite", "append", "chmod", "remove", "rename", "plant"):
@@ -173,7 +163,7 @@ def test_a_job_cannot_write_its_cached_input(tmp_path: Path) -> None:
 
 def test_the_report_says_which_sandbox_the_job_had(tmp_path: Path) -> None:
     require_sandbox()
-    report = run(tmp_path, spec("boxed", "true"))
+    report = run(tmp_path, script_spec("boxed", "true"))
     assert (report.status, report.sandbox) == ("SUCCEEDED", "bubblewrap")
 
 
@@ -182,7 +172,7 @@ def test_without_bubblewrap_the_job_runs_unsandboxed_and_says_so_once(
 ) -> None:
     monkeypatch.setattr(sandbox, "find_bwrap", lambda: None)
     monkeypatch.setenv(sandbox.SANDBOX_VARIABLE, "auto")
-    report = run(tmp_path, spec("unboxed", "echo ran; echo again"))
+    report = run(tmp_path, script_spec("unboxed", "echo ran; echo again"))
     assert report.status == "SUCCEEDED"
     assert report.sandbox is not None
     assert report.sandbox.startswith("none: bwrap is not installed")
@@ -196,7 +186,7 @@ def test_the_sandbox_can_be_turned_off(
 ) -> None:
     monkeypatch.setenv(sandbox.SANDBOX_VARIABLE, "none")
     script = 'ls "$ROOT/scratch" > "$ROOT/seen.txt"'
-    report = run(tmp_path, spec("plain", script, root=str(tmp_path)))
+    report = run(tmp_path, script_spec("plain", script, root=str(tmp_path)))
     assert (report.status, report.sandbox) == ("SUCCEEDED", "none: DEMAND_SANDBOX=none")
     assert (tmp_path / "seen.txt").read_text() == "plain\n"  # it saw, and wrote, the whole root
     assert "without a sandbox" not in capfd.readouterr().err  # asked for: no warning
@@ -208,7 +198,7 @@ def test_a_required_sandbox_that_cannot_run_fails_the_run(
     monkeypatch.setenv(sandbox.SANDBOX_VARIABLE, "bubblewrap")
     monkeypatch.setattr(sandbox, "find_bwrap", lambda: None)
     with pytest.raises(sandbox.SandboxUnavailableError, match="DEMAND_SANDBOX=bubblewrap"):
-        run(tmp_path, spec("required", "true"))
+        run(tmp_path, script_spec("required", "true"))
     assert not (tmp_path / "scratch/required").exists()
 
 
@@ -217,7 +207,7 @@ def test_an_unknown_sandbox_choice_is_refused(
 ) -> None:
     monkeypatch.setenv(sandbox.SANDBOX_VARIABLE, "firejail")
     with pytest.raises(sandbox.SandboxUnavailableError, match="auto, bubblewrap or none"):
-        run(tmp_path, spec("unknown", "true"))
+        run(tmp_path, script_spec("unknown", "true"))
 
 
 def test_a_bwrap_that_cannot_build_namespaces_is_a_fallback_with_its_reason(
@@ -267,7 +257,7 @@ def test_a_sandboxed_job_gets_an_empty_home_and_tmp_of_its_own(
     echo "tmp: $(ls -A /tmp)"
     echo mine > "$HOME/note" && echo mine > /tmp/note && echo wrote
     """
-    report = run(tmp_path / "root", spec("homeless", script))
+    report = run(tmp_path / "root", script_spec("homeless", script))
     assert report.status == "SUCCEEDED", report
     home_line, tmp_line, wrote = log_of(report).splitlines()
     assert (home_line, wrote) == ("home: ", "wrote")
@@ -288,7 +278,7 @@ def test_outside_its_own_dirs_a_sandboxed_job_writes_only_to_its_private_tmp_and
     done
     touch /tmp/ok "$HOME/ok" "$TMPDIR/ok" "$WORKING_DIR/ok" && echo wrote
     """
-    report = run(tmp_path / "root", spec("writer", script))
+    report = run(tmp_path / "root", script_spec("writer", script))
     assert report.status == "SUCCEEDED", report
     assert log_of(report) == "wrote\n"
 
