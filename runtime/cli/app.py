@@ -14,7 +14,7 @@ from runtime.cli.errors import EXIT_INVALID, reported_errors
 from runtime.cli.plan_summary import render_plan
 from runtime.cli.progress import staging_progress
 from runtime.cli.run_report import render_report
-from runtime.cli.sync import sync_command
+from runtime.cli.sync import SyncCommand, sync_command
 from runtime.local.jobs import RunnerName, launcher_named
 from runtime.local.root import LocalRoot, default_root
 from runtime.local.runner import LocalRun
@@ -128,7 +128,7 @@ def schema() -> None:
 
 
 # Moving data on its own: the engine every staging step uses (runtime/sync).
-app.command("sync")(sync_command)
+app.command("sync", cls=SyncCommand)(sync_command)
 
 # Commands that use a deployed environment (runtime/cloud).
 app.command()(cloud_commands.submit)

@@ -15,29 +15,65 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from typer._click.core import Context as ClickContext  # typer 0.29 vendors its click
+from typer.core import TyperCommand
 
 from runtime.cli.errors import EXIT_FAILED, EXIT_INVALID
 from runtime.cli.progress import SyncBar
 from runtime.sync.api import sync
 from runtime.sync.errors import SyncError, SyncLocationError
+from runtime.sync.filters import EXCLUDE, INCLUDE, FilterRule, PathFilter
 from runtime.sync.interrupt import exit_status, sigterm_interrupts
 from runtime.sync.model import SyncRequest, SyncResult
 from runtime.sync.report import brief, summary_line
 
+_FILTER_ORDER = "demand.sync.filter-order"
+
+
+class SyncCommand(TyperCommand):
+    """``demand sync``'s click command: remembers the order of ``--include`` / ``--exclude``.
+
+    click hands each repeatable option's values over as one list per option, losing how the two
+    interleave; aws s3 sync's rule (the later filter wins) needs it. The parser's own record of
+    the order the options came in is kept in ``ctx.meta`` for :func:`sync_command`.
+    """
+
+    def parse_args(self, ctx: ClickContext, args: list[str]) -> list[str]:
+        _, _, order = self.make_parser(ctx).parse_args(args=list(args))
+        ctx.meta[_FILTER_ORDER] = [
+            param.name for param in order if param.name in (INCLUDE, EXCLUDE)
+        ]
+        return super().parse_args(ctx, args)
+
+
+def _ordered_rules(ctx: ClickContext, include: list[str], exclude: list[str]) -> list[FilterRule]:
+    if not include and not exclude:
+        return []
+    order = ctx.meta.get(_FILTER_ORDER)
+    if order is None:
+        raise RuntimeError("register sync_command with cls=SyncCommand")
+    values = {INCLUDE: iter(include), EXCLUDE: iter(exclude)}
+    return [(kind, next(values[kind])) for kind in order]
+
 
 def sync_command(
+    ctx: typer.Context,
     source: Annotated[str, typer.Argument(help="s3://bucket/key, a path, file:// or efs:// URI.")],
     destination: Annotated[str, typer.Argument(help="Where the copy goes (same forms).")],
     include: Annotated[
         list[str] | None,
         typer.Option(
-            "--include", metavar="GLOB", help="Only paths matching this glob (repeatable)."
+            "--include",
+            metavar="GLOB",
+            help="Take back paths an earlier --exclude removed (repeatable; later wins).",
         ),
     ] = None,
     exclude: Annotated[
         list[str] | None,
         typer.Option(
-            "--exclude", metavar="GLOB", help="Skip paths matching this glob (repeatable)."
+            "--exclude",
+            metavar="GLOB",
+            help="Skip paths matching this glob (repeatable; the later filter wins).",
         ),
     ] = None,
     size_only: Annotated[
@@ -53,12 +89,19 @@ def sync_command(
 ) -> None:
     """Copy an object or a prefix / directory between S3 and a file system, verified."""
     console = Console(stderr=True)
+    rules = _ordered_rules(ctx, include or [], exclude or [])
+    for pattern in PathFilter.ineffective_includes(rules):
+        # True to aws semantics, and said so: a user expecting rclone's "only these" learns why.
+        typer.echo(
+            f"note: --include {pattern!r} changes nothing: no --exclude before it "
+            "(everything is included unless excluded)",
+            err=True,
+        )
     try:
         request = SyncRequest(
             source=source,
             destination=destination,
-            include=tuple(include or ()),
-            exclude=tuple(exclude or ()),
+            filters=tuple(rules),
             size_only=size_only,
             delete=delete,
             force=force,

@@ -13,20 +13,43 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from runtime.sync.api import sync
 from runtime.sync.errors import SyncError, SyncLocationError
+from runtime.sync.filters import EXCLUDE, INCLUDE
 from runtime.sync.interrupt import exit_status, sigterm_interrupts
 from runtime.sync.model import SyncRequest
 from runtime.sync.report import brief, summary_line
+
+
+class _Rule(argparse.Action):
+    """Appends ``(kind, pattern)`` to the shared list, ``kind`` being the option's ``const``."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=None, **kwargs)
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None,
+        option_string: str | None = None,
+    ) -> None:
+        # A copy: the default list is shared by every parse.
+        rules = [*getattr(namespace, self.dest), (self.const, values)]
+        setattr(namespace, self.dest, rules)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m runtime.sync", description=__doc__)
     parser.add_argument("source")
     parser.add_argument("destination")
-    parser.add_argument("--include", action="append", default=[], metavar="GLOB")
-    parser.add_argument("--exclude", action="append", default=[], metavar="GLOB")
+    # One list for both, in command-line order: the later filter wins (as in aws s3 sync).
+    for kind in (INCLUDE, EXCLUDE):
+        parser.add_argument(
+            f"--{kind}", dest="filters", action=_Rule, const=kind, default=[], metavar="GLOB"
+        )
     parser.add_argument("--size-only", action="store_true")
     parser.add_argument("--force", action="store_true")
     parser.add_argument("--delete", action="store_true")
@@ -36,8 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     job = SyncRequest(
         source=args.source,
         destination=args.destination,
-        include=tuple(args.include),
-        exclude=tuple(args.exclude),
+        filters=tuple(args.filters),
         size_only=args.size_only,
         force=args.force,
         delete=args.delete,

@@ -69,7 +69,7 @@ def sync(
     try:
         route = resolve(source, destination, access.backend)
         options = EngineOptions(
-            filter=PathFilter(job.include, job.exclude),
+            filter=PathFilter(job.filters),
             size_only=job.size_only,
             force=job.force,
             delete=job.delete,

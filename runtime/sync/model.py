@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from typing import ClassVar
 
 from runtime.sync.errors import SyncFailed, TransientSyncError
+from runtime.sync.filters import FilterRule, check_rules
 
 # Results travel through Step Functions (256 KiB per payload): keep the error list short.
 MAX_ERRORS = 50
@@ -31,8 +32,9 @@ class SyncRequest:
 
     source: str
     destination: str
-    include: tuple[str, ...] = ()
-    exclude: tuple[str, ...] = ()
+    # ("include" | "exclude", glob) in command-line order; the last match wins, as in aws s3
+    # sync (see :mod:`runtime.sync.filters`).
+    filters: tuple[FilterRule, ...] = ()
     size_only: bool = False
     force: bool = False
     delete: bool = False
@@ -45,8 +47,7 @@ class SyncRequest:
             if not getattr(self, name):
                 raise ValueError(f"{name} must not be empty")
         # Lists from JSON or argparse become tuples, so requests stay hashable and comparable.
-        object.__setattr__(self, "include", tuple(self.include))
-        object.__setattr__(self, "exclude", tuple(self.exclude))
+        object.__setattr__(self, "filters", check_rules(self.filters))
 
     def with_locations(self, source: str, destination: str) -> SyncRequest:
         return SyncRequest(**{**asdict(self), "source": source, "destination": destination})
@@ -58,7 +59,7 @@ class SyncRequest:
 
     def selection(self) -> str:
         """Identifies what a cached copy holds: the source and the filters."""
-        text = json.dumps([self.source, list(self.include), list(self.exclude)])
+        text = json.dumps([self.source, [list(rule) for rule in self.filters]])
         return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 

@@ -96,7 +96,9 @@ def test_other_filters_are_another_selection(
 ) -> None:
     arrange(server_client, bucket, FILES)
     stage(bucket, tmp_path / "c", crt_config)
-    narrowed = stage(bucket, tmp_path / "c", crt_config, include=("*.json",))
+    narrowed = stage(
+        bucket, tmp_path / "c", crt_config, filters=(("exclude", "*"), ("include", "*.json"))
+    )
     assert not narrowed.cache_hit
     assert set(read_tree(tmp_path / "c")) == {"nested/deeper/x.json"}
 

@@ -13,7 +13,9 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from runtime.cli.progress import SyncBar
-from runtime.cli.sync import sync_command
+from runtime.cli.sync import SyncCommand, sync_command
+from runtime.sync.__main__ import main
+from tests.runtime.sync.conftest import read_tree
 from tests.runtime.sync.faults import Faults, FaultyServer
 
 if TYPE_CHECKING:
@@ -27,10 +29,59 @@ def cli(s3_server: FaultyServer, monkeypatch: pytest.MonkeyPatch) -> typer.Typer
     monkeypatch.setenv("AWS_ENDPOINT_URL", s3_server.endpoint)
     monkeypatch.setenv("AWS_REGION", "us-east-1")
     monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
+    return local_cli()
+
+
+def local_cli() -> typer.Typer:
     app = typer.Typer()
-    app.command("sync")(sync_command)
+    app.command("sync", cls=SyncCommand)(sync_command)
     app.command("other")(lambda: None)  # with two commands, "sync" is a subcommand as in demand
     return app
+
+
+POEMS = {"poem.txt": b"roses", "other.txt": b"x", "sub/poem.md": b"y", "sub/poems/a": b"z"}
+
+
+def poem_tree(root: Path) -> Path:
+    for name, body in POEMS.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(body)
+    return root
+
+
+@pytest.mark.parametrize(
+    ("filters", "copied"),
+    [
+        (["--exclude", "*", "--include", "poem*"], {"poem.txt"}),
+        (["--include", "poem*", "--exclude", "*"], set()),
+        (["--exclude=*", "--include=*poem*", "--exclude", "sub/*"], {"poem.txt"}),
+        (
+            ["--exclude", "sub/*", "--include", "sub/poems/*"],
+            {"poem.txt", "other.txt", "sub/poems/a"},
+        ),
+    ],
+)
+def test_later_filter_wins_across_include_and_exclude(
+    tmp_path: Path, filters: list[str], copied: set[str]
+) -> None:
+    """As ``aws s3 sync``: the filters are evaluated in command-line order, the last match wins."""
+    source = poem_tree(tmp_path / "src")
+    result = CliRunner().invoke(local_cli(), ["sync", str(source), str(tmp_path / "d"), *filters])
+    assert result.exit_code == 0, result.output
+    assert set(read_tree(tmp_path / "d")) == copied
+    lean = main([str(source), str(tmp_path / "lean"), *filters])
+    assert lean == 0
+    assert set(read_tree(tmp_path / "lean")) == copied
+
+
+def test_an_include_alone_is_said_to_change_nothing(tmp_path: Path) -> None:
+    source = poem_tree(tmp_path / "src")
+    result = CliRunner().invoke(
+        local_cli(), ["sync", str(source), str(tmp_path / "d"), "--include", "poem*"]
+    )
+    assert result.exit_code == 0, result.output
+    assert set(read_tree(tmp_path / "d")) == set(POEMS)  # aws: everything is included by default
+    assert "--include 'poem*' changes nothing" in result.stderr
 
 
 def test_json_summary(

@@ -81,10 +81,13 @@ def test_single_objects_both_ways(store: Store, tmp_path: Path) -> None:
     assert store.tree("exact") == {".txt": b"one"}
 
 
+FILTERS = (("exclude", "*"), ("include", "*.csv"), ("include", "*.txt"), ("exclude", "b-*"))
+
+
 def test_filters(store: Store, tmp_path: Path) -> None:
     store.put("in/", FILES)
     result = sync(
-        request(store.url("in/"), str(tmp_path), include=("*.csv", "*.txt"), exclude=("b-*",)),
+        request(store.url("in/"), str(tmp_path), filters=FILTERS),
         s3=store.access,
     )
     assert set(read_tree(tmp_path)) == {"a.txt", "b/c.csv", "unicode é ü.txt", "plus+and space.txt"}
@@ -111,7 +114,7 @@ def test_delete_removes_only_unselected_extras(store: Store, tmp_path: Path) -> 
     plain = sync(request(store.url("in/"), str(tmp_path)), s3=store.access)
     assert plain.deleted == 0
     mirrored = sync(
-        request(store.url("in/"), str(tmp_path), delete=True, exclude=("*.tmp",)),
+        request(store.url("in/"), str(tmp_path), delete=True, filters=(("exclude", "*.tmp"),)),
         s3=store.access,
     )
     assert mirrored.deleted == 2

@@ -15,6 +15,7 @@ from runtime.sync.filters import PathFilter
 from runtime.sync.ledger import Ledger
 from runtime.sync.listing import Entry, merge, walk_local
 from runtime.sync.locations import LocalLocation, S3Location, parse_location
+from runtime.sync.model import SyncRequest
 from runtime.sync.s3xml import delete_request, parse_delete_errors, parse_error, parse_listing
 from runtime.sync.settings import MiB, S3Config, parse_size
 from runtime.volumes import EfsMount, VolumeError, resolve_location
@@ -60,12 +61,35 @@ class TestFilters:
     def test_everything_by_default(self) -> None:
         assert PathFilter()("any/thing")
 
-    def test_include_then_exclude(self) -> None:
-        select = PathFilter(include=["*.csv", "keep/*"], exclude=["*tmp*"])
-        assert select("a/b/c.csv")  # * crosses directories, as in aws s3 sync
+    def test_later_filter_wins(self) -> None:
+        # The AWS CLI's own examples ("Use of Exclude and Include Filters").
+        only_txt = PathFilter([("exclude", "*"), ("include", "*.txt")])
+        assert only_txt("foo.txt")
+        assert only_txt("a/b/c.txt")  # * crosses directories, as in aws s3 sync
+        assert not only_txt("baz.jpg")
+        nothing = PathFilter([("include", "*.txt"), ("exclude", "*")])
+        assert not nothing("foo.txt")
+
+    def test_include_alone_changes_nothing(self) -> None:
+        assert PathFilter([("include", "*.csv")])("x.bin")
+        assert PathFilter.ineffective_includes(
+            [("include", "a"), ("exclude", "*"), ("include", "b")]
+        ) == ["a"]
+
+    def test_mixed_rules(self) -> None:
+        select = PathFilter(
+            [("exclude", "*"), ("include", "*.csv"), ("include", "keep/*"), ("exclude", "*tmp*")]
+        )
+        assert select("a/b/c.csv")
         assert select("keep/x.bin")
         assert not select("x.bin")
         assert not select("tmp/c.csv")
+        assert not select("keep/tmp")
+
+    @pytest.mark.parametrize("rule", [("only", "*"), ("include",), ("include", 3)])
+    def test_bad_rules_are_refused(self, rule: tuple[object, ...]) -> None:
+        with pytest.raises(ValueError, match="filter"):
+            SyncRequest(source="a", destination="b", filters=(rule,))  # type: ignore[arg-type]
 
 
 @st.composite
