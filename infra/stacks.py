@@ -141,6 +141,7 @@ class DemandStack(Stack):
                 gpu_job_queue=compute.gpu_queue_name or "",
                 default_job_role_arn=compute.default_job_role.role_arn,
                 queue_limits=compute.queue_limits,
+                mirror_outputs=settings.mirror_outputs,
             ),
             vpc=vpc,
             subnets=subnets,

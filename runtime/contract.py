@@ -21,6 +21,8 @@ ENV_USE_TMP_VOLUME: Final = "DEMAND_USE_TMP_VOLUME"  # "true": each execution's 
 # The buckets stage-in may read and stage-out may write, comma-separated.
 ENV_ALLOWED_BUCKETS: Final = "DEMAND_ALLOWED_BUCKETS"
 ENV_EFS_MOUNT_PATH: Final = "DEMAND_EFS_MOUNT_PATH"
+# "true": stage-out mirrors each output's destination (ContextConfiguration.mirror_outputs).
+ENV_MIRROR_OUTPUTS: Final = "DEMAND_MIRROR_OUTPUTS"
 ENV_DEFAULT_JOB_QUEUE: Final = "DEMAND_DEFAULT_JOB_QUEUE"
 ENV_GPU_JOB_QUEUE: Final = "DEMAND_GPU_JOB_QUEUE"  # empty when the environment has no GPU queue
 ENV_DEFAULT_JOB_ROLE_ARN: Final = "DEMAND_DEFAULT_JOB_ROLE_ARN"

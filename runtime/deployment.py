@@ -41,6 +41,7 @@ class DeploymentSettings(BaseModel):
         default=None, alias=contract.ENV_SHARED_ACCESS_POINT_ID
     )
     use_tmp_volume: bool = Field(default=False, alias=contract.ENV_USE_TMP_VOLUME)
+    mirror_outputs: bool = Field(default=False, alias=contract.ENV_MIRROR_OUTPUTS)
     # Empty: any bucket the steps' roles can reach (the roles are then the only boundary).
     allowed_buckets: str = Field(default="", alias=contract.ENV_ALLOWED_BUCKETS)
     efs_mount_path: Path = Field(
@@ -95,6 +96,7 @@ class DeploymentSettings(BaseModel):
             name_prefix=contract.stack_name(self.environment),
             allowed_schemes=frozenset({"s3"}),
             allowed_buckets=frozenset(self.allowed_buckets.split(",")) - {""} or None,
+            mirror_outputs=self.mirror_outputs,
             tags={"demand:environment": self.environment},
         )
         return PlanningConfiguration(volumes=volumes, context=context)

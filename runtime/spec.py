@@ -10,16 +10,32 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
 from runtime.documents import field_part, read_document, validate_document
 from runtime.errors import SpecError
+from runtime.references import (
+    VALUE_REFERENCE,
+    cycles,
+    dependency_graph,
+    reaching,
+    references_in,
+    resolve,
+)
 
 # Tag keys a request may not set, and how many it may (Batch: 50 per job, less the platform's).
 RESERVED_TAG_PREFIXES = ("demand:", "aws:")
@@ -38,6 +54,21 @@ S3_URI_PATTERN = re.compile(
 )
 # Separates the two halves of a "remote @ local" / "local @ remote" parameter value.
 PAIR_SEPARATOR = re.compile(r"\s+@\s+")
+# What the established serialiser writes into an input's / output's object form.
+INPUT_ACTION, OUTPUT_ACTION = "LOCALIZE", "DELOCALIZE"
+# Per-input / per-output filters: regular expressions, at most this many of this length each
+# (they run against every path of a transfer, in the staging steps).
+MAX_FILTER_PATTERNS = 100
+MAX_FILTER_PATTERN_LENGTH = 1024
+# The older spellings of param_pair_overrides that established requests may still carry
+# (aibs-informatics-core DemandExecutionParameters._sanitize_param_pairs): merged into it.
+OLDER_PAIR_KEYS = (
+    "param_pairs",
+    "param_set_pairs",
+    "param_set_pair_overrides",
+    "input_output_pairs",
+    "input_output_pair_overrides",
+)
 
 # An image reference, as the distribution project's grammar defines it (what `docker pull`, ECS
 # and Batch accept): [domain[:port]/]path[:tag][@digest], path components in lower case.
@@ -138,16 +169,60 @@ class _Model(BaseModel):
     )
 
 
+def _none_as(default: Any) -> BeforeValidator:
+    # The established serialiser writes null for a field it leaves at its default.
+    return BeforeValidator(lambda value: default() if value is None else value)
+
+
 class ExecutionParameters(_Model):
-    command: list[str] = Field(default_factory=list)
-    params: dict[str, ParamValue] = Field(default_factory=dict)
-    inputs: list[str] = Field(default_factory=list)
-    outputs: list[str] = Field(default_factory=list)
+    command: Annotated[list[str], _none_as(list)] = Field(default_factory=list)
+    params: Annotated[dict[str, ParamValue], _none_as(dict)] = Field(default_factory=dict)
+    # Named as in params, or by environment name ("PARAM_IN" for "param-in"), as established
+    # requests may; stored by the name params uses.
+    inputs: Annotated[list[str], _none_as(list)] = Field(default_factory=list)
+    outputs: Annotated[list[str], _none_as(list)] = Field(default_factory=list)
     output_s3_prefix: str | None = None
     # Accepted so that established requests validate unchanged; not used by this platform.
-    outputs_metadata: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    outputs_metadata: Annotated[dict[str, dict[str, Any]], _none_as(dict)] = Field(
+        default_factory=dict
+    )
     param_pair_overrides: list[dict[str, Any]] | None = None
     verbosity: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _older_pair_keys(cls, data: Any) -> Any:
+        if not isinstance(data, Mapping):
+            return data
+        data = dict(data)
+        merged: list[Any] = []
+        for key in ("param_pair_overrides", *OLDER_PAIR_KEYS):
+            for spelling in (key, to_camel(key)):
+                value = data.pop(spelling, None)
+                if isinstance(value, list):
+                    merged += value
+                elif value is not None:
+                    # Not a list: let the field's own check name the problem.
+                    data["param_pair_overrides"] = value
+                    return data
+        if merged:
+            data["param_pair_overrides"] = merged
+        return data
+
+    @model_validator(mode="after")
+    def _listed_by_parameter_name(self) -> ExecutionParameters:
+        by_variable: dict[str, str] = {}
+        for name in self.params:
+            by_variable.setdefault(env_name(name), name)
+
+        def named(names: list[str]) -> list[str]:
+            found = (n if n in self.params else by_variable.get(env_name(n), n) for n in names)
+            return list(dict.fromkeys(found))
+
+        inputs, outputs = named(self.inputs), named(self.outputs)
+        if (inputs, outputs) == (self.inputs, self.outputs):
+            return self
+        return self.model_copy(update={"inputs": inputs, "outputs": outputs})
 
 
 def _count(value: object) -> object:
@@ -164,9 +239,22 @@ Count = Annotated[int, BeforeValidator(_count)]
 
 
 class ResourceRequirements(_Model):
+    # null, and 0 for vcpus / memory, mean the default, as in the established model (which
+    # drops them before validating).
     vcpus: Count = Field(default=1, gt=0, le=MAX_VCPUS)
     memory: Count = Field(default=1024, gt=0, le=MAX_MEMORY_MIB, description="MiB")
     gpu: Count = Field(default=0, ge=0, le=MAX_GPUS)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unset_means_default(cls, data: Any) -> Any:
+        if not isinstance(data, Mapping):
+            return data
+        return {
+            key: value
+            for key, value in data.items()
+            if not (value is None or (type(value) in (int, float) and value == 0))
+        }
 
 
 class AwsBatchPlatform(_Model):
@@ -178,24 +266,48 @@ class ExecutionPlatform(_Model):
     aws_batch: AwsBatchPlatform | None = None
 
 
+def _tags_from_text(value: object) -> object:
+    """``"a=b,c"`` or ``["a=b", "c"]`` (the established ``tag`` form): a bare key is its own
+    value, as the established model makes it."""
+    if isinstance(value, str | int) and not isinstance(value, bool):
+        value = [value]
+    if isinstance(value, list) and all(
+        isinstance(item, str | int) and not isinstance(item, bool) for item in value
+    ):
+        parts = (part for item in value for part in str(item).split(",") if part.strip())
+        pairs = (part.partition("=") for part in parts)
+        return {key.strip(): (text.strip() if sep else key.strip()) for key, sep, text in pairs}
+    return value
+
+
 class ExecutionMetadata(_Model):
     user: str | None = None
-    tags: dict[str, str] = Field(default_factory=dict)
+    tags: Annotated[dict[str, str], _none_as(dict)] = Field(default_factory=dict)
     # Accepted so that established requests validate unchanged; not used by this platform.
     arn: str | None = None
-    notify_on: dict[str, bool] = Field(default_factory=dict)
-    notify_list: list[str] = Field(default_factory=list)
+    notify_on: Annotated[dict[str, bool], _none_as(dict)] = Field(default_factory=dict)
+    notify_list: Annotated[list[str], _none_as(list)] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _older_tag(cls, data: Any) -> Any:
+        # The established "tag" (deprecated there): merged into tags, tags winning.
+        if not isinstance(data, Mapping) or "tag" not in data:
+            return data
+        data = dict(data)
+        tag = _tags_from_text(data.pop("tag"))
+        if not isinstance(tag, dict):
+            data["tag"] = tag  # refused by name: not a "k=v,k" text or list
+            return data
+        tags = _tags_from_text(data.get("tags"))
+        if tags is None or isinstance(tags, dict):
+            data["tags"] = tag | (tags or {})
+        return data
 
     @field_validator("tags", mode="before")
     @classmethod
-    def _tags_from_text(cls, value: object) -> object:
-        # The established form also allows "a=b,c" or ["a=b", "c"]; a bare key gets "".
-        if isinstance(value, str):
-            value = [item for item in value.split(",") if item.strip()]
-        if isinstance(value, list) and all(isinstance(item, str) for item in value):
-            pairs = (item.partition("=") for item in value)
-            return {key.strip(): text.strip() for key, _, text in pairs}
-        return value
+    def _tags_as_text(cls, value: object) -> object:
+        return _tags_from_text(value)
 
 
 class DemandExecution(_Model):
@@ -211,21 +323,30 @@ class DemandExecution(_Model):
 
 
 class InputBinding(_Model):
-    """An input parameter: ``remote`` (s3:// or file://) staged to ``local`` (or the cache)."""
+    """An input parameter: ``remote`` (s3:// or file://) staged to ``local`` (or the cache).
+
+    ``include`` / ``exclude``: regular expressions, matched against the whole path relative to
+    ``remote`` (the established semantics: a path is taken when it matches some include — or
+    none are given — and no exclude)."""
 
     name: str
     env_name: str
     remote: str
     local: str | None = None
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
 
 
 class OutputBinding(_Model):
-    """An output parameter: ``local`` (under the working dir) uploaded to ``remote``."""
+    """An output parameter: ``local`` (under the working dir) uploaded to ``remote``, filtered
+    by ``include`` / ``exclude`` as an input is."""
 
     name: str
     env_name: str
     local: str
     remote: str
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
 
 
 # --- loading ---------------------------------------------------------------------------------
@@ -255,7 +376,8 @@ def _with_relative_files_resolved(data: Mapping[str, Any], base: Path) -> dict[s
         if isinstance(value, str):
             return " @ ".join(resolve(half) for half in PAIR_SEPARATOR.split(value.strip(), 1))
         if isinstance(value, dict):
-            return {key: resolve(item) for key, item in value.items()}
+            # Only the location: a filter is a regular expression, never a URI.
+            return {key: resolve(item) if key == "remote" else item for key, item in value.items()}
         return value
 
     result = dict(data)
@@ -264,16 +386,17 @@ def _with_relative_files_resolved(data: Mapping[str, Any], base: Path) -> dict[s
         if not isinstance(parameters, Mapping):
             continue
         parameters = dict(parameters)
-        staged = [
-            name
+        # Inputs and outputs may be listed by environment name ("PARAM_IN" for "param-in").
+        staged = {
+            env_name(name)
             for field in ("inputs", "outputs")
             for name in (parameters.get(field) or [])
             if isinstance(name, str)
-        ]
+        }
         params = parameters.get("params")
         if isinstance(params, Mapping):
             parameters["params"] = {
-                name: resolve_value(value) if name in staged else value
+                name: resolve_value(value) if env_name(str(name)) in staged else value
                 for name, value in params.items()
             }
         for prefix in ("output_s3_prefix", "outputS3Prefix"):
@@ -327,16 +450,19 @@ def spec_problems(spec: DemandExecution) -> list[str]:
 
     problems += _name_problems(params)
     problems += _reference_problems(params)
+    value_problems = _value_reference_problems(params)
+    problems += value_problems
+    texts = staged_value_texts(params) if not value_problems else {}
     for name in params.inputs:
         try:
             if name in params.params:
-                input_binding(name, params.params[name])
+                input_binding(name, params.params[name], texts.get)
         except ValueError as exc:
             problems.append(f"{where}.params{field_part(name)}: {exc}")
     for name in params.outputs:
         try:
             if name in params.params:
-                output_binding(name, params.params[name], params.output_s3_prefix)
+                output_binding(name, params.params[name], params.output_s3_prefix, texts.get)
         except ValueError as exc:
             problems.append(f"{where}.params{field_part(name)}: {exc}")
     if params.output_s3_prefix is not None:
@@ -396,6 +522,83 @@ def _reference_problems(params: ExecutionParameters) -> list[str]:
                     f"execution_parameters.command[{index}]: ${{{reference}}} names no parameter"
                 )
     return problems
+
+
+def _value_references(value: ParamValue, staged: bool) -> list[str]:
+    """The names a parameter's value refers to: in an input's or output's location halves
+    (never in its filters, whose regular expressions may hold ``${``), else in its text."""
+    if not staged:
+        return references_in(param_text(value))
+    if isinstance(value, str):
+        return references_in(value)
+    if isinstance(value, dict):
+        return [
+            name
+            for key in ("remote", "local")
+            if isinstance(value.get(key), str)
+            for name in references_in(value[key])
+        ]
+    return []
+
+
+def _value_graph(params: ExecutionParameters) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    staged = {*params.inputs, *params.outputs}
+    references = {
+        name: _value_references(value, name in staged) for name, value in params.params.items()
+    }
+    return dependency_graph(references, env_name)
+
+
+def _value_reference_problems(params: ExecutionParameters) -> list[str]:
+    where = "execution_parameters.params"
+    edges, missing = _value_graph(params)
+    problems = [
+        f"{where}{field_part(name)}: ${{{reference}}} names no parameter"
+        for name, references in missing.items()
+        for reference in references
+    ]
+    in_cycle: set[str] = set()
+    for group in cycles(edges):
+        in_cycle.update(group)
+        if len(group) == 1:
+            problems.append(f"{where}{field_part(group[0])}: its value refers to itself")
+        else:
+            problems.append(
+                f"{where}: {', '.join(map(repr, group))} refer to one another in a cycle"
+            )
+    # An input's or output's location is resolved before any path is known: it may refer to
+    # plain parameters only (what it would get otherwise is a path inside another volume).
+    staged = [name for name in params.params if name in {*params.inputs, *params.outputs}]
+    leads_to = reaching(edges, staged)
+    problems += [
+        f"{where}{field_part(name)}: an input's or output's value may refer only to plain "
+        f"parameters, and this one leads to {leads_to[name]!r}"
+        for name in staged
+        if name in leads_to and name not in in_cycle
+    ]
+    return problems
+
+
+def staged_value_texts(params: ExecutionParameters) -> dict[str, str]:
+    """The resolved texts an input's or output's location may refer to: the plain parameters
+    that lead to no input or output (the only ones such a location may name)."""
+    staged = {*params.inputs, *params.outputs}
+    edges, _ = _value_graph(params)
+    leads_to = reaching(edges, staged)
+    texts = {
+        name: param_text(value)
+        for name, value in params.params.items()
+        if name not in staged and name not in leads_to
+    }
+    return resolve(texts, {}, env_name)
+
+
+def param_texts(params: ExecutionParameters, paths: Mapping[str, str]) -> dict[str, str]:
+    """Every plain parameter's value as its variable carries it, references resolved;
+    ``paths`` gives each input's and output's container path (what a reference to it gets)."""
+    staged = {*params.inputs, *params.outputs}
+    texts = {name: param_text(value) for name, value in params.params.items() if name not in staged}
+    return resolve(texts, paths, env_name)
 
 
 def image_reference_problem(image: str) -> str | None:
@@ -463,25 +666,89 @@ def local_path_problem(path: str) -> str | None:
     return None
 
 
-def _pair(value: ParamValue, first: str, second: str) -> tuple[str | None, str | None]:
-    """Split ``"a @ b"`` / ``{first: a, second: b}`` / ``"a"`` into its two halves."""
+# Looks up a plain parameter's resolved text by name (None: no such resolved text).
+TextOf = Callable[[str], str | None]
+
+
+def _no_texts(name: str) -> str | None:
+    return None
+
+
+def _resolved(half: str | None, text_of: TextOf) -> str | None:
+    """``half`` with its references to plain parameters replaced by their resolved texts (a
+    reference without one is left as written: refused as a value problem already)."""
+    if half is None:
+        return None
+    return VALUE_REFERENCE.sub(lambda match: _text_for(match, text_of), half)
+
+
+def _text_for(match: re.Match[str], text_of: TextOf) -> str:
+    text = text_of(match[1])
+    return match[0] if text is None else text
+
+
+def filter_patterns(value: object, key: str) -> tuple[str, ...]:
+    """An ``include`` / ``exclude`` value (a pattern, a list of them, or null) as patterns,
+    each a regular expression Python (as the established system) compiles."""
+    if value is None or value == "":
+        return ()
+    patterns = [value] if isinstance(value, str) else value
+    if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
+        raise ValueError(f"{key!r} must be a regular expression or a list of them")
+    if len(patterns) > MAX_FILTER_PATTERNS:
+        raise ValueError(f"{key!r} takes at most {MAX_FILTER_PATTERNS} patterns")
+    for index, pattern in enumerate(patterns):
+        if len(pattern) > MAX_FILTER_PATTERN_LENGTH:
+            raise ValueError(
+                f"{key}[{index}] is longer than {MAX_FILTER_PATTERN_LENGTH} characters"
+            )
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"{key}[{index}] is not a regular expression: {exc}") from None
+    return tuple(patterns)
+
+
+@dataclass(frozen=True)
+class _Pair:
+    first: str | None
+    second: str | None
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+
+
+def _pair(value: ParamValue, first: str, second: str, action: str) -> _Pair:
+    """Split ``"a @ b"`` / ``{first: a, second: b, include, exclude, action}`` / ``"a"``."""
     if isinstance(value, str):
         halves = PAIR_SEPARATOR.split(value.strip(), maxsplit=1)
-        return halves[0], (halves[1] if len(halves) == 2 else None)
+        return _Pair(halves[0], halves[1] if len(halves) == 2 else None)
     if isinstance(value, dict):
-        unknown = set(value) - {first, second}
+        unknown = set(value) - {first, second, "include", "exclude", "action"}
         if unknown:
-            raise ValueError(f"unknown keys {sorted(unknown)} (expected {first!r}, {second!r})")
+            raise ValueError(
+                f"unknown keys {sorted(unknown)} (expected {first!r}, {second!r}, 'include', "
+                "'exclude', 'action')"
+            )
         a, b = value.get(first), value.get(second)
         if not all(isinstance(v, str | None) for v in (a, b)):
             raise ValueError(f"{first!r} and {second!r} must be strings")
-        return a, b
+        if value.get("action", action) != action:
+            # The established models refuse the other direction's action too.
+            raise ValueError(f"'action' must be {action!r} here, got {value['action']!r}")
+        return _Pair(
+            a,
+            b,
+            filter_patterns(value.get("include"), "include"),
+            filter_patterns(value.get("exclude"), "exclude"),
+        )
     raise ValueError(f"expected a string or an object, got {type(value).__name__}")
 
 
-def input_binding(name: str, value: ParamValue) -> InputBinding:
-    """``"s3://b/k"``, ``"s3://b/k @ local/name"`` or ``{"remote": ..., "local": ...}``."""
-    remote, local = _pair(value, "remote", "local")
+def input_binding(name: str, value: ParamValue, text_of: TextOf = _no_texts) -> InputBinding:
+    """``"s3://b/k"``, ``"s3://b/k @ local/name"`` or ``{"remote": ..., "local": ...}`` (with
+    ``include`` / ``exclude`` filters); references resolved through ``text_of``."""
+    pair = _pair(value, "remote", "local", INPUT_ACTION)
+    remote, local = _resolved(pair.first, text_of), _resolved(pair.second, text_of)
     if not remote:
         raise ValueError("an input needs a remote URI")
     problem = remote_uri_problem(remote) or remote_name_problem(remote)
@@ -489,12 +756,23 @@ def input_binding(name: str, value: ParamValue) -> InputBinding:
         problem = local_path_problem(local)
     if problem:
         raise ValueError(problem)
-    return InputBinding(name=name, env_name=env_name(name), remote=remote, local=local)
+    return InputBinding(
+        name=name,
+        env_name=env_name(name),
+        remote=remote,
+        local=local,
+        include=pair.include,
+        exclude=pair.exclude,
+    )
 
 
-def output_binding(name: str, value: ParamValue, output_prefix: str | None) -> OutputBinding:
-    """``"local/name"``, ``"local/name @ s3://b/k"`` or ``{"local": ..., "remote": ...}``."""
-    local, remote = _pair(value, "local", "remote")
+def output_binding(
+    name: str, value: ParamValue, output_prefix: str | None, text_of: TextOf = _no_texts
+) -> OutputBinding:
+    """``"local/name"``, ``"local/name @ s3://b/k"`` or ``{"local": ..., "remote": ...}`` (with
+    ``include`` / ``exclude`` filters); references resolved through ``text_of``."""
+    pair = _pair(value, "local", "remote", OUTPUT_ACTION)
+    local, remote = _resolved(pair.first, text_of), _resolved(pair.second, text_of)
     if not local:
         raise ValueError("an output needs a local path")
     problem = local_path_problem(local)
@@ -507,35 +785,78 @@ def output_binding(name: str, value: ParamValue, output_prefix: str | None) -> O
     problem = remote_uri_problem(remote)
     if problem:
         raise ValueError(problem)
-    return OutputBinding(name=name, env_name=env_name(name), local=local, remote=remote)
+    return OutputBinding(
+        name=name,
+        env_name=env_name(name),
+        local=local,
+        remote=remote,
+        include=pair.include,
+        exclude=pair.exclude,
+    )
 
 
 def input_bindings(spec: DemandExecution) -> list[InputBinding]:
     params = spec.execution_parameters
-    return [input_binding(name, params.params[name]) for name in params.inputs]
+    texts = staged_value_texts(params)
+    return [input_binding(name, params.params[name], texts.get) for name in params.inputs]
 
 
 def output_bindings(spec: DemandExecution) -> list[OutputBinding]:
     params = spec.execution_parameters
+    texts = staged_value_texts(params)
     return [
-        output_binding(name, params.params[name], params.output_s3_prefix)
+        output_binding(name, params.params[name], params.output_s3_prefix, texts.get)
         for name in params.outputs
     ]
 
 
 def param_text(value: ParamValue) -> str:
-    """A plain parameter's value as its environment variable carries it."""
+    """A plain parameter's value as its environment variable carries it, before references
+    are resolved. true / false / null become ``True`` / ``False`` / ``None``, as the established
+    system renders them (commands test for those strings); lists and objects become JSON."""
     if isinstance(value, str):
         return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return ""
+    if isinstance(value, bool | None):
+        return str(value)
     if isinstance(value, int | float):
         return str(value)
     return json.dumps(value, separators=(",", ":"), sort_keys=True)
 
 
 def spec_json_schema() -> dict[str, Any]:
-    """The JSON Schema of a spec, for editors."""
-    return DemandExecution.model_json_schema(by_alias=False)
+    """The JSON Schema of a spec, for editors: every field under both spellings the models
+    accept (``execution_id`` and ``executionId``, never both), and the older keys too."""
+    schema = DemandExecution.model_json_schema(by_alias=False)
+    definitions: dict[str, dict[str, Any]] = schema.get("$defs", {})
+    parameters = definitions.get(ExecutionParameters.__name__, {}).get("properties", {})
+    for key in OLDER_PAIR_KEYS:
+        parameters[key] = {**parameters["param_pair_overrides"], "title": key, "deprecated": True}
+    metadata = definitions.get(ExecutionMetadata.__name__, {}).get("properties", {})
+    metadata["tag"] = {
+        "title": "tag",
+        "description": '"k=v,k" or a list of such: merged into tags, tags winning',
+        "anyOf": [
+            {"type": ["string", "integer"]},
+            {"type": "array", "items": {"type": ["string", "integer"]}},
+        ],
+        "deprecated": True,
+    }
+    for node in [schema, *definitions.values()]:
+        _with_camel_spellings(node)
+    return schema
+
+
+def _with_camel_spellings(node: dict[str, Any]) -> None:
+    properties: dict[str, Any] = node.get("properties", {})
+    spellings = {name: to_camel(name) for name in properties if to_camel(name) != name}
+    for name, camel in spellings.items():
+        properties[camel] = properties[name]
+    rules: list[dict[str, Any]] = [
+        {"anyOf": [{"required": [name]}, {"required": [spellings[name]]}]}
+        if name in spellings
+        else {"required": [name]}
+        for name in node.pop("required", [])
+    ]
+    rules += [{"not": {"required": [name, camel]}} for name, camel in spellings.items()]
+    if rules:
+        node["allOf"] = rules

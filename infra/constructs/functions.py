@@ -37,6 +37,7 @@ class StepEnvironment:
     default_job_role_arn: str
     # By queue name, the largest job each can place (vcpus, memory MiB, gpu; None: not known).
     queue_limits: dict[str, dict[str, int | None]]
+    mirror_outputs: bool = False
 
     def variables(self, settings: FunctionSettings) -> dict[str, str]:
         return {
@@ -46,6 +47,7 @@ class StepEnvironment:
             contract.ENV_USE_TMP_VOLUME: "true",
             contract.ENV_ALLOWED_BUCKETS: Fn.join(",", self.allowed_buckets),
             contract.ENV_EFS_MOUNT_PATH: contract.LAMBDA_EFS_MOUNT_PATH,
+            contract.ENV_MIRROR_OUTPUTS: "true" if self.mirror_outputs else "false",
             contract.ENV_DEFAULT_JOB_QUEUE: self.default_job_queue,
             contract.ENV_GPU_JOB_QUEUE: self.gpu_job_queue,
             contract.ENV_DEFAULT_JOB_ROLE_ARN: self.default_job_role_arn,

@@ -9,12 +9,20 @@ has an instance big enough for it.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Mapping
 from pathlib import PurePosixPath
 
 from runtime.documents import field_part
 from runtime.plan.configuration import ContextConfiguration, QueueLimits
-from runtime.spec import DemandExecution, input_bindings, output_bindings, remote_name
+from runtime.spec import (
+    DemandExecution,
+    InputBinding,
+    OutputBinding,
+    input_bindings,
+    output_bindings,
+    remote_name,
+)
 
 FIELD = "execution_parameters.params"
 
@@ -25,10 +33,11 @@ def admission_problems(
     allowed_schemes: Collection[str],
     isolate_inputs: bool,
     allowed_buckets: Collection[str] | None = None,
+    mirror_outputs: bool = False,
 ) -> list[str]:
     """One line per reason the request cannot be planned with these settings."""
     inputs, outputs = input_bindings(spec), output_bindings(spec)
-    problems = []
+    problems = _mirror_problems(inputs, outputs) if mirror_outputs else []
     remotes = [(i.name, i.remote) for i in inputs] + [(o.name, o.remote) for o in outputs]
     for name, remote in remotes:
         scheme = remote.split("://", 1)[0]
@@ -48,10 +57,49 @@ def admission_problems(
     # Where each file lands, relative to the working dir: outputs always, inputs when isolated.
     placed = [(o.name, PurePosixPath(o.local), "") for o in outputs]
     if isolate_inputs:
+        # One input given twice lands once: the same source with the same filters.
         placed += [
-            (i.name, PurePosixPath(i.local or remote_name(i.remote)), i.remote) for i in inputs
+            (i.name, PurePosixPath(i.local or remote_name(i.remote)), _selection(i)) for i in inputs
         ]
     return problems + _collisions(placed)
+
+
+def _selection(binding: InputBinding) -> str:
+    return json.dumps([binding.remote, binding.include, binding.exclude])
+
+
+def _tree(remote: str) -> str:
+    # What a mirrored destination covers: the object and everything below it as a prefix.
+    return remote.rstrip("/") + "/"
+
+
+def _mirror_problems(inputs: list[InputBinding], outputs: list[OutputBinding]) -> list[str]:
+    """Mirroring deletes, at an output's destination, whatever the job did not produce there:
+    refused where that would reach further than the output's own files — a whole bucket, another
+    output's destination (the stage-out transfers run at once, in any order) or an input."""
+    problems = []
+    for output in outputs:
+        field = f"{FIELD}{field_part(output.name)}"
+        bucket, _, key = output.remote.removeprefix("s3://").partition("/")
+        if output.remote.startswith("s3://") and not key.strip("/"):
+            problems.append(f"{field}: mirroring would empty bucket {bucket!r}; name a prefix")
+            continue
+        mine = _tree(output.remote)
+        for other in outputs:
+            theirs = _tree(other.remote)
+            if other.name != output.name and theirs.startswith(mine):
+                problems.append(
+                    f"{field}: with mirroring, its destination may not contain "
+                    f"{other.name!r}'s ({other.remote})"
+                )
+        for source in inputs:
+            theirs = _tree(source.remote)
+            if theirs.startswith(mine) or mine.startswith(theirs):
+                problems.append(
+                    f"{field}: with mirroring, its destination may not overlap input "
+                    f"{source.name!r} ({source.remote})"
+                )
+    return problems
 
 
 def job_queue(spec: DemandExecution, context: ContextConfiguration) -> str | None:

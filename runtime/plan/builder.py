@@ -7,6 +7,8 @@ the plan it returns.
 from __future__ import annotations
 
 import hashlib
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
@@ -36,16 +38,37 @@ from runtime.spec import (
     env_name,
     input_bindings,
     output_bindings,
-    param_text,
+    param_texts,
     remote_name,
 )
 from runtime.sync.model import SyncRequest
 from runtime.volumes import Volume, VolumeConfiguration, container_to_efs
 
+# One sync filter: (kind, pattern), as runtime.sync.filters reads it.
+FilterRule = tuple[str, str]
 
-def shared_cache_key(remote: str) -> str:
-    """The cache directory of a remote input: a hash of its URI, the same for every execution."""
-    return hashlib.sha256(remote.encode("utf-8")).hexdigest()
+
+def shared_cache_key(remote: str, filters: Sequence[Sequence[str]] = ()) -> str:
+    """The cache directory of a remote input: a hash of its URI — and of its filters, when it
+    has any, so that an entry holding one selection is never served as another — the same for
+    every execution that asks for that selection."""
+    text = remote if not filters else json.dumps([remote, [list(rule) for rule in filters]])
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def established_filters(include: Sequence[str], exclude: Sequence[str]) -> tuple[FilterRule, ...]:
+    """A request's per-input / per-output regular expressions as the sync engine's rules.
+
+    The engine's rules are ordered, the last match winning; the established meaning (a path is
+    taken when it matches some include, or none are given, and no exclude) is: with includes,
+    first exclude everything, then the includes, then the excludes.
+    """
+    rules: list[FilterRule] = []
+    if include:
+        rules.append(("exclude_regex", "(?s:.*)"))
+        rules += [("include_regex", pattern) for pattern in include]
+    rules += [("exclude_regex", pattern) for pattern in exclude]
+    return tuple(rules)
 
 
 @dataclass(frozen=True)
@@ -75,6 +98,7 @@ def build_plan(
         allowed_schemes=context.allowed_schemes,
         isolate_inputs=context.isolate_inputs,
         allowed_buckets=context.allowed_buckets,
+        mirror_outputs=context.mirror_outputs,
     )
     problems += resource_problems(spec, job_queue(spec, context), context.queue_limits)
     if problems:
@@ -90,31 +114,50 @@ def build_plan(
     layout = _Layout(volumes=volumes, context=context, working=working, tmp=tmp)
     ref = layout.ref
 
-    inputs = [_planned_input(binding, layout) for binding in input_bindings(spec)]
-    outputs = [
-        PlannedOutput(
-            name=binding.name,
-            env_name=binding.env_name,
-            remote=binding.remote,
-            **ref(working / binding.local).model_dump(),
-        )
-        for binding in output_bindings(spec)
+    input_filters = {
+        b.name: established_filters(b.include, b.exclude) for b in input_bindings(spec)
+    }
+    inputs = [
+        _planned_input(binding, input_filters[binding.name], layout)
+        for binding in input_bindings(spec)
     ]
+    output_filters = {}
+    outputs = []
+    for binding in output_bindings(spec):
+        output_filters[binding.name] = established_filters(binding.include, binding.exclude)
+        outputs.append(
+            PlannedOutput(
+                name=binding.name,
+                env_name=binding.env_name,
+                remote=binding.remote,
+                **ref(working / binding.local).model_dump(),
+            )
+        )
     job = _job_plan(spec, layout, inputs, outputs)
 
     stage_in: dict[tuple[str, str], SyncRequest] = {}
     for planned in inputs:
-        # Two parameters naming one remote share one cache path and one transfer.
+        # Two parameters naming one remote (with the same filters) share one cache path and
+        # one transfer.
         stage_in.setdefault(
             (planned.remote, planned.efs_uri),
             SyncRequest(
                 source=planned.remote,
                 destination=planned.efs_uri,
+                filters=input_filters[planned.name],
                 # The engine's cache records S3 listings; a local file is simply copied.
                 cached=planned.shared and planned.remote.startswith("s3://"),
             ),
         )
-    stage_out = [SyncRequest(source=out.efs_uri, destination=out.remote) for out in outputs]
+    stage_out = [
+        SyncRequest(
+            source=out.efs_uri,
+            destination=out.remote,
+            filters=output_filters[out.name],
+            delete=context.mirror_outputs,
+        )
+        for out in outputs
+    ]
 
     return ExecutionPlan(
         execution_id=spec.execution_id,
@@ -131,14 +174,18 @@ def build_plan(
     )
 
 
-def _planned_input(binding: InputBinding, layout: _Layout) -> PlannedInput:
+def _planned_input(
+    binding: InputBinding, filters: Sequence[FilterRule], layout: _Layout
+) -> PlannedInput:
     remote = binding.remote
     if layout.context.isolate_inputs:
         path = layout.working / (binding.local or remote_name(remote))
     else:
         # Keep the object's own name under the hash: tools often read a format from the suffix.
         path = PurePosixPath(
-            layout.volumes.shared.container_path, shared_cache_key(remote), remote_name(remote)
+            layout.volumes.shared.container_path,
+            shared_cache_key(remote, filters),
+            remote_name(remote),
         )
     return PlannedInput(
         name=binding.name,
@@ -162,10 +209,12 @@ def _job_plan(
         "WORKING_DIR": str(working),
         "TMPDIR": str(tmp),
     }
-    by_param = {name: param_text(value) for name, value in params.params.items()}
-    by_param |= {i.name: i.container_path for i in inputs}
-    by_param |= {o.name: o.container_path for o in outputs}
-    environment = platform | {env_name(name): value for name, value in by_param.items()}
+    # A value referring to an input or output gets its path, as in the established system.
+    paths = {i.name: i.container_path for i in inputs} | {o.name: o.container_path for o in outputs}
+    by_param = param_texts(params, paths) | paths
+    environment = platform | {
+        env_name(name): by_param[name] for name in params.params if name in by_param
+    }
 
     references = referenced_names(params.command)
     variable_for = {name: env_name(name) for name in references}

@@ -40,6 +40,11 @@ class ContextConfiguration(BaseModel):
     # The buckets inputs may come from and outputs go to; None: any the steps can reach.
     allowed_buckets: frozenset[str] | None = None
     cleanup_inputs: bool = True
+    # Stage-out mirrors each output's destination: what the job did not produce there (or its
+    # filters leave out) is deleted, as the established system does. Off by default: an output
+    # prefix is often reused across runs or shared with other producers, and a deletion cannot
+    # be undone (see docs/moving-from-aibs-informatics.md).
+    mirror_outputs: bool = False
     cleanup_working_dir: bool = True
     keep_working_dir_on_failure: bool = False
     env_file_mode: EnvFileMode = EnvFileMode.IF_REQUIRED

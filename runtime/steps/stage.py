@@ -81,11 +81,18 @@ class StagingPolicy:
     volumes: VolumeConfiguration
     allowed_schemes: frozenset[str]
     allowed_buckets: frozenset[str] | None = None
+    # Whether a stage-out may delete at its destination (the environment mirrors outputs).
+    mirror_outputs: bool = False
 
     @classmethod
     def of(cls, configuration: PlanningConfiguration) -> StagingPolicy:
         context = configuration.context
-        return cls(configuration.volumes, context.allowed_schemes, context.allowed_buckets)
+        return cls(
+            configuration.volumes,
+            context.allowed_schemes,
+            context.allowed_buckets,
+            context.mirror_outputs,
+        )
 
     def roots(self, execution_id: str) -> ExecutionRoots:
         return ExecutionRoots.of(execution_id, self.volumes)
@@ -104,8 +111,10 @@ class StagingPolicy:
         names a file of the step's own file system.
         """
         problems = []
-        if request.delete:
-            problems.append("delete is never part of a stage")
+        if request.delete and (direction == "stage_in" or not self.mirror_outputs):
+            # Only a stage-out deletes, and only where the environment mirrors outputs: the
+            # shared cache and the working dir are never a mirror's destination.
+            problems.append(f"delete is not part of {direction} here")
         if direction == "stage_in":
             remote, local = request.source, request.destination
             places = [roots.shared, *roots.own]
@@ -121,10 +130,11 @@ class StagingPolicy:
             where = ", ".join(str(place) for place in places)
             problems.append(f"{local!r} is outside {where}")
         elif place == roots.shared and not within(
-            local, roots.shared.joinpath(shared_cache_key(remote))
+            local, roots.shared.joinpath(shared_cache_key(remote, request.filters))
         ):
-            # A cache entry holds its own source only: its dir is named by the source's hash.
-            problems.append(f"{local!r} is not the cache entry of {remote!r}")
+            # A cache entry holds its own source's selection only: its dir is named by the
+            # hash of the source and the filters.
+            problems.append(f"{local!r} is not the cache entry of {remote!r} with its filters")
         elif mounts:
             link = _link_on_the_way(efs_to_local(place, mounts), efs_to_local(local, mounts))
             if link is not None:
@@ -153,6 +163,16 @@ class StagingPolicy:
             for index, request in enumerate(requests)
             for problem in self.problems(request, item.direction, roots, mounts)
         ]
+        if not problems and item.requests is not None and any(r.delete for r in requests):
+            # A mirror deletes: it runs only as the stored plan (which no job can write) has
+            # it, so that no item handed to a step can delete at any other destination.
+            planned = set(getattr(read_plan(roots, mounts), item.direction))
+            problems = [
+                f"{item.direction} request {item.start + index} of {item.execution_id}: "
+                "deletes, and is not one of the stored plan's"
+                for index, request in enumerate(requests)
+                if request.delete and request not in planned
+            ]
         if problems:
             raise StagingRefusedError(problems)
 

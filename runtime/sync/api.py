@@ -69,7 +69,9 @@ def sync(
     try:
         route = resolve(source, destination, access.backend)
         options = EngineOptions(
-            filter=PathFilter(job.filters),
+            filter=PathFilter(
+                job.filters, single_name=route.display_name("") if route.single else ""
+            ),
             size_only=job.size_only,
             force=job.force,
             delete=job.delete,

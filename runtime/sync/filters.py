@@ -10,6 +10,10 @@ the source directory; ``*`` also matches ``/`` (``*.csv`` selects CSV files at a
 
 Rules are ``(kind, pattern)`` pairs in command-line order. A path's fate is decided by the last
 rule that matches it (none: included). Excluded destination files are never deleted.
+
+``include_regex`` / ``exclude_regex`` rules take a regular expression instead, matched against
+the whole relative path (``re.fullmatch``), as the established system's per-input filters are;
+for a single object (whose relative path is empty) they match its name, as there too.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ FilterRule: TypeAlias = tuple[str, str]
 
 INCLUDE = "include"
 EXCLUDE = "exclude"
+INCLUDE_REGEX = "include_regex"
+EXCLUDE_REGEX = "exclude_regex"
 
 
 def _glob(pattern: str) -> Callable[[str], bool]:
@@ -32,11 +38,20 @@ def _glob(pattern: str) -> Callable[[str], bool]:
     return lambda relpath: match(relpath) is not None
 
 
+def _regex(pattern: str) -> Callable[[str], bool]:
+    match = re.compile(pattern).fullmatch
+    return lambda relpath: match(relpath) is not None
+
+
 # How each kind's pattern becomes a predicate, and whether a match selects the path.
 MATCHERS: dict[str, tuple[Callable[[str], Callable[[str], bool]], bool]] = {
     INCLUDE: (_glob, True),
     EXCLUDE: (_glob, False),
+    INCLUDE_REGEX: (_regex, True),
+    EXCLUDE_REGEX: (_regex, False),
 }
+# The kinds that see a single object by its name.
+BY_NAME = frozenset({INCLUDE_REGEX, EXCLUDE_REGEX})
 
 
 def check_rules(rules: Iterable[Sequence[object]]) -> tuple[FilterRule, ...]:
@@ -48,16 +63,25 @@ def check_rules(rules: Iterable[Sequence[object]]) -> tuple[FilterRule, ...]:
         kind, pattern = str(rule[0]), str(rule[1])
         if kind not in MATCHERS:
             raise ValueError(f"filter kind {kind!r} is not one of {', '.join(MATCHERS)}")
+        if kind in BY_NAME:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"{pattern!r} is not a regular expression: {exc}") from None
         checked.append((kind, pattern))
     return tuple(checked)
 
 
 class PathFilter:
-    def __init__(self, rules: Sequence[FilterRule] = ()) -> None:
+    def __init__(self, rules: Sequence[FilterRule] = (), *, single_name: str = "") -> None:
+        """``single_name``: the name of the source when it is a single object."""
         compiled: list[tuple[Callable[[str], bool], bool]] = []
         for kind, pattern in check_rules(rules):
             make, selects = MATCHERS[kind]
-            compiled.append((make(pattern), selects))
+            matches = make(pattern)
+            if kind in BY_NAME and single_name:
+                matches = _by_name(matches, single_name)
+            compiled.append((matches, selects))
         # Evaluated last rule first: the first match found is the one that wins.
         self._rules = compiled[::-1]
 
@@ -78,3 +102,7 @@ class PathFilter:
             elif MATCHERS.get(kind, (None, True))[1] is False:
                 excluded_before = True
         return useless
+
+
+def _by_name(matches: Callable[[str], bool], name: str) -> Callable[[str], bool]:
+    return lambda relpath: matches(relpath or name)

@@ -118,3 +118,8 @@ def test_every_problem_is_reported_at_once() -> None:
 def test_environment_names_fit_stack_names() -> None:
     with pytest.raises(EnvironmentSettingsError, match="name: String should match pattern"):
         parse_environment("Prod_1", MINIMAL)
+
+
+def test_mirroring_outputs_is_off_unless_an_environment_turns_it_on() -> None:
+    assert not parse_environment("test", MINIMAL).mirror_outputs
+    assert parse_environment("test", _with(mirror_outputs=True)).mirror_outputs

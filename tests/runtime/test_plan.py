@@ -369,3 +369,94 @@ def test_queue_limits_are_checked_before_anything_is_planned() -> None:
             queue_limits={"default": QueueLimits(vcpus=96)},
         )
     assert len(caught.value.problems) == 2
+
+
+# --- per-input / per-output filters and mirroring ----------------------------------------------
+
+FILTERED_INPUT = {"remote": "s3://bucket/run1/", "include": [r".*\.fastq"], "exclude": "tmp/.*"}
+
+
+def test_filters_flow_into_the_stage_requests_with_their_established_meaning() -> None:
+    output = {"local": "aligned", "remote": "s3://bucket/out/", "exclude": [r".*\.bam"]}
+    plan = plan_of(spec_dict(params={"input": FILTERED_INPUT, "output": output}))
+    [stage_in] = plan.stage_in
+    assert stage_in.filters == (
+        ("exclude_regex", "(?s:.*)"),
+        ("include_regex", r".*\.fastq"),
+        ("exclude_regex", "tmp/.*"),
+    )
+    [stage_out] = plan.stage_out
+    assert stage_out.filters == (("exclude_regex", r".*\.bam"),)
+    assert not stage_out.delete
+
+
+def test_a_cache_entry_of_one_selection_is_never_another_selections() -> None:
+    unfiltered = plan_of(spec_dict(params={"input": "s3://bucket/run1/", "output": "o"}))
+    filtered = plan_of(spec_dict(params={"input": FILTERED_INPUT, "output": "o"}))
+    other = {**FILTERED_INPUT, "exclude": "scratch/.*"}
+    refiltered = plan_of(spec_dict(params={"input": other, "output": "o"}))
+    paths = {p.inputs[0].container_path for p in (unfiltered, filtered, refiltered)}
+    assert len(paths) == 3
+    # An unfiltered input keeps the key it always had (entries already cached stay valid).
+    key = shared_cache_key("s3://bucket/run1/")
+    assert unfiltered.inputs[0].container_path == f"/opt/efs/shared/{key}/run1"
+    filtered_key = shared_cache_key("s3://bucket/run1/", filtered.stage_in[0].filters)
+    assert filtered.inputs[0].container_path == f"/opt/efs/shared/{filtered_key}/run1"
+
+
+def test_one_remote_with_two_filters_is_two_transfers() -> None:
+    params = {"input": FILTERED_INPUT, "again": "s3://bucket/run1/", "output": "o"}
+    plan = plan_of(spec_dict(params=params, inputs=["input", "again"]))
+    assert len(plan.stage_in) == 2
+    isolated = spec_dict(params=params, inputs=["input", "again"])
+    with pytest.raises(SpecError, match="is where 'input' goes too"):
+        plan_of(isolated, isolate_inputs=True)
+
+
+def test_mirroring_deletes_at_each_output_destination_when_the_environment_says_so() -> None:
+    plan = plan_of(mirror_outputs=True)
+    assert [request.delete for request in plan.stage_out] == [True]
+    assert all(not request.delete for request in plan.stage_in)
+
+
+@pytest.mark.parametrize(
+    ("params", "outputs", "expected"),
+    [
+        (
+            {"output": {"local": "o", "remote": "s3://bucket/"}},
+            ["output"],
+            "mirroring would empty bucket 'bucket'",
+        ),
+        (
+            {
+                "output": {"local": "o", "remote": "s3://bucket/res"},
+                "nested": {"local": "n", "remote": "s3://bucket/res/sub/"},
+            },
+            ["output", "nested"],
+            "its destination may not contain 'nested''s",
+        ),
+        (
+            {"output": {"local": "o", "remote": "s3://bucket/data/"}},
+            ["output"],
+            "may not overlap input 'input'",
+        ),
+    ],
+)
+def test_mirroring_never_reaches_beyond_an_outputs_own_files(
+    params: dict[str, Any], outputs: list[str], expected: str
+) -> None:
+    data = spec_dict(params={"input": "s3://bucket/data/in.txt", **params}, outputs=outputs)
+    plan_of(data)  # without mirroring, nothing is deleted, so nothing is refused
+    with pytest.raises(SpecError, match=expected.replace("(", r"\(")):
+        plan_of(data, mirror_outputs=True)
+
+
+def test_sibling_prefixes_are_not_nested() -> None:
+    params = {
+        "output": {"local": "o", "remote": "s3://bucket/res"},
+        "other": {"local": "n", "remote": "s3://bucket/res-old/"},
+    }
+    data = spec_dict(
+        params={"input": "s3://bucket/data/in.txt", **params}, outputs=["output", "other"]
+    )
+    assert len(plan_of(data, mirror_outputs=True).stage_out) == 2

@@ -51,7 +51,7 @@ def test_established_camel_case_request_is_accepted() -> None:
     )
     assert spec.execution_platform.aws_batch is not None
     assert spec.execution_platform.aws_batch.job_queue_name == "queue"
-    assert spec.execution_metadata.tags == {"a": "b", "c": ""}
+    assert spec.execution_metadata.tags == {"a": "b", "c": "c"}
 
 
 def test_execution_id_is_generated_when_missing() -> None:
@@ -184,7 +184,7 @@ def test_invalid_parameters_are_named(change: dict[str, Any], expected: str) -> 
 @pytest.mark.parametrize(
     ("section", "value", "expected"),
     [
-        ("resource_requirements", {"vcpus": 0}, "resource_requirements.vcpus: Input should be"),
+        ("resource_requirements", {"vcpus": -1}, "resource_requirements.vcpus: Input should be"),
         ("resource_requirements", {"memory": -5}, "resource_requirements.memory: Input should be"),
         ("execution_id", "../etc", "execution_id: must be"),
         ("execution_id", "has space", "execution_id: must be"),
@@ -335,4 +335,7 @@ def test_unreadable_and_malformed_files(tmp_path: Path) -> None:
 def test_json_schema_describes_the_spec() -> None:
     schema = spec_json_schema()
     assert "execution_parameters" in schema["properties"]
-    assert "execution_image" in schema["required"]
+    # Required under either spelling.
+    assert {"anyOf": [{"required": ["execution_image"]}, {"required": ["executionImage"]}]} in (
+        schema["allOf"]
+    )
