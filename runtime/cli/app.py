@@ -13,6 +13,7 @@ from runtime.cli import cloud as cloud_commands
 from runtime.cli.errors import EXIT_INVALID, reported_errors
 from runtime.cli.plan_summary import render_plan
 from runtime.cli.progress import staging_progress
+from runtime.cli.report import report as report_command
 from runtime.cli.run_report import render_report
 from runtime.cli.sync import SyncCommand, sync_command
 from runtime.local.jobs import RunnerName, launcher_named
@@ -136,6 +137,9 @@ app.command()(cloud_commands.status)
 app.command()(cloud_commands.logs)
 app.command()(cloud_commands.cancel)
 app.command("list")(cloud_commands.list_executions)
+
+# What an execution did, where its time went and what it cost (runtime/report).
+app.command("report")(report_command)
 
 
 def main() -> None:

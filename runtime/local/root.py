@@ -26,6 +26,11 @@ class LocalRoot:
         return self.path / "logs"
 
     @property
+    def runs(self) -> Path:
+        """Each execution id's latest run record, for ``demand report`` (local/record.py)."""
+        return self.path / "runs"
+
+    @property
     def locks(self) -> Path:
         """Each execution id's lock file (runtime/local/claim.py): outside every job's view."""
         return self.path / "locks"

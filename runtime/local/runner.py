@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -27,11 +28,12 @@ from pydantic import BaseModel
 from runtime.errors import DemandError
 from runtime.local.claim import claim_execution
 from runtime.local.jobs import JobLauncher, log_path
+from runtime.local.record import StepTiming, TransferRecord, now, run_record_path, tree_size
 from runtime.local.root import LocalRoot
 from runtime.local.stop import Interrupted, stopped_by_signals
 from runtime.plan.builder import build_plan
 from runtime.plan.configuration import PlanningConfiguration
-from runtime.plan.models import CleanupRequest, ExecutionPlan
+from runtime.plan.models import CleanupRequest, ExecutionPlan, Resources
 from runtime.spec import DemandExecution
 from runtime.steps.cleanup import CleanupItem, clean_up_execution
 from runtime.steps.roots import ExecutionRoots
@@ -76,6 +78,15 @@ class RunReport(BaseModel):
     kept: bool = False
     # How the job was isolated: "bubblewrap", "docker", or "none: <why not>".
     sandbox: str | None = None
+    # For `demand report` (runtime/local/record.py): when the run and each step ran, what
+    # each input and output moved, and what the job asked for.
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    steps: list[StepTiming] = []
+    transfers: list[TransferRecord] = []
+    image: str | None = None
+    resources: Resources | None = None
+    record_file: str | None = None
 
 
 class StepFailedError(DemandError):
@@ -105,12 +116,13 @@ class LocalRun:
     progress: ProgressFactory = field(default=lambda _stage, _requests: StagingProgress())
 
     def execute(self) -> RunReport:
-        report = RunReport(execution_id=self.spec.execution_id)
+        report = RunReport(execution_id=self.spec.execution_id, started_at=now())
         report.sandbox = self.launcher.check()
         volumes = self.root.volumes(
             in_container=self.launcher.in_container, base=self.configuration.volumes
         )
         plan = build_plan(self.spec, volumes, self.configuration.context)
+        report.image, report.resources = plan.job.image, plan.job.resources
         mounts = self.root.mounts()
         working = efs_to_local(plan.working_dir.efs_uri, mounts)
         report.working_dir = str(working)
@@ -140,7 +152,22 @@ class LocalRun:
             report.exit_code = 0
         elif report.exit_code == 0:
             report.exit_code = 1
+        self._keep_record(report)
         return report
+
+    def _keep_record(self, report: RunReport) -> None:
+        """Write the report where ``demand report ID`` finds it; a run never fails for it."""
+        report.ended_at = now()
+        path = run_record_path(self.root.runs, report.execution_id)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_name(f".{path.name}.partial")
+            report.record_file = str(path)
+            partial.write_text(report.model_dump_json(indent=2), encoding="utf-8")
+            partial.replace(path)
+        except OSError as exc:
+            report.record_file = None
+            print(f"note: could not keep the run's record in {path}: {exc}", file=sys.stderr)
 
     def _steps(
         self,
@@ -158,14 +185,14 @@ class LocalRun:
                 roots = ExecutionRoots.of(plan.execution_id, volumes)
                 prepare_working_dir(plan, roots, mounts)
             with self._step(report, "stage_in"):
-                self._stage(plan, "stage_in", mounts, report.stage_in)
+                self._stage(plan, "stage_in", mounts, report.stage_in, report.transfers)
             with self._step(report, "run"):
                 report.exit_code = self._run_job(plan, mounts, report)
             if report.exit_code != 0:
                 report.failed_step, report.error = "run", f"exit code {report.exit_code}"
             else:
                 with self._step(report, "stage_out"):
-                    self._stage(plan, "stage_out", mounts, report.stage_out)
+                    self._stage(plan, "stage_out", mounts, report.stage_out, report.transfers)
                 succeeded = True
         except StepFailedError:
             pass
@@ -180,7 +207,7 @@ class LocalRun:
 
     @contextmanager
     def _step(self, report: RunReport, name: str) -> Iterator[None]:
-        started = time.monotonic()
+        started, started_at = time.monotonic(), now()
         try:
             yield
         except (DemandError, OSError, ValueError) as exc:
@@ -191,6 +218,14 @@ class LocalRun:
             raise
         finally:
             report.seconds[name] = round(time.monotonic() - started, 3)
+            report.steps.append(
+                StepTiming(
+                    name=name,
+                    started_at=started_at,
+                    ended_at=now(),
+                    ok=report.failed_step != name,
+                )
+            )
 
     def _stage(
         self,
@@ -198,13 +233,39 @@ class LocalRun:
         stage: Direction,
         mounts: Sequence[EfsMount],
         summary: StageSummary,
+        transfers: list[TransferRecord],
     ) -> None:
         """The stage as the state machine's Map runs it: its items, a few at once, each by the
         same stage step as the Lambda (with no deadline, so each item finishes in one go)."""
         progress = self.progress(stage, getattr(plan, stage))
+        names = {item.remote: item.name for item in plan.inputs} | {
+            item.remote: item.name for item in plan.outputs
+        }
 
         def syncer(request: SyncRequest, **options: Any) -> SyncResult:
-            return sync(request, progress=progress.subscriber(request), **options)
+            started_at = now()
+            result = sync(request, progress=progress.subscriber(request), **options)
+            remote, local = (
+                (request.source, request.destination)
+                if stage == "stage_in"
+                else (request.destination, request.source)
+            )
+            transfers.append(
+                TransferRecord(
+                    direction=stage,
+                    name=names.get(remote, remote.rstrip("/").rsplit("/", 1)[-1]),
+                    remote=remote,
+                    started_at=started_at,
+                    ended_at=now(),
+                    bytes=result.bytes,
+                    transferred=result.transferred,
+                    skipped=result.skipped,
+                    failed=result.failed,
+                    cache_hit=result.cache_hit,
+                    size=tree_size(Path(local.removeprefix("file://"))),
+                )
+            )
+            return result
 
         items = sync_items(plan, stage)
         policy = StagingPolicy(
@@ -256,7 +317,7 @@ class LocalRun:
         succeeded: bool,
     ) -> bool:
         """Apply the cleanup policy; whether the run still counts as succeeded."""
-        started = time.monotonic()
+        started, started_at = time.monotonic(), now()
         try:
             if not self.keep:
                 item = CleanupItem(execution_id=plan.execution_id, requests=plan.cleanup)
@@ -268,6 +329,14 @@ class LocalRun:
         finally:
             report.kept = Path(report.working_dir or "").exists()
             report.seconds["cleanup"] = round(time.monotonic() - started, 3)
+            report.steps.append(
+                StepTiming(
+                    name="cleanup",
+                    started_at=started_at,
+                    ended_at=now(),
+                    ok=report.failed_step != "cleanup",
+                )
+            )
         return succeeded
 
     def _remove_left_over(

@@ -1,0 +1,87 @@
+"""``demand report ID``: one execution's page (HTML) and data (JSON), local or deployed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from runtime.cli.cloud import RegionOption, reported_cloud_errors
+from runtime.cloud.clients import AwsClients
+from runtime.cloud.stack import locate_environment
+from runtime.local.root import default_root
+from runtime.report.deployed import ReportClients, deployed_report
+from runtime.report.html import duration, render_execution, size, usd
+from runtime.report.local import report_of_local_run
+from runtime.report.model import ExecutionReport
+
+
+def _deployed(env: str, execution_id: str, region: str | None) -> ExecutionReport:
+    clients = AwsClients.create(region)
+    environment = locate_environment(env, clients.cloudformation)
+    return deployed_report(
+        environment,
+        execution_id,
+        ReportClients(clients.stepfunctions, clients.batch, clients.lambda_),
+    )
+
+
+def summary_line(report: ExecutionReport) -> str:
+    return (
+        f"{report.execution_id}: {report.status} in {duration(report.seconds)}, "
+        f"{size(report.staged_in_bytes)} in, {size(report.staged_out_bytes)} out, "
+        f"{report.cache_hits} cache hits, about {usd(report.cost.total_usd)} (estimate)"
+    )
+
+
+def report(
+    execution_id: Annotated[
+        str, typer.Argument(metavar="ID", help="The execution id (the spec's execution_id).")
+    ],
+    env: Annotated[
+        str | None,
+        typer.Option(
+            "--env",
+            "-e",
+            help="A deployed environment's execution (its stack is demand-ENV); without it, "
+            "the latest local run of ID.",
+        ),
+    ] = None,
+    region: RegionOption = None,
+    root: Annotated[
+        Path | None,
+        typer.Option(help="The local runs' directory [default: ~/.cache/demand]."),
+    ] = None,
+    html: Annotated[
+        Path | None,
+        typer.Option("--html", help="Write the page here [default: ./ID.report.html]."),
+    ] = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print the report's data as JSON on stdout.")
+    ] = False,
+) -> None:
+    """Write a page of what execution ID did, where its time went and what it cost."""
+    if env is None and region is not None:
+        typer.echo("error: --region is where the environment of --env is deployed", err=True)
+        raise typer.Exit(2)
+    if env is not None and root is not None:
+        typer.echo("error: --root is for local runs: drop it with --env", err=True)
+        raise typer.Exit(2)
+    with reported_cloud_errors():
+        result = (
+            _deployed(env, execution_id, region)
+            if env is not None
+            else report_of_local_run((root or default_root()).expanduser(), execution_id)
+        )
+    if json_output:
+        typer.echo(result.model_dump_json(indent=2))
+    if html is not None or not json_output:
+        target = html or Path(f"{execution_id}.report.html")
+        try:
+            target.write_text(render_execution(result), encoding="utf-8")
+        except OSError as exc:
+            typer.echo(f"error: cannot write {target}: {exc.strerror or exc}", err=True)
+            raise typer.Exit(1) from None
+        typer.echo(summary_line(result), err=True)
+        typer.echo(f"report: {target}", err=True)

@@ -1,0 +1,113 @@
+"""`demand report --env` of executions of the synthesized state machine in moto: the report is
+made from what AWS recorded (the history, DescribeJobs, the functions' settings) alone."""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+
+from runtime.cloud.errors import ExecutionNotFoundError
+from runtime.cloud.stack import DeployedEnvironment
+from runtime.report import prices
+from runtime.report.deployed import ReportClients, deployed_report
+from runtime.report.html import render_execution
+from tests.e2e.harness import DATA_BUCKET, FILE_SYSTEM_ID, REGION, Harness
+from tests.e2e.test_executions import COUNT_WORDS, INPUT, spec
+
+
+def environment(harness: Harness) -> DeployedEnvironment:
+    return DeployedEnvironment(
+        name="dev",
+        stack_name="demand-dev",
+        state_machine_arn=harness.state_machine_arn,
+        data_bucket=DATA_BUCKET,
+        file_system_id=FILE_SYSTEM_ID,
+        job_queue=harness.job_queue,
+        job_log_group="/aws/batch/job",
+    )
+
+
+def clients(harness: Harness) -> ReportClients:
+    return ReportClients(
+        harness.stepfunctions, harness.batch, boto3.client("lambda", region_name=REGION)
+    )
+
+
+def test_a_succeeded_execution_from_its_history_and_its_job(harness: Harness) -> None:
+    harness.put_object(INPUT, b"the quick brown fox\n")
+    arn = harness.start(spec("rep-1", COUNT_WORDS))
+    assert harness.wait(arn)["status"] == "SUCCEEDED"
+
+    report = deployed_report(environment(harness), "rep-1", clients(harness))
+    assert report.status == "SUCCEEDED"
+    assert report.where == "environment dev"
+    names = [step.name for step in report.steps]
+    # Register runs beside the stage-in; the job's own times replace the state that waited.
+    assert names[0] == "Prepare"
+    assert set(names[1:3]) == {"Register", "Stage in"}
+    assert names[3:] == ["Queued", "Job attempt 1", "Stage out", "Cleanup"]
+    assert all(step.ok for step in report.steps)
+    for before, after in zip(report.steps, report.steps[1:], strict=False):
+        assert before.started_at <= after.started_at
+
+    # Per input and output: what the sync steps returned, which the state machine kept.
+    assert [(t.direction, t.name, t.remote, t.bytes, t.objects) for t in report.transfers] == [
+        ("stage_in", "words.txt", INPUT, 20, 1),
+        ("stage_out", "counts.txt", "s3://e2e-data/outputs/rep-1/counts.txt", 2, 1),
+    ]
+    assert report.job is not None
+    assert report.job.vcpus == 1
+    assert report.job.memory_mib == 1024
+    assert [a.exit_code for a in report.job.attempts] == [0]
+
+    # The cost counts what happened: every state entered, every Lambda the harness ran.
+    lines = {line.item: line for line in report.cost.lines}
+    transitions = len(harness.states_entered(arn))
+    assert lines["Step Functions transitions"].quantity == transitions
+    assert lines["Step Functions transitions"].usd == pytest.approx(
+        transitions * prices.STEP_FUNCTIONS_TRANSITION_USD
+    )
+    assert lines["Lambda requests"].quantity == sum(harness.invocations.values())
+    assert lines["Lambda duration"].quantity > 0
+    # moto's queue has no managed compute: priced on demand, the higher price.
+    assert "compute (on-demand)" in lines
+    assert report.cost.total_usd == pytest.approx(sum(line.usd for line in lines.values()))
+    page = render_execution(report)
+    assert page.count('class="bar step') == len(report.steps)
+
+
+def test_a_second_execution_shows_the_cache_hit(harness: Harness) -> None:
+    harness.put_object(INPUT, b"one two\n")
+    for execution_id in ("rep-a", "rep-b"):
+        assert harness.wait(harness.start(spec(execution_id, COUNT_WORDS)))["status"] == "SUCCEEDED"
+    first = deployed_report(environment(harness), "rep-a", clients(harness))
+    second = deployed_report(environment(harness), "rep-b", clients(harness))
+    assert [t.cache_hit for t in first.transfers if t.direction == "stage_in"] == [False]
+    assert [(t.cache_hit, t.bytes) for t in second.transfers if t.direction == "stage_in"] == [
+        (True, 0)
+    ]
+    assert second.cache_hits == 1
+
+
+def test_a_failed_job_is_its_attempt_and_the_failed_step(harness: Harness) -> None:
+    harness.put_object(INPUT, b"x\n")
+    arn = harness.start(spec("rep-fail", ["bash", "-c", "exit 3"]))
+    assert harness.wait(arn)["status"] == "FAILED"
+    report = deployed_report(environment(harness), "rep-fail", clients(harness))
+    assert report.status == "FAILED"
+    assert report.failed_step == "Run job"
+    assert report.error
+    assert report.job is not None
+    assert [a.exit_code for a in report.job.attempts] == [3]
+    attempt = next(step for step in report.steps if step.kind == "attempt")
+    assert not attempt.ok
+    assert attempt.note is not None
+    assert attempt.note.startswith("exit code 3")
+    names = [step.name for step in report.steps]
+    assert "Stage out" not in names
+    assert names[-1] == "Cleanup after failure"
+
+
+def test_an_unknown_execution_is_one_error(harness: Harness) -> None:
+    with pytest.raises(ExecutionNotFoundError, match="no execution 'ghost'"):
+        deployed_report(environment(harness), "ghost", clients(harness))
