@@ -364,7 +364,7 @@ def job_steps(job: JobFacts, run_span: Step | None, now: datetime) -> list[Step]
             )
         steps.append(
             Step(
-                name=f"Job attempt {attempt.number}",
+                name=f"Attempt {attempt.number}",
                 kind="attempt",
                 started_at=attempt.started_at,
                 ended_at=attempt.stopped_at or now,

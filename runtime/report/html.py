@@ -45,6 +45,13 @@ KIND_LABELS = {
     "cleanup": "cleanup",
 }
 
+CAPACITY_TEXT = {
+    "local": "this machine",
+    "on-demand": "on-demand",
+    "spot": "Spot",
+    "spot or on-demand": "Spot, or on-demand when Spot is full (the queue's order)",
+}
+
 CSS = """
 :root{--bg:#f6f7f9;--card:#fff;--ink:#1d2330;--muted:#5d6675;--line:#e3e6eb;--track:#eef0f4;
 --ok:#1e8e3e;--bad:#c62828;--warn:#b26a00}
@@ -90,6 +97,7 @@ color:var(--muted)}
 .axis-wrap{display:grid;grid-template-columns:minmax(92px,20%) 1fr 76px;gap:8px}
 .axis span{position:absolute;transform:translateX(-50%);white-space:nowrap}
 .note{font-size:12px;color:var(--muted)}
+.notes{margin:10px 0 0;padding-left:18px;font-size:13px}
 .tablewrap{overflow-x:auto}
 table{border-collapse:collapse;width:100%;font-size:13px}
 th,td{text-align:left;padding:6px 8px;border-bottom:1px solid var(--line);vertical-align:top}
@@ -97,7 +105,7 @@ th{color:var(--muted);font-weight:600;font-size:12px}
 td.n,th.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 td .uri,td .why{word-break:break-all;color:var(--muted);font-size:12px}
 td .why{word-break:normal}
-.facts td,li code{word-break:break-all}
+.facts td,li code{overflow-wrap:anywhere}
 td.name{min-width:160px}
 tfoot td{font-weight:650;border-bottom:none}
 .yes{color:var(--ok);font-weight:600}.no{color:var(--muted)}
@@ -106,6 +114,7 @@ text-transform:uppercase;color:var(--warn);border:1px solid var(--warn);border-r
 padding:0 5px;margin-left:6px;vertical-align:middle}
 footer{color:var(--muted);font-size:12px;margin-top:8px}
 @media (max-width:600px){.tl-row,.axis-wrap{grid-template-columns:88px 1fr 58px}
+.wide{display:none}.axis span:nth-child(even){display:none}
 .card .v{font-size:19px}h1{font-size:19px}}
 """
 
@@ -156,6 +165,15 @@ def quantity(value: float) -> str:
     if value == int(value):
         return f"{int(value):,}"
     return f"{value:,.6f}".rstrip("0").rstrip(".") or "0"
+
+
+def unit_price(amount: float) -> str:
+    """A price per unit; the tiny ones (a request, a transition) per million units."""
+    if amount == 0:
+        return "free"
+    if amount < 0.001:
+        return f"${amount * 1e6:,.2f} per M"
+    return usd(amount)
 
 
 def when(moment: datetime | None) -> str:
@@ -231,13 +249,29 @@ def _share_bar(report: ExecutionReport) -> str:
     )
 
 
+CLOCK_STEPS = (10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600)
+
+
+def tick_label(seconds: float) -> str:
+    if seconds == 0:
+        return "0"
+    if seconds < 60:
+        return f"{seconds:g} s"
+    if seconds < 3600:
+        return f"{seconds / 60:g} min"
+    return f"{seconds / 3600:g} h"
+
+
 def _ticks(span: float) -> list[float]:
     if span <= 0:
         return [0.0]
     raw = span / 5
-    magnitude = 10 ** math.floor(math.log10(raw))
-    step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)
-    return [i * step for i in range(int(span / step) + 1)]
+    if raw < 10:
+        magnitude = 10 ** math.floor(math.log10(raw))
+        step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)
+    else:  # whole seconds, minutes and hours from 10 s on
+        step = next((s for s in CLOCK_STEPS if s >= raw), 3600 * math.ceil(raw / 3600))
+    return [i * step for i in range(int(span / step + 1e-9) + 1)]
 
 
 def _bar_svg(x: float, width: float, colour: str, cls: str, attributes: str = "") -> str:
@@ -302,7 +336,7 @@ def _timeline(report: ExecutionReport) -> str:
                     + f'</div><div class="dur">{duration(transfer.seconds)}</div></div>'
                 )
     ticks = "".join(
-        f'<span style="left:{tick / span * 100:.3f}%">{duration(tick) if tick else "0"}</span>'
+        f'<span style="left:{tick / span * 100:.3f}%">{tick_label(tick)}</span>'
         for tick in _ticks(span)
     )
     return (
@@ -311,9 +345,19 @@ def _timeline(report: ExecutionReport) -> str:
         + "".join(rows)
         + f'<div class="axis-wrap"><div></div><div class="axis" style="margin-left:0">{ticks}</div>'
         "<div></div></div></div>"
-        f'<p class="note">From {escape(when(origin))}; each bar is one step, the thin ones the '
+        + _step_notes(report)
+        + f'<p class="note">From {escape(when(origin))}; each bar is one step, the thin ones the '
         "inputs and outputs staged within it.</p></section>"
     )
+
+
+def _step_notes(report: ExecutionReport) -> str:
+    notes = [
+        f"<li><b>{escape(step.name)}</b>: {escape(step.note or 'failed')}</li>"
+        for step in report.steps
+        if step.note or not step.ok
+    ]
+    return f'<ul class="notes">{"".join(notes)}</ul>' if notes else ""
 
 
 def _transfers_table(report: ExecutionReport) -> str:
@@ -335,16 +379,16 @@ def _transfers_table(report: ExecutionReport) -> str:
             f'<td class="name">{escape(t.name)}<div class="uri">{escape(t.remote)}</div></td>'
             + _figure(f"{path}.bytes", t.bytes, size(t.bytes), "td", "n")
             + _figure(f"{path}.objects", t.objects, f"{t.objects}", "td", "n")
-            + f'<td class="n">{t.skipped}</td>'
+            + f'<td class="n wide">{t.skipped}</td>'
             + _figure(f"{path}.seconds", t.seconds, duration(t.seconds), "td", "n")
-            + _figure(f"{path}.rate", t.rate, rate(t.rate), "td", "n")
+            + _figure(f"{path}.rate", t.rate, rate(t.rate), "td", "n wide")
             + f"<td>{cache}</td></tr>"
         )
     return (
         '<section class="panel"><h2>Inputs and outputs</h2><div class="tablewrap"><table>'
         "<thead><tr><th></th><th>input or output</th><th class=n>moved</th>"
-        "<th class=n>objects</th><th class=n>already current</th><th class=n>time</th>"
-        "<th class=n>rate</th><th>cache</th></tr></thead>"
+        "<th class=n>objects</th><th class='n wide'>already current</th><th class=n>time</th>"
+        "<th class='n wide'>rate</th><th>cache</th></tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table></div></section>"
     )
 
@@ -378,7 +422,7 @@ def _job_table(report: ExecutionReport) -> str:
                 or ("this machine" if job.capacity == "local" else "instance type not reported")
             ),
         ),
-        ("capacity", escape(job.capacity)),
+        ("capacity", escape(CAPACITY_TEXT[job.capacity])),
     ]
     if job.queue:
         facts.insert(0, ("queue", escape(job.queue)))
@@ -387,7 +431,7 @@ def _job_table(report: ExecutionReport) -> str:
     rows = "".join(f"<tr><th>{key}</th><td>{value}</td></tr>" for key, value in facts)
     attempts = "".join(
         "<tr>"
-        f'<td class="n">{a.number}</td><td>{escape(when(a.started_at))}</td>'
+        f'<td class="n">{a.number}</td><td class="wide">{escape(when(a.started_at))}</td>'
         f'<td class="n">{duration(_ran(a))}</td>'
         f'<td class="n">{"–" if a.exit_code is None else a.exit_code}</td>'
         f"<td>{'<b>Spot reclaimed</b> ' if a.spot_reclaimed else ''}"
@@ -399,7 +443,7 @@ def _job_table(report: ExecutionReport) -> str:
         f"<tbody>{rows}</tbody></table></div>"
         + (
             '<h2 style="margin-top:14px">Attempts</h2><div class="tablewrap"><table>'
-            "<thead><tr><th class=n>#</th><th>started</th><th class=n>ran</th>"
+            "<thead><tr><th class=n>#</th><th class=wide>started</th><th class=n>ran</th>"
             "<th class=n>exit code</th><th>reason</th></tr></thead>"
             f"<tbody>{attempts}</tbody></table></div>"
             if job.attempts
@@ -415,8 +459,8 @@ def _cost_table(cost: CostEstimate, path: str = "cost") -> str:
         f"<td>{escape(line.item)}"
         + (f'<div class="why">{escape(line.note)}</div>' if line.note else "")
         + "</td>"
-        f'<td class="n">{quantity(line.quantity)} {escape(line.unit)}</td>'
-        f'<td class="n">{usd(line.unit_usd) if line.unit_usd else "free"}</td>'
+        f'<td class="n wide">{quantity(line.quantity)} {escape(line.unit)}</td>'
+        f'<td class="n wide">{unit_price(line.unit_usd)}</td>'
         + _figure(f"{path}.lines.{index}.usd", line.usd, usd(line.usd), "td", "n")
         + "</tr>"
         for index, line in enumerate(cost.lines)
@@ -424,9 +468,10 @@ def _cost_table(cost: CostEstimate, path: str = "cost") -> str:
     aside = f'<p class="note">{escape(cost.aside)}</p>' if cost.aside else ""
     return (
         '<section class="panel"><h2>Cost <span class="estimate">estimate</span></h2>'
-        '<div class="tablewrap"><table><thead><tr><th>what</th><th class=n>quantity</th>'
-        "<th class=n>unit price</th><th class=n>USD</th></tr></thead>"
-        f"<tbody>{rows}</tbody><tfoot><tr><td>total (estimate)</td><td></td><td></td>"
+        '<div class="tablewrap"><table><thead><tr><th>what</th><th class="n wide">quantity</th>'
+        "<th class='n wide'>unit price</th><th class=n>USD</th></tr></thead>"
+        f"<tbody>{rows}</tbody><tfoot><tr><td>total (estimate)</td>"
+        '<td class="wide"></td><td class="wide"></td>'
         + _figure(f"{path}.total_usd", cost.total_usd, usd(cost.total_usd), "td", "n")
         + "</tr></tfoot></table></div>"
         f'{aside}<p class="note">An estimate, not a bill: list prices of '

@@ -45,7 +45,7 @@ def test_a_succeeded_execution_from_its_history_and_its_job(harness: Harness) ->
     # Register runs beside the stage-in; the job's own times replace the state that waited.
     assert names[0] == "Prepare"
     assert set(names[1:3]) == {"Register", "Stage in"}
-    assert names[3:] == ["Queued", "Job attempt 1", "Stage out", "Cleanup"]
+    assert names[3:] == ["Queued", "Attempt 1", "Stage out", "Cleanup"]
     assert all(step.ok for step in report.steps)
     for before, after in zip(report.steps, report.steps[1:], strict=False):
         assert before.started_at <= after.started_at

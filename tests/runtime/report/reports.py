@@ -39,7 +39,7 @@ def execution_report(
         Step(name="Stage in", kind="stage_in", started_at=at(2), ended_at=at(5)),
         Step(name="Queued", kind="queued", started_at=at(5), ended_at=at(run_start)),
         Step(
-            name="Job attempt 1",
+            name="Attempt 1",
             kind="attempt",
             started_at=at(run_start),
             ended_at=at(run_end),
