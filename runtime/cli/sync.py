@@ -10,7 +10,8 @@ cannot work (one line on stderr, no traceback), 130 / 143 when SIGINT / SIGTERM 
 from __future__ import annotations
 
 import json
-from typing import Annotated
+import threading
+from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
@@ -21,13 +22,33 @@ from typer.core import TyperCommand
 from runtime.cli.errors import EXIT_FAILED, EXIT_INVALID
 from runtime.cli.progress import SyncBar
 from runtime.sync.api import sync
-from runtime.sync.errors import SyncError, SyncLocationError
+from runtime.sync.errors import EmptySourceError, SyncError, SyncLocationError
 from runtime.sync.filters import EXCLUDE, INCLUDE, FilterRule, PathFilter
 from runtime.sync.interrupt import exit_status, sigterm_interrupts
 from runtime.sync.model import SyncRequest, SyncResult
-from runtime.sync.report import brief, summary_line
+from runtime.sync.progress import Outcome, ProgressSubscriber, SyncProgress
+from runtime.sync.report import brief, dry_run_line, summary_line
 
 _FILTER_ORDER = "demand.sync.filter-order"
+
+
+SYNC_EPILOG = (
+    "Filters work as in aws s3 sync: every path is included unless excluded, and of several "
+    "--include / --exclude the later one that matches wins (--exclude '*' --include '*.txt' "
+    "copies only .txt files); * also matches /.\n\n"
+    "A file is skipped when the destination already holds the same content (size, then "
+    "checksum or ETag; --size-only: size alone); --force copies it anyway.\n\n"
+    "Nothing at an S3 source is nothing to do (exit 0, as aws and s5cmd), except with "
+    "--delete: that would empty the destination, and is refused (exit 2).\n\n"
+    "Tuning (environment): DEMAND_SYNC_PART_SIZE (8MiB; 5MiB-5GiB, at most half the memory "
+    "limit), DEMAND_SYNC_MULTIPART_THRESHOLD (16MiB; uploads above it go in parts), "
+    "DEMAND_SYNC_MEMORY_LIMIT (512MiB; at least 256MiB), DEMAND_SYNC_MAX_IN_FLIGHT (256 "
+    "objects at once), DEMAND_SYNC_CONNECTIONS_PER_OBJECT (8), DEMAND_SYNC_THROUGHPUT_GBPS "
+    "(5), DEMAND_SYNC_ADDRESSING_STYLE (auto, path or virtual). The endpoint, region and "
+    "credentials come from the standard AWS settings (AWS_ENDPOINT_URL, AWS_PROFILE, ...).\n\n"
+    "Exit status: 0 done, 1 something failed (each named on stderr), 2 a location or setting "
+    "that cannot work, 130 / 143 stopped by SIGINT / SIGTERM (nothing left half-written)."
+)
 
 
 class SyncCommand(TyperCommand):
@@ -37,6 +58,11 @@ class SyncCommand(TyperCommand):
     interleave; aws s3 sync's rule (the later filter wins) needs it. The parser's own record of
     the order the options came in is kept in ``ctx.meta`` for :func:`sync_command`.
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # The epilog lives here so that registering the command needs only ``cls``.
+        kwargs["epilog"] = kwargs.get("epilog") or SYNC_EPILOG
+        super().__init__(*args, **kwargs)
 
     def parse_args(self, ctx: ClickContext, args: list[str]) -> list[str]:
         _, _, order = self.make_parser(ctx).parse_args(args=list(args))
@@ -83,20 +109,33 @@ def sync_command(
         bool, typer.Option("--delete", help="Remove destination files absent from the source.")
     ] = False,
     force: Annotated[
-        bool, typer.Option("--force", help="Copy everything, even what is already current.")
+        bool, typer.Option("--force", help="Copy every selected file, even those already current.")
+    ] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Print what would be copied and deleted; change nothing."),
+    ] = False,
+    quiet: Annotated[
+        bool,
+        typer.Option("--quiet", "-q", help="Print nothing but errors (and --json's summary)."),
+    ] = False,
+    no_progress: Annotated[
+        bool, typer.Option("--no-progress", help="No progress bar (there is none when piped).")
     ] = False,
     json_output: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Copy an object or a prefix / directory between S3 and a file system, verified."""
     console = Console(stderr=True)
     rules = _ordered_rules(ctx, include or [], exclude or [])
-    for pattern in PathFilter.ineffective_includes(rules):
-        # True to aws semantics, and said so: a user expecting rclone's "only these" learns why.
-        typer.echo(
-            f"note: --include {pattern!r} changes nothing: no --exclude before it "
-            "(everything is included unless excluded)",
-            err=True,
-        )
+    if not quiet:
+        for pattern in PathFilter.ineffective_includes(rules):
+            # True to aws semantics, and said so: a user expecting rclone's "only these"
+            # learns why everything was copied.
+            typer.echo(
+                f"note: --include {pattern!r} changes nothing: no --exclude before it "
+                "(everything is included unless excluded)",
+                err=True,
+            )
     try:
         request = SyncRequest(
             source=source,
@@ -106,14 +145,31 @@ def sync_command(
             delete=delete,
             force=force,
         )
-        with sigterm_interrupts():
-            if console.is_terminal and not json_output:
-                result = _with_progress_bar(request, console)
-            else:
-                result = sync(request)
+        progress: SyncProgress | None = None
+        bar: SyncBar | None = None
+        if dry_run:
+            progress = DryRunLines(quiet=quiet, err=json_output)
+        elif console.is_terminal and not (json_output or quiet or no_progress):
+            progress = bar = SyncBar(console, "sync")
+        try:
+            with sigterm_interrupts():
+                result = sync(request, progress=progress, dry_run=dry_run)
+        finally:
+            if bar is not None:
+                bar.close()
     except KeyboardInterrupt as interrupt:
         typer.echo("interrupted: transfers in flight were cancelled", err=True)
         raise typer.Exit(exit_status(interrupt)) from None
+    except EmptySourceError as exc:
+        if delete:
+            typer.echo(
+                f"error: {exc}: refusing --delete, which would empty {destination}", err=True
+            )
+            raise typer.Exit(EXIT_INVALID) from None
+        # As aws s3 sync and s5cmd: nothing to copy is not a failure (said, for a typo's sake).
+        if not quiet:
+            typer.echo(f"note: {exc}: nothing to copy", err=True)
+        result = SyncResult()
     except (SyncLocationError, ValidationError) as exc:
         typer.echo(f"error: {_one_line(exc)}", err=True)
         raise typer.Exit(EXIT_INVALID) from None
@@ -123,19 +179,32 @@ def sync_command(
     for line in result.errors:
         typer.echo(line, err=True)
     if json_output:
-        typer.echo(json.dumps(brief(result)))
-    else:
-        typer.echo(summary_line(result))
+        summary: dict[str, object] = {**brief(result)}
+        if dry_run:
+            summary["dry_run"] = True
+        typer.echo(json.dumps(summary))
+    elif not quiet:
+        typer.echo(dry_run_line(result) if dry_run else summary_line(result))
     if result.failed:
         raise typer.Exit(EXIT_FAILED)
 
 
-def _with_progress_bar(request: SyncRequest, console: Console) -> SyncResult:
-    bar = SyncBar(console, "sync")
-    try:
-        return sync(request, progress=bar)
-    finally:
-        bar.close()
+class DryRunLines(ProgressSubscriber):
+    """A dry run's report: one stdout line per file that would be copied or deleted, named
+    relative to SOURCE / DESTINATION as given (aws prints ``(dryrun) upload: ...``); on
+    stderr with ``--json``, whose stdout is the summary alone."""
+
+    def __init__(self, *, quiet: bool, err: bool) -> None:
+        self._quiet = quiet
+        self._err = err
+        self._lock = threading.Lock()  # outcomes arrive from the content-check threads too
+
+    def on_done(self, name: str, outcome: Outcome) -> None:
+        if self._quiet or outcome not in ("transferred", "deleted"):
+            return
+        verb = "copy" if outcome == "transferred" else "delete"
+        with self._lock:
+            typer.echo(f"(dry run) {verb}: {name}", err=self._err)
 
 
 def _one_line(exc: Exception) -> str:

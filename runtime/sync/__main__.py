@@ -2,7 +2,8 @@
 
 The same sync as ``demand sync`` without the progress bar, and without importing pydantic,
 typer or rich: it starts in well under 0.1 s, which matters for short syncs in scripts and in
-the benchmark. Exit status: 0 when all went well, 1 when anything failed, 2 for a bad location,
+the benchmark. Exit status: 0 when all went well (an empty S3 source included, unless with
+``--delete``), 1 when anything failed, 2 for a bad location or ``DEMAND_SYNC_*`` setting,
 130 / 143 when SIGINT / SIGTERM stopped it (after cancelling what was in flight and aborting
 its multipart uploads, see :mod:`runtime.sync.interrupt`).
 """
@@ -16,10 +17,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from runtime.sync.api import sync
-from runtime.sync.errors import SyncError, SyncLocationError
+from runtime.sync.errors import EmptySourceError, SyncError, SyncLocationError
 from runtime.sync.filters import EXCLUDE, INCLUDE
 from runtime.sync.interrupt import exit_status, sigterm_interrupts
-from runtime.sync.model import SyncRequest
+from runtime.sync.model import SyncRequest, SyncResult
 from runtime.sync.report import brief, summary_line
 
 
@@ -71,6 +72,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt as interrupt:
         print("interrupted: transfers in flight were cancelled", file=sys.stderr)
         return exit_status(interrupt)
+    except EmptySourceError as exc:
+        if job.delete:  # it would empty the destination: a typo far more often than an intent
+            print(f"error: {exc}: refusing --delete", file=sys.stderr)
+            return 2
+        print(f"note: {exc}: nothing to copy", file=sys.stderr)  # exit 0, as aws and s5cmd
+        summary = SyncResult()
     except SyncLocationError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

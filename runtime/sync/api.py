@@ -45,6 +45,7 @@ def sync(
     cursor: str | None = None,
     progress: SyncProgress | None = None,
     s3: S3Access = None,
+    dry_run: bool = False,
 ) -> SyncResult:
     """Make ``request.destination`` hold what ``request.source`` holds (see :class:`SyncRequest`).
 
@@ -58,8 +59,13 @@ def sync(
     Raises :class:`~runtime.sync.errors.SyncLocationError` for locations that cannot work, and
     :class:`~runtime.sync.errors.TransientSyncError` / :class:`~runtime.sync.errors.SyncFailed`
     when listing fails; objects that fail are counted in the result, each named in ``errors``.
+
+    ``dry_run``: decide everything as a real run would (listings, comparisons) but copy and
+    delete nothing; the result and ``progress`` count what would be copied and deleted.
     """
     job = request
+    if dry_run and job.cached:
+        raise ValueError("a dry run of a shared-cache stage-in is not supported")
     source = parse_location(job.source)
     destination = parse_location(job.destination)
     check_local_roots((source, destination))
@@ -76,6 +82,7 @@ def sync(
             force=job.force,
             delete=job.delete,
             max_in_flight=access.max_in_flight,
+            dry_run=dry_run,
         )
         with open_mover(route, read_only=job.cached) as mover:
             if job.cached:

@@ -248,7 +248,7 @@ class CrtBackend:
         sink = None
         if obj.size >= STREAM_MIN:
             wants_md5 = not obj.checksum_algorithm and _single_part_etag(obj.etag)
-            sink = StreamSink.open(path, md5=wants_md5)
+            sink = StreamSink.open(path, md5=wants_md5, on_written=on_bytes)
         transfer = CrtTransfer()
 
         def report(error: BaseException | None, validated: bool) -> None:
@@ -282,7 +282,7 @@ class CrtBackend:
             on_body=sink.on_body if sink else None,
             checksum_config=checksum,
             max_active_connections_override=self.config.connections_per_object,
-            on_progress=on_bytes,
+            on_progress=None if sink else on_bytes,  # a sink reports what it wrote
             on_done=finished,
         )
         return transfer

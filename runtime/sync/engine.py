@@ -29,8 +29,8 @@ from runtime.sync.backend import Cancellable
 from runtime.sync.compare import Verdict, quick_verdict
 from runtime.sync.cursor import Cursor
 from runtime.sync.errors import (
+    EmptySourceError,
     SyncError,
-    SyncLocationError,
     TransferCancelledError,
     TransientSyncError,
     as_sync_error,
@@ -71,6 +71,9 @@ class EngineOptions:
     # The caller owns the destination and holds its lock (the shared cache): every partial
     # file there is an orphan, and with ``delete`` whatever is not selected goes too.
     own_destination: bool = False
+    # Decide as usual (contents compared, nothing read that a real run would not read) but
+    # move, delete and clean up nothing: what would be copied / deleted is reported as done.
+    dry_run: bool = False
 
 
 @dataclass(frozen=True)
@@ -120,7 +123,7 @@ def run(
         raise
     finally:
         state.close()
-        if isinstance(route.destination, LocalSide):
+        if isinstance(route.destination, LocalSide) and not options.dry_run:
             # Every transfer has ended and removed its partial file if it failed: what is
             # left there is a dead process's (or, for the cache's owner, anybody's).
             with contextlib.suppress(OSError):
@@ -216,7 +219,7 @@ class _Run:
         source = self.route.source.entries(after)
         first = next(source, None)
         if first is None and after is None and self._source_must_exist():
-            raise SyncLocationError(f"no object or file at {self.route.source}")
+            raise EmptySourceError(f"no object or file at {self.route.source}")
         if first is not None:
             source = itertools.chain((first,), source)
         destination = self.route.destination.entries(after)
@@ -291,15 +294,23 @@ class _Run:
     def _start(self, src: Entry, slot: Slot, attempt: int) -> None:
         if attempt == 1:
             self.progress.on_total(1, src.size)
+        if self.options.dry_run:
+            self._settle(None, -1, src, slot, attempt, 0)
+            return
         token = next(self._tokens)
         with self._lock:
             self._in_flight[token] = None  # the move may end before start() returns
+        moved = [0]  # this attempt's bytes: a retry moves them again
+
+        def on_bytes(count: int) -> None:
+            moved[0] += count
+            self.progress.on_progress(count)
 
         def done(error: BaseException | None) -> None:
-            self._settle(error, token, src, slot, attempt)
+            self._settle(error, token, src, slot, attempt, moved[0])
 
         try:
-            handle = self.mover.start(src, self.progress.on_progress, done)
+            handle = self.mover.start(src, on_bytes, done)
         except Exception as exc:  # movers report through ``done``; this is a safety net
             done(exc)
             return
@@ -325,7 +336,13 @@ class _Run:
             self._start(src, slot, attempt=1)
 
     def _settle(
-        self, error: BaseException | None, token: int, src: Entry, slot: Slot, attempt: int
+        self,
+        error: BaseException | None,
+        token: int,
+        src: Entry,
+        slot: Slot,
+        attempt: int,
+        moved: int,
     ) -> None:
         with self._lock:
             self._in_flight.pop(token, None)
@@ -346,6 +363,8 @@ class _Run:
             return
         problem = as_sync_error(error, name)
         if isinstance(problem, TransientSyncError) and attempt < ATTEMPTS:
+            # The bytes this attempt moved are moved again: more work, so the bar stays true.
+            self.progress.on_total(0, moved)
             self._workers.submit(self._retry, src, slot, attempt + 1)
             return
         with self._lock:
@@ -385,7 +404,7 @@ class _Run:
             return
         relpaths = [relpath for relpath, _ in batch]
         try:
-            failures = self.mover.delete(relpaths)
+            failures = [] if self.options.dry_run else self.mover.delete(relpaths)
             failed = len(failures)
         except SyncError as exc:
             # The whole request failed: none of the batch is known to be gone.

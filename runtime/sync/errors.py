@@ -28,6 +28,16 @@ class SyncLocationError(SyncError):
     """A source or destination that cannot be synced, whatever the retries. Fail fast."""
 
 
+class EmptySourceError(SyncLocationError):
+    """Nothing at an S3 source: a typo far more often than an intent, so staging fails on it;
+    the command lines treat it as aws and s5cmd do (nothing to do, exit 0) unless ``--delete``
+    would empty the destination."""
+
+
+class SyncSettingsError(SyncLocationError):
+    """A ``DEMAND_SYNC_*`` tuning variable the engine or the CRT cannot take (named)."""
+
+
 class InvalidCursorError(SyncLocationError):
     """A cursor that is malformed or belongs to another request."""
 

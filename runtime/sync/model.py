@@ -59,7 +59,10 @@ class SyncRequest:
 
     def selection(self) -> str:
         """Identifies what a cached copy holds: the source and the filters."""
-        text = json.dumps([self.source, [list(rule) for rule in self.filters]])
+        if not self.filters:  # as before ordered filters: cached copies stay hits
+            text = json.dumps([self.source, [], []])
+        else:
+            text = json.dumps([self.source, [list(rule) for rule in self.filters]])
         return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 

@@ -30,6 +30,17 @@ def summary_line(counts: SyncResult) -> str:
     return text + (" — cache hit" if counts.cache_hit else "")
 
 
+def dry_run_line(counts: SyncResult) -> str:
+    """A dry run's summary: what would have been done."""
+    text = (
+        f"dry run: would copy {count_of(counts.transferred, 'file')} "
+        f"({human_size(counts.bytes)})"
+        + (f", delete {counts.deleted}" if counts.deleted else "")
+        + f"; {counts.skipped} already current"
+    )
+    return text + (f"; {counts.failed} failed" if counts.failed else "")
+
+
 def human_size(count: int) -> str:
     size = float(count)
     for unit in ("B", "KiB", "MiB", "GiB"):
@@ -37,3 +48,8 @@ def human_size(count: int) -> str:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024
     return f"{size:.1f} TiB"
+
+
+def count_of(count: int, noun: str) -> str:
+    """``"1 file"``, ``"2 files"``."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"

@@ -18,10 +18,12 @@ from __future__ import annotations
 import configparser
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
+
+from runtime.sync.errors import SyncSettingsError
 
 MiB = 1 << 20
 GiB = 1 << 30
@@ -58,14 +60,28 @@ class S3Config:
         problems = [
             text
             for ok, text in (
-                (self.addressing_style in ("auto", "path", "virtual"), "addressing_style"),
-                (self.part_size >= 5 * MiB, "part_size must be at least 5 MiB"),
+                (
+                    self.addressing_style in ("auto", "path", "virtual"),
+                    "addressing_style must be auto, path or virtual",
+                ),
+                (
+                    5 * MiB <= self.part_size <= 5 * GiB,
+                    "part_size must be between 5 MiB and 5 GiB (S3's limits)",
+                ),
+                (
+                    # The CRT refuses a client whose parts take over half its memory.
+                    self.part_size * 2 <= self.memory_limit,
+                    "part_size must be at most half of memory_limit (the CRT's rule)",
+                ),
                 (
                     5 * MiB <= self.multipart_threshold <= 5 * GiB,
                     "multipart_threshold must be between 5 MiB and 5 GiB",
                 ),
                 (self.throughput_target_gbps > 0, "throughput_target_gbps must be positive"),
-                (self.memory_limit >= 64 * MiB, "memory_limit must be at least 64 MiB"),
+                (
+                    self.memory_limit >= 256 * MiB,
+                    "memory_limit must be at least 256 MiB (the CRT's minimum)",
+                ),
                 (self.max_in_flight >= 1, "max_in_flight must be at least 1"),
                 (self.connections_per_object >= 1, "connections_per_object must be at least 1"),
                 (self.max_retries >= 0, "max_retries must not be negative"),
@@ -88,26 +104,56 @@ class S3Config:
                 or profile.get("endpoint_url")
             ) or None
         region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or profile.get("region")
-        tuning: dict[str, object] = {}
-        for name, field in (
-            ("DEMAND_SYNC_PART_SIZE", "part_size"),
-            ("DEMAND_SYNC_MULTIPART_THRESHOLD", "multipart_threshold"),
-            ("DEMAND_SYNC_MEMORY_LIMIT", "memory_limit"),
-        ):
-            if env.get(name):
-                tuning[field] = parse_size(env[name])
-        for name, field in (
-            ("DEMAND_SYNC_MAX_IN_FLIGHT", "max_in_flight"),
-            ("DEMAND_SYNC_CONNECTIONS_PER_OBJECT", "connections_per_object"),
-        ):
-            if env.get(name):
-                tuning[field] = int(env[name])
-        if env.get("DEMAND_SYNC_THROUGHPUT_GBPS"):
-            tuning["throughput_target_gbps"] = float(env["DEMAND_SYNC_THROUGHPUT_GBPS"])
-        style = env.get("DEMAND_SYNC_ADDRESSING_STYLE")
-        if style:
-            tuning["addressing_style"] = style
-        return cls(endpoint_url=endpoint, region=region or "us-east-1", **tuning)  # type: ignore[arg-type]
+        tuning = _tuning(env)
+        try:
+            return cls(endpoint_url=endpoint, region=region or "us-east-1", **tuning)  # type: ignore[arg-type]
+        except ValueError as exc:  # a limit of S3's or the CRT's
+            raise SyncSettingsError(_named_for_the_environment(str(exc))) from None
+
+
+# The tuning variables: the field each sets, and how its text is read.
+TUNING_VARIABLES: dict[str, tuple[str, str]] = {
+    "DEMAND_SYNC_PART_SIZE": ("part_size", "size"),
+    "DEMAND_SYNC_MULTIPART_THRESHOLD": ("multipart_threshold", "size"),
+    "DEMAND_SYNC_MEMORY_LIMIT": ("memory_limit", "size"),
+    "DEMAND_SYNC_MAX_IN_FLIGHT": ("max_in_flight", "count"),
+    "DEMAND_SYNC_CONNECTIONS_PER_OBJECT": ("connections_per_object", "count"),
+    "DEMAND_SYNC_THROUGHPUT_GBPS": ("throughput_target_gbps", "number"),
+    "DEMAND_SYNC_ADDRESSING_STYLE": ("addressing_style", "style"),
+}
+
+
+def _tuning(env: Mapping[str, str]) -> dict[str, object]:
+    """The tuning fields set in ``env``, each read on its own so that a bad one is named (one
+    line: the variable and what it takes), never a traceback."""
+    tuning: dict[str, object] = {}
+    problems: list[str] = []
+    for name, (field_name, kind) in TUNING_VARIABLES.items():
+        text = env.get(name, "").strip()
+        if not text:
+            continue
+        read, takes = _READERS[kind]
+        try:
+            tuning[field_name] = read(text)
+        except ValueError:
+            problems.append(f"{name}={text!r}: takes {takes}")
+    if problems:
+        raise SyncSettingsError("; ".join(problems))
+    return tuning
+
+
+def _named_for_the_environment(problem: str) -> str:
+    """S3Config's message in the variables' names (the limits are S3Config's own)."""
+    text = problem.removeprefix("invalid S3Config: ")
+    for name, (field_name, _) in TUNING_VARIABLES.items():
+        text = re.sub(rf"\b{field_name}\b", name, text)
+    return text
+
+
+def _style(text: str) -> str:
+    if text not in ("auto", "path", "virtual"):
+        raise ValueError(text)
+    return text
 
 
 def parse_size(text: str) -> int:
@@ -116,6 +162,14 @@ def parse_size(text: str) -> int:
     if match is None:
         raise ValueError(f"not a size: {text!r}")
     return int(match[1]) * SIZE_UNITS[match[2].upper()]
+
+
+_READERS: dict[str, tuple[Callable[[str], object], str]] = {
+    "size": (parse_size, "a size such as 8MiB, 16M, 1G or a number of bytes"),
+    "count": (int, "a whole number"),
+    "number": (float, "a number"),
+    "style": (_style, "auto, path or virtual"),
+}
 
 
 def _profile_settings(env: Mapping[str, str]) -> dict[str, str]:

@@ -34,10 +34,15 @@ Finished = Callable[[str | None, BaseException | None], None]
 
 
 class StreamSink:
-    def __init__(self, path: str, *, md5: bool) -> None:
+    def __init__(
+        self, path: str, *, md5: bool, on_written: Callable[[int], None] | None = None
+    ) -> None:
         # Never through a link: the partial file is the engine's own (see localfs).
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o666)
         self._md5: Any = hashlib.md5() if md5 else None
+        # Progress: the bytes on disk, piece by piece (the CRT's own reports come a second
+        # apart at best, see runtime.cli.progress).
+        self._on_written: Callable[[int], None] = on_written or (lambda _count: None)
         self._expected_offset = 0
         self._chunks: queue.Queue[tuple[bytes, int] | None] = queue.Queue(QUEUE_DEPTH)
         self._error: BaseException | None = None
@@ -46,12 +51,14 @@ class StreamSink:
         self._thread.start()
 
     @classmethod
-    def open(cls, path: str, *, md5: bool) -> StreamSink | None:
+    def open(
+        cls, path: str, *, md5: bool, on_written: Callable[[int], None] | None = None
+    ) -> StreamSink | None:
         """A sink for ``path``, or None when enough downloads are streaming already."""
         if not _streams.acquire(blocking=False):
             return None
         try:
-            return cls(path, md5=md5)
+            return cls(path, md5=md5, on_written=on_written)
         except BaseException:
             _streams.release()
             raise
@@ -87,6 +94,7 @@ class StreamSink:
         view = memoryview(data)
         for start in range(0, len(view), SLICE):
             os.pwrite(self._fd, view[start : start + SLICE], offset + start)
+        self._on_written(len(view))
         if self._md5 is not None:
             if offset == self._expected_offset:
                 self._md5.update(view)

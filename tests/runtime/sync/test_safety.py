@@ -461,3 +461,59 @@ def test_the_lean_command_line_imports_no_pydantic() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("command", "signum", "status"),
+    [
+        ("demand sync", signal.SIGINT, 130),
+        ("demand sync", signal.SIGTERM, 143),
+        ("python -m runtime.sync", signal.SIGINT, 130),
+    ],
+)
+def test_a_download_stopped_by_a_signal_leaves_no_partial_file(
+    command: str,
+    signum: int,
+    status: int,
+    faults: Faults,
+    server_client: S3Client,
+    bucket: str,
+    server_env: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    """What the README promises: after Ctrl-C or SIGTERM only whole, verified files remain —
+    no partial file, and no partials directory beside the destination."""
+    for i in range(12):
+        server_client.put_object(Bucket=bucket, Key=f"in/f{i:02d}", Body=bytes([i]) * 300_000)
+    faults.read_delay = 0.4  # bodies in flight for a while, a few at a time (4 in flight)
+    destination = tmp_path / "dst"
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        process = subprocess.Popen(
+            [*COMMANDS[command], f"s3://{bucket}/in/", str(destination)],
+            env=server_env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    try:
+        give_up = time.monotonic() + 30
+        while not partials(tmp_path):  # transfers are under way: their partials exist
+            assert process.poll() is None, "the sync ended before downloading"
+            assert time.monotonic() < give_up, "no partial file appeared"
+            time.sleep(0.01)
+        process.send_signal(signum)
+        _, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == status, err
+    assert "Traceback" not in err
+    assert partials(tmp_path) == []
+    assert [path.name for path in tmp_path.iterdir()] in (["dst"], [])
+    placed = read_tree(destination) if destination.exists() else {}
+    assert len(placed) < 12
+    assert all(body == bytes([int(name[1:])]) * 300_000 for name, body in placed.items())
