@@ -12,7 +12,6 @@ import typer
 from rich.console import Console
 from typer.testing import CliRunner
 
-from runtime.cli import sync as cli_sync
 from runtime.cli.progress import SyncBar
 from runtime.cli.sync import SyncCommand, sync_command
 from runtime.sync.__main__ import main
@@ -200,13 +199,13 @@ def test_on_a_terminal_the_bar_is_drawn_unless_turned_off(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, flags: list[str], bar_drawn: bool
 ) -> None:
     drawn: list[str] = []
-    real_bar = cli_sync.SyncBar
+    real_bar = SyncBar
 
     def recording_bar(console: Console, label: str) -> SyncBar:
         drawn.append(label)
         return real_bar(console, label)
 
-    monkeypatch.setattr(cli_sync, "SyncBar", recording_bar)
+    monkeypatch.setattr("runtime.cli.sync.SyncBar", recording_bar)
     monkeypatch.setenv("TTY_COMPATIBLE", "1")  # rich takes stderr for a terminal
     source = poem_tree(tmp_path / "src")
     result = CliRunner().invoke(local_cli(), ["sync", str(source), str(tmp_path / "d"), *flags])
