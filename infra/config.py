@@ -179,6 +179,23 @@ class DataBucketSettings(_Settings):
         return self.name is None
 
 
+class NotificationSettings(_Settings):
+    """An SNS topic that hears of every execution's end (docs/deploy.md, Notifications)."""
+
+    enabled: bool = True
+
+
+class CacheSettings(_Settings):
+    """How the shared input cache is kept within bounds (docs/deploy.md, The input cache)."""
+
+    # An entry no stage-in has used for longer than this is removed; None: never for its age.
+    max_unused_days: int | None = Field(default=30, ge=1, le=3650)
+    # Beyond this many GiB in all, the least recently used entries are removed too.
+    size_budget_gib: int | None = Field(default=None, ge=1, le=1_000_000)
+    # How often the pruning runs.
+    prune_every_hours: int = Field(default=24, ge=1, le=24 * 7)
+
+
 class FunctionSettings(_Settings):
     service_name: str = Field(default="demand", pattern=r"^[A-Za-z0-9_-]{1,64}$")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -205,6 +222,8 @@ class EnvironmentSettings(_Settings):
     # Job roles besides the stack's default one that the register step may pass to Batch.
     job_role_arns: list[IamRoleArn] = Field(default_factory=list)
     functions: FunctionSettings = Field(default_factory=FunctionSettings)
+    notifications: NotificationSettings = Field(default_factory=NotificationSettings)
+    cache: CacheSettings = Field(default_factory=CacheSettings)
     map_concurrency: int = Field(default=10, ge=1, le=1000)
     execution_timeout_hours: int = Field(default=168, ge=1, le=8760)
     removal_policy: Literal["retain", "destroy"] = "retain"

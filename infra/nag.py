@@ -185,3 +185,37 @@ def accept_execution_resource_findings(functions: Iterable[lambda_.Function]) ->
             )
         ],
     )
+
+
+def accept_notification_findings(function: lambda_.Function) -> None:
+    """The notification function reads an ended execution's input, of this state machine only."""
+    if function.role is None:
+        return
+    _suppress(
+        [function.role],
+        [
+            NagPackSuppression(
+                id="AwsSolutions-IAM5",
+                reason=(
+                    "states:DescribeExecution on this environment's state machine's executions "
+                    "(execution:<state machine>:*): which execution ended is known only from "
+                    "the event; the input is read when the event left it out for size."
+                ),
+                applies_to=[
+                    RegexAppliesTo(regex="/^Resource::arn:.*:states:.*:execution:.*:\\*$/")
+                ],
+            ),
+            NagPackSuppression(
+                id="AwsSolutions-IAM5",
+                reason=(
+                    "The topic is encrypted with SNS's AWS-managed key, whose id the stack "
+                    "cannot know: CDK's grant_publish allows kms:Decrypt and kms:GenerateDataKey* "
+                    "on key/* only where kms:ResourceAliases is alias/aws/sns."
+                ),
+                applies_to=[
+                    "Action::kms:GenerateDataKey*",
+                    RegexAppliesTo(regex="/^Resource::arn:.*:kms:.*:key\\/\\*$/"),
+                ],
+            ),
+        ],
+    )

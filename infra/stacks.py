@@ -18,6 +18,7 @@ from infra.constructs.compute import BatchCompute
 from infra.constructs.file_system_layout import FileSystemLayout
 from infra.constructs.functions import LAMBDA_RUNTIME, LambdaSteps, StepEnvironment
 from infra.constructs.network import Network
+from infra.constructs.notifications import Notifications
 from infra.constructs.orchestration import Orchestration
 from infra.constructs.storage import DataBucket, SharedFileSystem
 from infra.lambda_code import LambdaBundle
@@ -177,6 +178,7 @@ class DemandStack(Stack):
             log_execution_data=settings.log_execution_data,
             removal_policy=removal_policy,
         )
+        notifications = self._notifications(settings, steps, orchestration, log_retention)
         if settings.log_kms_key_arn is not None:
             Aspects.of(self).add(_EncryptLogGroups(settings.log_kms_key_arn))
 
@@ -201,6 +203,8 @@ class DemandStack(Stack):
         self._output(contract.OUTPUT_DEFAULT_JOB_ROLE_ARN, compute.default_job_role.role_arn)
         self._output(contract.OUTPUT_JOB_LOG_GROUP_NAME, BATCH_JOB_LOG_GROUP)
         self._output(contract.OUTPUT_PREPARE_FUNCTION_NAME, steps.prepare.function_name)
+        if notifications is not None:
+            self._output(contract.OUTPUT_NOTIFICATION_TOPIC_ARN, notifications.topic.topic_arn)
 
         Tags.of(self).add("project", "demand-executions")
         Tags.of(self).add("environment", settings.name)
@@ -213,6 +217,40 @@ class DemandStack(Stack):
         nag.accept_state_machine_findings(orchestration.state_machine)
         nag.accept_execution_resource_findings([steps.prepare, steps.register, steps.cleanup])
         nag.accept_batch_instance_role(compute.instance_role)
+
+    def _notifications(
+        self,
+        settings: EnvironmentSettings,
+        steps: LambdaSteps,
+        orchestration: Orchestration,
+        log_retention: logs.RetentionDays,
+    ) -> Notifications | None:
+        if not settings.notifications.enabled:
+            return None
+        notifications = Notifications(
+            self,
+            "Notifications",
+            environment_name=settings.name,
+            state_machine=orchestration.state_machine,
+            code=steps.code,
+            runtime=LAMBDA_RUNTIME,
+            powertools={
+                name: value
+                for name, value in steps.variables.items()
+                if not name.startswith(contract.VARIABLE_PREFIX)
+            },
+            log_retention=log_retention,
+            removal_policy=self._removal_policy(settings),
+        )
+        nag.accept_lambda_findings([notifications.function])
+        nag.accept_notification_findings(notifications.function)
+        return notifications
+
+    @staticmethod
+    def _removal_policy(settings: EnvironmentSettings) -> RemovalPolicy:
+        return (
+            RemovalPolicy.RETAIN if settings.removal_policy == "retain" else RemovalPolicy.DESTROY
+        )
 
     def _job_definitions(self, settings: EnvironmentSettings) -> str:
         """The job definitions the runtime registers: one per execution, ``demand-<env>_<id>``."""

@@ -30,6 +30,12 @@ ENV_DEFAULT_JOB_ROLE_ARN: Final = "DEMAND_DEFAULT_JOB_ROLE_ARN"
 # {"vcpus": int | null, "memory": int | null, "gpu": int | null} (MiB; null: not known, so not
 # checked): runtime.plan.configuration.QueueLimits.
 ENV_QUEUE_LIMITS: Final = "DEMAND_QUEUE_LIMITS"
+# The notification function's topic (runtime.handlers.notify): the environment's SNS topic.
+ENV_NOTIFICATION_TOPIC_ARN: Final = "DEMAND_NOTIFICATION_TOPIC_ARN"
+# The cache pruning function's bounds (runtime.handlers.cache_prune): an entry unused for more
+# than this many days is removed; with a budget, the least recently used beyond it too.
+ENV_CACHE_MAX_UNUSED_DAYS: Final = "DEMAND_CACHE_MAX_UNUSED_DAYS"
+ENV_CACHE_SIZE_BUDGET_GIB: Final = "DEMAND_CACHE_SIZE_BUDGET_GIB"  # empty: no size budget
 # Read by Powertools' Logger and Tracer (runtime.handlers.observability).
 ENV_POWERTOOLS_SERVICE_NAME: Final = "POWERTOOLS_SERVICE_NAME"
 ENV_POWERTOOLS_LOG_LEVEL: Final = "POWERTOOLS_LOG_LEVEL"
@@ -80,6 +86,10 @@ OUTPUT_JOB_LOG_GROUP_NAME: Final = "JobLogGroupName"
 # The Prepare step's function: its environment is the deployment's planning settings, which
 # `demand plan --env` reads to plan exactly as Prepare does.
 OUTPUT_PREPARE_FUNCTION_NAME: Final = "PrepareFunctionName"
+# The SNS topic every execution's end is published to (only when notifications are on).
+OUTPUT_NOTIFICATION_TOPIC_ARN: Final = "NotificationTopicArn"
+# The function that lists and prunes the shared input cache (`demand cache ... --env`).
+OUTPUT_CACHE_PRUNE_FUNCTION_NAME: Final = "CachePruneFunctionName"
 
 # --- The state machine -----------------------------------------------------------------------
 # States that infra/constructs/orchestration.py defines and runtime.cloud.history looks for in

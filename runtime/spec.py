@@ -13,13 +13,14 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
+    StringConstraints,
     field_validator,
     model_validator,
 )
@@ -280,13 +281,36 @@ def _tags_from_text(value: object) -> object:
     return value
 
 
+# The statuses notify_on may name: the established request's (aibs-informatics-core's Status)
+# and Step Functions' ends. Only the ends are ever notified (runtime.steps.notify).
+NotifyStatus = Literal[
+    "AWAITING_TRIGGER",
+    "SUBMITTED",
+    "IN_PROGRESS",
+    "COMPLETED",
+    "FAILED",
+    "ABORTED",
+    "SUCCEEDED",
+    "TIMED_OUT",
+]
+# Who to tell: an e-mail address or any label a subscription filters on; it travels in an SNS
+# message attribute, so it is short and has no control characters.
+Recipient = Annotated[
+    str, StringConstraints(min_length=1, max_length=256, pattern=r"^[^\x00-\x1f\x7f]+$")
+]
+MAX_RECIPIENTS = 20
+
+
 class ExecutionMetadata(_Model):
     user: str | None = None
     tags: Annotated[dict[str, str], _none_as(dict)] = Field(default_factory=dict)
     # Accepted so that established requests validate unchanged; not used by this platform.
     arn: str | None = None
-    notify_on: Annotated[dict[str, bool], _none_as(dict)] = Field(default_factory=dict)
-    notify_list: Annotated[list[str], _none_as(list)] = Field(default_factory=list)
+    # Which ends to tell notify_list about (empty: every end); docs/deploy.md, Notifications.
+    notify_on: Annotated[dict[NotifyStatus, bool], _none_as(dict)] = Field(default_factory=dict)
+    notify_list: Annotated[list[Recipient], _none_as(list)] = Field(
+        default_factory=list, max_length=MAX_RECIPIENTS
+    )
 
     @model_validator(mode="before")
     @classmethod

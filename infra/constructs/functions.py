@@ -97,6 +97,9 @@ class LambdaSteps(Construct):
         self._code = lambda_.Code.from_asset(
             str(bundle.path), asset_hash=bundle.digest, asset_hash_type=AssetHashType.CUSTOM
         )
+        # The same package and variables for the functions outside the state machine
+        # (infra/constructs/notifications.py, infra/constructs/cache_pruning.py).
+        self.code, self.variables = self._code, self._variables
         self.security_group = ec2.SecurityGroup(
             self,
             "SecurityGroup",

@@ -23,6 +23,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from pydantic import BaseModel
 
 from infra.constructs import file_system_layout_handler
 from infra.constructs.file_system_layout import HANDLER_SOURCE
@@ -98,11 +99,11 @@ def _definition(template: dict[str, Any]) -> dict[str, Any]:
 # --- what the runtime reads and raises -----------------------------------------------------
 
 
-def _deployment_variables() -> set[str]:
-    """The variable each field of :class:`DeploymentSettings` is read from."""
-    names = {name: field.alias for name, field in DeploymentSettings.model_fields.items()}
+def _model_variables(model: type[BaseModel]) -> set[str]:
+    """The variable each field of a settings model is read from."""
+    names = {name: field.alias for name, field in model.model_fields.items()}
     unnamed = [name for name, alias in names.items() if not alias]
-    assert not unnamed, f"DeploymentSettings fields without a variable (an alias): {unnamed}"
+    assert not unnamed, f"{model.__name__} fields without a variable (an alias): {unnamed}"
     return {alias for alias in names.values() if alias}
 
 
@@ -110,10 +111,22 @@ def _uses(module: ModuleType, thing: object) -> bool:
     return any(value is thing for value in vars(module).values())
 
 
+def _settings_models(module: ModuleType) -> list[type[BaseModel]]:
+    """The models a handler reads its variables with: DeploymentSettings, or one of its own
+    (a pydantic model with ``from_environment``, each field aliased to its variable)."""
+    return [
+        value
+        for value in vars(module).values()
+        if isinstance(value, type)
+        and issubclass(value, BaseModel)
+        and hasattr(value, "from_environment")
+    ]
+
+
 def _variables_read(module: ModuleType) -> set[str]:
     read: set[str] = set()
-    if _uses(module, DeploymentSettings):
-        read |= _deployment_variables()
+    for model in _settings_models(module):
+        read |= _model_variables(model)
     if _uses(module, observability.logger) or _uses(module, observability.tracer):
         read |= POWERTOOLS_VARIABLES
     return read
