@@ -7,7 +7,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from runtime.local.runner import RunReport
-from runtime.sync.report import human_size
+from runtime.sync.report import count_of, human_size
 
 
 def render_report(report: RunReport, console: Console) -> None:
@@ -24,7 +24,7 @@ def render_report(report: RunReport, console: Console) -> None:
     for name, stage in (("staged in", report.stage_in), ("staged out", report.stage_out)):
         table.add_row(
             name,
-            f"{human_size(stage.bytes)} in {stage.transferred} files, "
+            f"{human_size(stage.bytes)} in {count_of(stage.transferred, 'file')}, "
             f"{stage.skipped} already current",
         )
     table.add_row("cache hits", str(report.stage_in.cache_hits))

@@ -358,6 +358,14 @@ def translate(error: BaseException, subject: str) -> SyncError:
         return IntegrityError(f"{subject}: checksum mismatch: the bytes received are not S3's")
     if name == "AWS_ERROR_S3_CANCELED":
         return TransferCancelledError(subject)
+    if name == "AWS_ERROR_S3_MISSING_UPLOAD_ID":
+        # rclone serve s3 answers CreateMultipartUpload with <InitiateMultipartUpload> where
+        # S3 says <InitiateMultipartUploadResult>; the CRT finds no UploadId. Not retryable.
+        return SyncFailed(
+            f"{subject}: {name}: this endpoint's CreateMultipartUpload reply is not S3's "
+            "(rclone serve s3's is not): set DEMAND_SYNC_MULTIPART_THRESHOLD=5GiB to upload "
+            "files up to 5 GiB in single PUTs"
+        )
     if isinstance(error, s3.S3ResponseError) and error.status_code:
         code, message = parse_error(error.body or b"")
         return error_for_response(

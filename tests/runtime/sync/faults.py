@@ -51,6 +51,8 @@ class Faults:
     read_delay: float = 0.0
     # Hold each part of a multipart upload back this long (to catch an upload mid-flight).
     part_delay: float = 0.0
+    # Answer CreateMultipartUpload as rclone serve s3 does: root <InitiateMultipartUpload>.
+    rclone_initiate: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def reset(self) -> None:
@@ -61,6 +63,7 @@ class Faults:
             self.throttle_first = 0
             self.read_delay = self.part_delay = 0.0
             self.composite_checksums = False
+            self.rclone_initiate = False
 
 
 class FaultFront:
@@ -105,7 +108,27 @@ class FaultFront:
             time.sleep(delay)
         if corrupt:
             return self._corrupted(environ, start_response)
+        if faults.rclone_initiate and method == "POST" and query.split("&")[0] == "uploads":
+            return self._rclone_initiate(environ, start_response)
         return self.app(environ, start_response)  # type: ignore[no-any-return]
+
+    def _rclone_initiate(
+        self, environ: dict[str, Any], start_response: StartResponse
+    ) -> Iterable[bytes]:
+        captured: dict[str, Any] = {}
+
+        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            captured.update(status=status, headers=headers)
+            return lambda _data: None
+
+        body = b"".join(self.app(environ, capture))
+        body = body.replace(b"InitiateMultipartUploadResult", b"InitiateMultipartUpload")
+        headers = [
+            (k, str(len(body)) if k.lower() == "content-length" else v)
+            for k, v in captured["headers"]
+        ]
+        start_response(captured["status"], headers)
+        return [body]
 
     def _corrupted(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         captured: dict[str, Any] = {}

@@ -13,7 +13,9 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from runtime.cli.progress import SyncBar
+from runtime.cli.run_report import render_report
 from runtime.cli.sync import SyncCommand, sync_command
+from runtime.local.runner import RunReport, StageSummary
 from runtime.sync.__main__ import main
 from runtime.sync.settings import TUNING_VARIABLES, MiB
 from tests.runtime.sync.conftest import read_tree
@@ -326,3 +328,18 @@ def test_help_documents_force_filters_and_the_tuning_variables() -> None:
         assert variable in text
     assert "--force" in text
     assert "the later one that matches wins" in text
+
+
+def test_the_run_report_counts_one_file_in_the_singular() -> None:
+    report = RunReport(
+        execution_id="one",
+        status="SUCCEEDED",
+        exit_code=0,
+        stage_in=StageSummary(transferred=1, bytes=2048),
+        stage_out=StageSummary(transferred=2, bytes=10),
+    )
+    recorder = Console(record=True, width=80, file=io.StringIO())
+    render_report(report, recorder)
+    text = recorder.export_text()
+    assert "2.0 KiB in 1 file, 0 already current" in text
+    assert "10 B in 2 files," in text

@@ -3,6 +3,7 @@ sync, and multipart uploads — on a moto server behind a fault-injecting front.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import subprocess
 import sys
@@ -265,3 +266,23 @@ def test_a_composite_checksum_does_not_vouch_for_a_corrupted_body(
     assert "checksum mismatch" in down.errors[0]
     assert not (tmp_path / "dst" / "big.bin").exists()
     assert partials(tmp_path) == []
+
+
+def test_an_endpoint_answering_multipart_uploads_as_rclone_does_is_named_with_the_fix(
+    faults: Faults, server_client: S3Client, bucket: str, crt_config: S3Config, tmp_path: Path
+) -> None:
+    """rclone serve s3 (measured with rclone v1.75.2) replies to CreateMultipartUpload with
+    <InitiateMultipartUpload>, not S3's <InitiateMultipartUploadResult>: the CRT finds no
+    UploadId. The error says so and names the setting that avoids multipart uploads."""
+    faults.rclone_initiate = True
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "big.bin").write_bytes(b"r" * (6 * 2**20))  # over crt_config's 5 MiB threshold
+    failed = sync(SyncRequest(source=str(source), destination=f"s3://{bucket}/rc/"), s3=crt_config)
+    assert (failed.failed, failed.retryable) == (1, False)
+    assert "DEMAND_SYNC_MULTIPART_THRESHOLD=5GiB" in failed.errors[0]
+    single_puts = dataclasses.replace(crt_config, multipart_threshold=5 * 2**30)
+    done = sync(SyncRequest(source=str(source), destination=f"s3://{bucket}/rc/"), s3=single_puts)
+    assert (done.transferred, done.failed) == (1, 0)
+    body = server_client.get_object(Bucket=bucket, Key="rc/big.bin")["Body"].read()
+    assert body == b"r" * (6 * 2**20)
