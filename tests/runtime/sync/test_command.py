@@ -178,6 +178,7 @@ def test_the_bar_shows_binary_units_a_rate_and_the_time_left(width: int) -> None
         clock.now += 0.5
         bar.on_progress(2 * MiB)
     text = rendered(bar, width)
+    assert bar._progress.live.transient  # gone from the terminal once the sync ends
     bar.close()
     assert "0/1 file " in text  # one file, not "1 files"
     assert "20.0/100.0 MiB" in text
