@@ -17,6 +17,7 @@ from html import escape
 from runtime.report.model import (
     Attempt,
     CostEstimate,
+    CostLine,
     ExecutionReport,
     RunSetReport,
     RunSetRow,
@@ -45,6 +46,7 @@ KIND_LABELS = {
     "cleanup": "cleanup",
 }
 
+BETWEEN = "between steps"
 CAPACITY_TEXT = {
     "local": "this machine",
     "on-demand": "on-demand",
@@ -167,6 +169,11 @@ def quantity(value: float) -> str:
     return f"{value:,.6f}".rstrip("0").rstrip(".") or "0"
 
 
+def unit(line: CostLine) -> str:
+    """The unit as counted: "1 request", "5 requests"."""
+    return line.unit.removesuffix("s") if line.quantity == 1 else line.unit
+
+
 def unit_price(amount: float) -> str:
     """A price per unit; the tiny ones (a request, a transition) per million units."""
     if amount == 0:
@@ -222,15 +229,25 @@ def _card(key: str, value_html: str, detail_html: str = "") -> str:
 
 
 def _share_bar(report: ExecutionReport) -> str:
-    """Where the time went: the steps' seconds by kind, as one stacked bar."""
+    """Where the time went: the run's seconds by step kind, as one stacked bar.
+
+    Register runs beside the stage-in, so it is left out to keep the shares those of the
+    run; what no step covers (transitions, a job between attempts) is "between steps".
+    """
     totals: dict[str, float] = {}
     for step in report.steps:
+        if step.kind == "register":
+            continue
         label = KIND_LABELS[step.kind]
         totals[label] = totals.get(label, 0.0) + step.seconds
-    whole = sum(totals.values())
+    covered = sum(totals.values())
+    whole = max(covered, report.seconds or 0.0)
     if whole <= 0:
         return ""
+    if whole - covered > whole * 0.005:
+        totals[BETWEEN] = whole - covered
     colours = {KIND_LABELS[kind]: colour for kind, colour in KIND_COLOURS.items()}
+    colours[BETWEEN] = "#d5d9e0"
     parts, legend = [], []
     for label, seconds in totals.items():
         share = seconds / whole * 100
@@ -459,7 +476,7 @@ def _cost_table(cost: CostEstimate, path: str = "cost") -> str:
         f"<td>{escape(line.item)}"
         + (f'<div class="why">{escape(line.note)}</div>' if line.note else "")
         + "</td>"
-        f'<td class="n wide">{quantity(line.quantity)} {escape(line.unit)}</td>'
+        f'<td class="n wide">{quantity(line.quantity)} {escape(unit(line))}</td>'
         f'<td class="n wide">{unit_price(line.unit_usd)}</td>'
         + _figure(f"{path}.lines.{index}.usd", line.usd, usd(line.usd), "td", "n")
         + "</tr>"

@@ -3,8 +3,12 @@ made from what AWS recorded (the history, DescribeJobs, the functions' settings)
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
+
 import boto3
 import pytest
+from moto.batch.models import Job
 
 from runtime.cloud.errors import ExecutionNotFoundError
 from runtime.cloud.stack import DeployedEnvironment
@@ -106,6 +110,48 @@ def test_a_failed_job_is_its_attempt_and_the_failed_step(harness: Harness) -> No
     names = [step.name for step in report.steps]
     assert "Stage out" not in names
     assert names[-1] == "Cleanup after failure"
+
+
+def test_a_spot_reclamation_is_an_attempt_on_the_timeline(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The harness's Batch loses the job's first instance, as Spot does, then runs it again:
+    DescribeJobs lists two attempts, the first ended by "Host EC2 … terminated"."""
+    run_job: Callable[[Job], None] = harness._run_job
+
+    def reclaimed_once(job: Job) -> None:
+        job.job_started_at = datetime.now()
+        job._start_attempt()
+        assert job.latest_attempt is not None
+        job.latest_attempt["statusReason"] = "Host EC2 (instance i-0e2e0e2e0e2e0e2e0) terminated."
+        job.job_stopped_at = datetime.now()
+        job._stop_attempt()
+        run_job(job)
+
+    monkeypatch.setattr(harness, "_run_job", reclaimed_once)
+    harness.put_object(INPUT, b"red green blue\n")
+    arn = harness.start(spec("rep-spot", COUNT_WORDS))
+    assert harness.wait(arn)["status"] == "SUCCEEDED"
+
+    report = deployed_report(environment(harness), "rep-spot", clients(harness))
+    assert report.job is not None
+    assert [(a.number, a.spot_reclaimed, a.exit_code) for a in report.job.attempts] == [
+        (1, True, None),
+        (2, False, 0),
+    ]
+    attempts = [step for step in report.steps if step.kind == "attempt"]
+    assert [(step.name, step.ok) for step in attempts] == [
+        ("Attempt 1", False),
+        ("Attempt 2", True),
+    ]
+    assert attempts[0].note == (
+        "Spot reclaimed: Host EC2 (instance i-0e2e0e2e0e2e0e2e0) terminated."
+    )
+    assert attempts[0].ended_at <= attempts[1].started_at
+    assert report.status == "SUCCEEDED"
+    page = render_execution(report)
+    assert "Spot reclaimed" in page
+    assert page.count('class="bar step') == len(report.steps)
 
 
 def test_an_unknown_execution_is_one_error(harness: Harness) -> None:
