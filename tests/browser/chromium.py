@@ -9,11 +9,13 @@ collected while it loads.
 from __future__ import annotations
 
 import base64
+import contextlib
 import itertools
 import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -124,7 +126,10 @@ class Session:
 @contextmanager
 def chromium(executable: str) -> Iterator[ClientConnection]:
     """A headless Chromium of its own (a fresh profile), ended when the block ends."""
-    with tempfile.TemporaryDirectory(prefix="demand-chromium-") as profile:
+    # Chromium's helper processes may still write to the profile as they exit.
+    with tempfile.TemporaryDirectory(
+        prefix="demand-chromium-", ignore_cleanup_errors=True
+    ) as profile:
         command = [
             executable,
             "--headless=new",
@@ -142,22 +147,43 @@ def chromium(executable: str) -> Iterator[ClientConnection]:
         ]
         if os.geteuid() == 0:  # CI runs as root, where Chromium's own sandbox cannot start
             command.insert(1, "--no-sandbox")
+        # A session of its own: the browser and its helper processes end together.
         process = subprocess.Popen(
-            command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
         )
         try:
             endpoint = _endpoint(process)
             with connect(endpoint, max_size=64 * 2**20, open_timeout=STARTUP_SECONDS) as link:
                 yield link
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            _end_group(process)
             if process.stderr is not None:
                 process.stderr.close()
+
+
+def _end_group(process: subprocess.Popen[bytes]) -> None:
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, sig)
+        try:
+            process.wait(timeout=10)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    # Helpers outlive the browser for a moment; the group's last one is gone soon after.
+    ends = time.monotonic() + 5
+    while time.monotonic() < ends:
+        try:
+            os.killpg(process.pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
 
 
 def _endpoint(process: subprocess.Popen[bytes]) -> str:
