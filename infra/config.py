@@ -7,6 +7,7 @@ CloudFormation failure halfway through a deployment.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal, Self
@@ -67,6 +68,8 @@ LogRetentionDays = Literal[
 ]
 TransitionDays = Literal[1, 7, 14, 30, 60, 90, 180, 270, 365]
 GPU_FAMILY = re.compile(r"^(g|p)\d")
+# A Standard state machine's longest execution: one year.
+MAX_EXECUTION_SECONDS = 365 * 24 * 3600
 
 
 class _Settings(BaseModel):
@@ -137,10 +140,30 @@ class GpuComputeEnvironmentSettings(ComputeEnvironmentSettings):
         return self
 
 
+# Batch's job-state time-limit actions take 10 minutes to 24 hours.
+RunnableMinutes = Annotated[int, Field(ge=10, le=1440)]
+
+
+class RunnableTimeLimits(_Settings):
+    """How long a job may stay RUNNABLE for each reason that means it will not start soon
+    before its queue cancels it (and its execution fails, saying why), in minutes."""
+
+    # EC2 has no capacity for the instance types the compute environments may launch: it may
+    # come back, so this one waits longest.
+    insufficient_instance_capacity: RunnableMinutes = 30
+    # The job needs more vCPUs than a compute environment's max_vcpus.
+    compute_environment_max_resource: RunnableMinutes = 10
+    # No instance type of the compute environments meets the job's resource requirements.
+    job_resource_requirement: RunnableMinutes = 10
+    # The compute environments' instance configuration (AMI, architecture) cannot run the job.
+    ec2_instance_configuration_unsupported: RunnableMinutes = 10
+
+
 class ComputeSettings(_Settings):
     on_demand: ComputeEnvironmentSettings
     spot: ComputeEnvironmentSettings
     gpu: GpuComputeEnvironmentSettings = Field(default_factory=GpuComputeEnvironmentSettings)
+    runnable_time_limits: RunnableTimeLimits = Field(default_factory=RunnableTimeLimits)
 
     @model_validator(mode="after")
     def _on_demand_is_required(self) -> Self:
@@ -202,6 +225,87 @@ class FunctionSettings(_Settings):
     sync_memory_mb: int = Field(default=2048, ge=512, le=10240)
 
 
+class PlanningSettings(_Settings):
+    """How the environment plans each execution (the steps' ``DEMAND_*`` planning variables).
+
+    The first group is the environment's own choice; a request may override the ones it has a
+    field for in ``execution_options`` (isolate_inputs, keep_working_dir_on_failure,
+    env_file_mode, timeout_seconds, retry_attempts) within the limits of the second group.
+    ``privileged`` is never a request's choice.
+    """
+
+    isolate_inputs: bool = False
+    cleanup_inputs: bool = True
+    cleanup_working_dir: bool = True
+    keep_working_dir_on_failure: bool = False
+    env_file_mode: Literal["IF_REQUIRED", "ALWAYS", "NEVER"] = "IF_REQUIRED"
+    # Bytes of container overrides (command + environment) before variables move to an env file.
+    env_size_limit: int = Field(default=8192, ge=1024, le=8192)
+    privileged: bool = False
+    retry_attempts: int = Field(default=3, ge=1, le=10)
+    # Each job attempt's limit (Batch attemptDurationSeconds): no job runs for ever.
+    timeout_seconds: int = Field(default=12 * 3600, ge=60)
+    job_tags: dict[TagKey, TagValue] = Field(default_factory=dict)
+    # What a request may ask for in its execution_options.
+    max_timeout_seconds: int = Field(default=48 * 3600, ge=60)
+    max_retry_attempts: int = Field(default=3, ge=1, le=10)
+    requests_may_isolate_inputs: bool = True
+    requests_may_keep_working_dir: bool = True
+    # The state machine's time limit is the longest job a request may ask for (every attempt
+    # at the longest timeout) plus this allowance for queueing, staging and cleanup.
+    execution_allowance_hours: int = Field(default=24, ge=1, le=720)
+
+    @model_validator(mode="after")
+    def _defaults_within_limits(self) -> Self:
+        if self.timeout_seconds > self.max_timeout_seconds:
+            raise ValueError(
+                f"timeout_seconds ({self.timeout_seconds}) exceeds max_timeout_seconds "
+                f"({self.max_timeout_seconds})"
+            )
+        if self.retry_attempts > self.max_retry_attempts:
+            raise ValueError(
+                f"retry_attempts ({self.retry_attempts}) exceeds max_retry_attempts "
+                f"({self.max_retry_attempts})"
+            )
+        reserved = [key for key in self.job_tags if key.lower().startswith(("demand:", "aws:"))]
+        if reserved:
+            raise ValueError(f"job_tags: demand: and aws: tags are the platform's: {reserved}")
+        if self.execution_timeout_seconds > MAX_EXECUTION_SECONDS:
+            raise ValueError(
+                f"max_timeout_seconds × max_retry_attempts + execution_allowance_hours is "
+                f"{self.execution_timeout_seconds} s, over Step Functions' one year"
+            )
+        return self
+
+    @property
+    def execution_timeout_seconds(self) -> int:
+        """The state machine's time limit, derived from the longest job a request can ask."""
+        return (
+            self.max_timeout_seconds * self.max_retry_attempts
+            + self.execution_allowance_hours * 3600
+        )
+
+    def variables(self) -> dict[str, str]:
+        """The steps' planning variables (runtime.deployment.DeploymentSettings reads them)."""
+        flag = {True: "true", False: "false"}
+        return {
+            contract.ENV_ISOLATE_INPUTS: flag[self.isolate_inputs],
+            contract.ENV_CLEANUP_INPUTS: flag[self.cleanup_inputs],
+            contract.ENV_CLEANUP_WORKING_DIR: flag[self.cleanup_working_dir],
+            contract.ENV_KEEP_WORKING_DIR_ON_FAILURE: flag[self.keep_working_dir_on_failure],
+            contract.ENV_ENV_FILE_MODE: self.env_file_mode,
+            contract.ENV_ENV_SIZE_LIMIT: str(self.env_size_limit),
+            contract.ENV_PRIVILEGED: flag[self.privileged],
+            contract.ENV_RETRY_ATTEMPTS: str(self.retry_attempts),
+            contract.ENV_TIMEOUT_SECONDS: str(self.timeout_seconds),
+            contract.ENV_JOB_TAGS: json.dumps(self.job_tags, sort_keys=True),
+            contract.ENV_MAX_TIMEOUT_SECONDS: str(self.max_timeout_seconds),
+            contract.ENV_MAX_RETRY_ATTEMPTS: str(self.max_retry_attempts),
+            contract.ENV_REQUESTS_MAY_ISOLATE_INPUTS: flag[self.requests_may_isolate_inputs],
+            contract.ENV_REQUESTS_MAY_KEEP_WORKING_DIR: flag[self.requests_may_keep_working_dir],
+        }
+
+
 class EnvironmentSettings(_Settings):
     """Everything that differs between two deployments of the platform."""
 
@@ -225,7 +329,7 @@ class EnvironmentSettings(_Settings):
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     cache: CacheSettings = Field(default_factory=CacheSettings)
     map_concurrency: int = Field(default=10, ge=1, le=1000)
-    execution_timeout_hours: int = Field(default=168, ge=1, le=8760)
+    planning: PlanningSettings = Field(default_factory=PlanningSettings)
     removal_policy: Literal["retain", "destroy"] = "retain"
     log_retention_days: LogRetentionDays = 30
     tags: dict[TagKey, TagValue] = Field(default_factory=dict)

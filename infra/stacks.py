@@ -143,6 +143,7 @@ class DemandStack(Stack):
                 default_job_role_arn=compute.default_job_role.role_arn,
                 queue_limits=compute.queue_limits,
                 mirror_outputs=settings.mirror_outputs,
+                planning=settings.planning.variables(),
             ),
             vpc=vpc,
             subnets=subnets,
@@ -173,7 +174,7 @@ class DemandStack(Stack):
             job_queues=compute.queues,
             job_definitions=self._job_definitions(settings),
             map_concurrency=settings.map_concurrency,
-            execution_timeout=Duration.hours(settings.execution_timeout_hours),
+            execution_timeout=Duration.seconds(settings.planning.execution_timeout_seconds),
             log_retention=log_retention,
             log_execution_data=settings.log_execution_data,
             removal_policy=removal_policy,
@@ -279,12 +280,16 @@ class DemandStack(Stack):
         self, settings: EnvironmentSettings, steps: LambdaSteps, compute: BatchCompute
     ) -> None:
         job_definitions = self._job_definitions(settings)
+        # Privileged containers only where the environment's planning settings ask for them.
+        privileged = settings.planning.privileged
         steps.register.add_to_role_policy(
             iam.PolicyStatement(
-                sid="RegisterUnprivilegedJobDefinitions",
+                sid=(
+                    "RegisterJobDefinitions" if privileged else "RegisterUnprivilegedJobDefinitions"
+                ),
                 actions=["batch:RegisterJobDefinition", "batch:TagResource"],
                 resources=[job_definitions],
-                conditions={"BoolIfExists": {"batch:Privileged": "false"}},
+                conditions=None if privileged else {"BoolIfExists": {"batch:Privileged": "false"}},
             )
         )
         steps.register.add_to_role_policy(

@@ -36,6 +36,36 @@ ENV_NOTIFICATION_TOPIC_ARN: Final = "DEMAND_NOTIFICATION_TOPIC_ARN"
 # than this many days is removed; with a budget, the least recently used beyond it too.
 ENV_CACHE_MAX_UNUSED_DAYS: Final = "DEMAND_CACHE_MAX_UNUSED_DAYS"
 ENV_CACHE_SIZE_BUDGET_GIB: Final = "DEMAND_CACHE_SIZE_BUDGET_GIB"  # empty: no size budget
+# How the environment plans each execution: runtime.plan.configuration.ContextConfiguration's
+# field of the same name (cdk.json's "planning" settings, infra/config.py PlanningSettings).
+ENV_ISOLATE_INPUTS: Final = "DEMAND_ISOLATE_INPUTS"
+ENV_CLEANUP_INPUTS: Final = "DEMAND_CLEANUP_INPUTS"
+ENV_CLEANUP_WORKING_DIR: Final = "DEMAND_CLEANUP_WORKING_DIR"
+ENV_KEEP_WORKING_DIR_ON_FAILURE: Final = "DEMAND_KEEP_WORKING_DIR_ON_FAILURE"
+ENV_ENV_FILE_MODE: Final = "DEMAND_ENV_FILE_MODE"
+ENV_ENV_SIZE_LIMIT: Final = "DEMAND_ENV_SIZE_LIMIT"
+ENV_PRIVILEGED: Final = "DEMAND_PRIVILEGED"
+ENV_RETRY_ATTEMPTS: Final = "DEMAND_RETRY_ATTEMPTS"
+ENV_TIMEOUT_SECONDS: Final = "DEMAND_TIMEOUT_SECONDS"
+ENV_JOB_TAGS: Final = "DEMAND_JOB_TAGS"  # a JSON object of tag key -> value
+# The most a request may choose in its execution_options.
+ENV_MAX_TIMEOUT_SECONDS: Final = "DEMAND_MAX_TIMEOUT_SECONDS"
+ENV_MAX_RETRY_ATTEMPTS: Final = "DEMAND_MAX_RETRY_ATTEMPTS"
+ENV_REQUESTS_MAY_ISOLATE_INPUTS: Final = "DEMAND_REQUESTS_MAY_ISOLATE_INPUTS"
+ENV_REQUESTS_MAY_KEEP_WORKING_DIR: Final = "DEMAND_REQUESTS_MAY_KEEP_WORKING_DIR"
+# DEMAND_* variables that runtime.deployment does not read, each read elsewhere (a handler of
+# its own, the sync engine, the local runner, the CLI): list a new one here. Any other DEMAND_*
+# variable on a step is a mistake (a typo, a removed setting) and is refused.
+OTHER_VARIABLE_PREFIXES: Final = ("DEMAND_SYNC_",)  # runtime.sync.settings
+OTHER_VARIABLES: Final = frozenset(
+    {
+        ENV_NOTIFICATION_TOPIC_ARN,
+        ENV_CACHE_MAX_UNUSED_DAYS,
+        ENV_CACHE_SIZE_BUDGET_GIB,
+        "DEMAND_SANDBOX",
+        "DEMAND_ENV",
+    }
+)
 # Read by Powertools' Logger and Tracer (runtime.handlers.observability).
 ENV_POWERTOOLS_SERVICE_NAME: Final = "POWERTOOLS_SERVICE_NAME"
 ENV_POWERTOOLS_LOG_LEVEL: Final = "POWERTOOLS_LOG_LEVEL"
@@ -96,6 +126,25 @@ OUTPUT_CACHE_PRUNE_FUNCTION_NAME: Final = "CachePruneFunctionName"
 # an execution's history: the ones that only handle a failure.
 STATE_CLEANUP_AFTER_FAILURE: Final = "Cleanup after failure"
 STATE_FAIL: Final = "Fail"
+
+# Jobs that cannot start. For each RUNNABLE reason that means "not soon" and that Batch's
+# job-state time-limit actions accept (Batch user guide, "Automatic remediation with
+# jobStateTimeLimitActions"), the field of infra.config.RunnableTimeLimits that says how long a
+# job may wait before its queue cancels it (infra/constructs/compute.py). The cancelled job's
+# status reason is CANCELLED_BY_TIME_LIMIT + the reason, which the failure cleanup turns into
+# the execution's error ERROR_JOB_COULD_NOT_START, with a cause that says what to change
+# (runtime.steps.failure). MISCONFIGURATION:SERVICE_ROLE_PERMISSIONS, ACTION_REQUIRED and
+# UNDETERMINED take no time-limit action: for those the job's own time limit is the bound.
+RUNNABLE_TIME_LIMIT_REASONS: Final = {
+    "CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY": "insufficient_instance_capacity",
+    "MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_RESOURCE": "compute_environment_max_resource",
+    "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT": "job_resource_requirement",
+    "MISCONFIGURATION:EC2_INSTANCE_CONFIGURATION_UNSUPPORTED": (
+        "ec2_instance_configuration_unsupported"
+    ),
+}
+CANCELLED_BY_TIME_LIMIT: Final = "Canceled by JobStateTimeLimit action due to reason: "
+ERROR_JOB_COULD_NOT_START: Final = "JobCouldNotStart"
 
 # Errors the state machine retries with backoff when a Lambda step raises them. Step Functions
 # matches a Lambda's error by the exception's class name: each is the name of a class in

@@ -12,12 +12,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, ConfigDict, Field, Json
+from pydantic import BaseModel, ConfigDict, Field, Json, model_validator
 
 from runtime import contract
 from runtime.documents import validate_document
 from runtime.errors import ConfigError
 from runtime.plan.configuration import ContextConfiguration, PlanningConfiguration, QueueLimits
+from runtime.plan.job_environment import EnvFileMode
 from runtime.steps.access_points import ExecutionResources
 from runtime.volumes import EfsMount, VolumeConfiguration
 
@@ -54,6 +55,58 @@ class DeploymentSettings(BaseModel):
     queue_limits: Json[dict[str, QueueLimits]] = Field(
         default_factory=dict, alias=contract.ENV_QUEUE_LIMITS
     )
+    # How each execution is planned (ContextConfiguration's field of the same name); unset:
+    # ContextConfiguration's default. The bounds are ContextConfiguration's, so that a value
+    # out of them is reported here, naming its variable.
+    isolate_inputs: bool | None = Field(default=None, alias=contract.ENV_ISOLATE_INPUTS)
+    cleanup_inputs: bool | None = Field(default=None, alias=contract.ENV_CLEANUP_INPUTS)
+    cleanup_working_dir: bool | None = Field(default=None, alias=contract.ENV_CLEANUP_WORKING_DIR)
+    keep_working_dir_on_failure: bool | None = Field(
+        default=None, alias=contract.ENV_KEEP_WORKING_DIR_ON_FAILURE
+    )
+    env_file_mode: EnvFileMode | None = Field(default=None, alias=contract.ENV_ENV_FILE_MODE)
+    env_size_limit: int | None = Field(default=None, gt=0, alias=contract.ENV_ENV_SIZE_LIMIT)
+    privileged: bool | None = Field(default=None, alias=contract.ENV_PRIVILEGED)
+    retry_attempts: int | None = Field(default=None, ge=1, le=10, alias=contract.ENV_RETRY_ATTEMPTS)
+    timeout_seconds: int | None = Field(default=None, ge=60, alias=contract.ENV_TIMEOUT_SECONDS)
+    job_tags: Json[dict[str, str]] = Field(default_factory=dict, alias=contract.ENV_JOB_TAGS)
+    max_timeout_seconds: int | None = Field(
+        default=None, ge=60, alias=contract.ENV_MAX_TIMEOUT_SECONDS
+    )
+    max_retry_attempts: int | None = Field(
+        default=None, ge=1, le=10, alias=contract.ENV_MAX_RETRY_ATTEMPTS
+    )
+    requests_may_isolate_inputs: bool | None = Field(
+        default=None, alias=contract.ENV_REQUESTS_MAY_ISOLATE_INPUTS
+    )
+    requests_may_keep_working_dir: bool | None = Field(
+        default=None, alias=contract.ENV_REQUESTS_MAY_KEEP_WORKING_DIR
+    )
+
+    @model_validator(mode="after")
+    def _planning_is_consistent(self) -> DeploymentSettings:
+        context = ContextConfiguration()
+        retries = self.retry_attempts or context.retry_attempts
+        most_retries = self.max_retry_attempts or context.max_retry_attempts
+        if retries > most_retries:
+            raise ValueError(
+                f"{contract.ENV_RETRY_ATTEMPTS} ({retries}) exceeds "
+                f"{contract.ENV_MAX_RETRY_ATTEMPTS} ({most_retries})"
+            )
+        if self.max_timeout_seconds is not None and (
+            self.timeout_seconds is None or self.timeout_seconds > self.max_timeout_seconds
+        ):
+            raise ValueError(
+                f"{contract.ENV_TIMEOUT_SECONDS} ({self.timeout_seconds}) must be set and at "
+                f"most {contract.ENV_MAX_TIMEOUT_SECONDS} ({self.max_timeout_seconds})"
+            )
+        reserved = [key for key in self.job_tags if key.lower().startswith(("demand:", "aws:"))]
+        if reserved:
+            raise ValueError(
+                f"{contract.ENV_JOB_TAGS}: tags starting with demand: or aws: are the "
+                f"platform's ({', '.join(sorted(reserved))})"
+            )
+        return self
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> DeploymentSettings:
@@ -63,6 +116,20 @@ class DeploymentSettings(BaseModel):
             for name, value in environ.items()
             if name.startswith(PREFIX) and value != ""
         }
+        # A variable of ours that nothing reads is a typo or a removed setting: refused, so
+        # that it is fixed rather than silently without effect.
+        read = {field.alias for field in cls.model_fields.values()}
+        unknown = sorted(
+            name
+            for name in values
+            if name not in read
+            and name not in contract.OTHER_VARIABLES
+            and not name.startswith(contract.OTHER_VARIABLE_PREFIXES)
+        )
+        if unknown:
+            raise ConfigError(
+                [f"{name}: not a setting of the steps (see docs/deploy.md)" for name in unknown]
+            )
         return validate_document(cls, values, ConfigError)
 
     def mounts(self) -> list[EfsMount]:
@@ -97,6 +164,26 @@ class DeploymentSettings(BaseModel):
             allowed_schemes=frozenset({"s3"}),
             allowed_buckets=frozenset(self.allowed_buckets.split(",")) - {""} or None,
             mirror_outputs=self.mirror_outputs,
-            tags={"demand:environment": self.environment},
+            tags=self.job_tags | {"demand:environment": self.environment},
+            **self._planning_choices(),
         )
         return PlanningConfiguration(volumes=volumes, context=context)
+
+    def _planning_choices(self) -> dict[str, object]:
+        """The planning settings that are set (an unset one keeps ContextConfiguration's)."""
+        names = (
+            "isolate_inputs",
+            "cleanup_inputs",
+            "cleanup_working_dir",
+            "keep_working_dir_on_failure",
+            "env_file_mode",
+            "env_size_limit",
+            "privileged",
+            "retry_attempts",
+            "timeout_seconds",
+            "max_timeout_seconds",
+            "max_retry_attempts",
+            "requests_may_isolate_inputs",
+            "requests_may_keep_working_dir",
+        )
+        return {name: getattr(self, name) for name in names if getattr(self, name) is not None}

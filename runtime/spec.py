@@ -334,6 +334,17 @@ class ExecutionMetadata(_Model):
         return _tags_from_text(value)
 
 
+class ExecutionOptions(_Model):
+    """What a request may choose for its own execution, within the limits its environment sets
+    (checked at planning: runtime.plan.admission). Unset: the environment's own setting."""
+
+    isolate_inputs: bool | None = None
+    keep_working_dir_on_failure: bool | None = None
+    env_file_mode: Literal["NEVER", "ALWAYS", "IF_REQUIRED"] | None = None
+    timeout_seconds: Count | None = Field(default=None, ge=60)
+    retry_attempts: Count | None = Field(default=None, ge=1, le=10)
+
+
 class DemandExecution(_Model):
     """One request: run ``execution_image`` with ``execution_parameters`` on demand."""
 
@@ -344,6 +355,7 @@ class DemandExecution(_Model):
     resource_requirements: ResourceRequirements = Field(default_factory=ResourceRequirements)
     execution_platform: ExecutionPlatform = Field(default_factory=ExecutionPlatform)
     execution_metadata: ExecutionMetadata = Field(default_factory=ExecutionMetadata)
+    execution_options: ExecutionOptions = Field(default_factory=ExecutionOptions)
 
 
 class InputBinding(_Model):

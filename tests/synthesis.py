@@ -33,6 +33,17 @@ IMPORTED_ENVIRONMENT: dict[str, Any] = {
         "on_demand": {"instance_types": ["optimal"], "max_vcpus": 16},
         "spot": {"enabled": False, "instance_types": ["m6i"], "max_vcpus": 16},
         "gpu": {"enabled": True, "spot": True, "instance_types": ["g5.xlarge"], "max_vcpus": 8},
+        "runnable_time_limits": {"insufficient_instance_capacity": 120},
+    },
+    "planning": {
+        "isolate_inputs": True,
+        "timeout_seconds": 3600,
+        "max_timeout_seconds": 7200,
+        "retry_attempts": 2,
+        "max_retry_attempts": 2,
+        "requests_may_keep_working_dir": False,
+        "job_tags": {"cost-centre": "genomics"},
+        "execution_allowance_hours": 6,
     },
     "file_system": {
         "throughput_mode": "provisioned",

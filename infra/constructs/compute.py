@@ -5,18 +5,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from aws_cdk import Duration, Stack
+from aws_cdk import Duration, IResolvable, Stack
 from aws_cdk import aws_batch as batch
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from infra.config import ComputeEnvironmentSettings, ComputeSettings, EnvironmentSettingsError
+from infra.config import (
+    ComputeEnvironmentSettings,
+    ComputeSettings,
+    EnvironmentSettingsError,
+    RunnableTimeLimits,
+)
+from runtime import contract
 
 ROOT_VOLUME_GIB = 50
-# A job whose resource requirements no compute environment can meet never leaves RUNNABLE:
-# cancel it, so that its execution fails (and cleans up) instead of waiting forever.
-UNSATISFIABLE_JOB_TIMEOUT = Duration.minutes(10)
 # One queue's limits, by field of runtime.plan.configuration.QueueLimits (None: not known).
 QueueLimits = dict[str, int | None]
 
@@ -47,6 +50,23 @@ def queue_limits(backing: Sequence[tuple[ComputeEnvironmentSettings, bool]]) -> 
         "memory": None,
         "gpu": None if any(gpu for _, gpu in backing) else 0,
     }
+
+
+def runnable_time_limit_actions(
+    limits: RunnableTimeLimits,
+) -> list[IResolvable | batch.CfnJobQueue.JobStateTimeLimitActionProperty]:
+    """Cancel a job that stays RUNNABLE for a reason that means "not soon", after the time the
+    settings give that reason (runtime.contract.RUNNABLE_TIME_LIMIT_REASONS), so that its
+    execution fails, says why, and cleans up, instead of waiting for its own time limit."""
+    return [
+        batch.CfnJobQueue.JobStateTimeLimitActionProperty(
+            action="CANCEL",
+            max_time_seconds=int(Duration.minutes(getattr(limits, setting)).to_seconds()),
+            reason=reason,
+            state="RUNNABLE",
+        )
+        for reason, setting in contract.RUNNABLE_TIME_LIMIT_REASONS.items()
+    ]
 
 
 def _instance_class(family: str) -> ec2.InstanceClass:
@@ -99,6 +119,7 @@ class BatchCompute(Construct):
         super().__init__(scope, construct_id)
         self._vpc = vpc
         self._subnets = subnets
+        self._runnable_time_limits = settings.runnable_time_limits
         self.security_group = ec2.SecurityGroup(
             self,
             "InstanceSecurityGroup",
@@ -247,7 +268,7 @@ class BatchCompute(Construct):
     ) -> batch.JobQueue:
         present = [ce for ce in environments if ce is not None]
         self.queue_limits[name] = queue_limits([(ce.settings, ce.gpu) for ce in present])
-        return batch.JobQueue(
+        queue = batch.JobQueue(
             self,
             construct_id,
             job_queue_name=name,
@@ -255,10 +276,11 @@ class BatchCompute(Construct):
                 batch.OrderedComputeEnvironment(compute_environment=ce.resource, order=order)
                 for order, ce in enumerate(present, start=1)
             ],
-            job_state_time_limit_actions=[
-                batch.JobStateTimeLimitAction(
-                    max_time=UNSATISFIABLE_JOB_TIMEOUT,
-                    reason=batch.JobStateTimeLimitActionsReason.JOB_RESOURCE_REQUIREMENT,
-                )
-            ],
         )
+        # Set on the resource itself: the L2 construct knows only three of the reasons.
+        resource = queue.node.default_child
+        assert isinstance(resource, batch.CfnJobQueue)
+        resource.job_state_time_limit_actions = list(
+            runnable_time_limit_actions(self._runnable_time_limits)
+        )
+        return queue

@@ -37,10 +37,12 @@ class StepEnvironment:
     default_job_role_arn: str
     # By queue name, the largest job each can place (vcpus, memory MiB, gpu; None: not known).
     queue_limits: dict[str, dict[str, int | None]]
+    # How each execution is planned: infra.config.PlanningSettings.variables().
+    planning: dict[str, str]
     mirror_outputs: bool = False
 
     def variables(self, settings: FunctionSettings) -> dict[str, str]:
-        return {
+        return self.planning | {
             contract.ENV_ENVIRONMENT: self.environment_name,
             contract.ENV_FILE_SYSTEM_ID: self.file_system_id,
             contract.ENV_SHARED_ACCESS_POINT_ID: self.shared_access_point_id,

@@ -100,7 +100,13 @@ class Orchestration(Construct):
                 "status": "FAILED",
                 "error": sfn.JsonPath.object_at("$.error"),
             },
-            result_path=sfn.JsonPath.DISCARD,
+            # The error the execution fails with, as the cleanup states it (a job that never
+            # started gets a cause that says why: runtime.steps.failure).
+            result_selector={
+                "Error": sfn.JsonPath.string_at("$.error.Error"),
+                "Cause": sfn.JsonPath.string_at("$.error.Cause"),
+            },
+            result_path="$.error",
         )
         # A failing cleanup must not hide the error that brought the execution here.
         cleanup_after_failure.add_catch(
@@ -198,6 +204,7 @@ class Orchestration(Construct):
         input_path: str | None = None,
         output_path: str | None = None,
         result_path: str | None = None,
+        result_selector: dict[str, object] | None = None,
     ) -> tasks.LambdaInvoke:
         """A Lambda step whose result is the handler's return value itself."""
         task = tasks.LambdaInvoke(
@@ -210,6 +217,7 @@ class Orchestration(Construct):
             input_path=input_path,
             output_path=output_path,
             result_path=result_path,
+            result_selector=result_selector,
         )
         _retry_with_backoff(
             task,

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from runtime.deployment import DeploymentSettings
 from runtime.handlers.observability import logger, tracer
 from runtime.steps.cleanup import CleanupItem, clean_up_execution
+from runtime.steps.failure import explained_error
 
 
 class CleanupEvent(BaseModel):
@@ -34,4 +35,12 @@ def handler(event: CleanupEvent, context: LambdaContext) -> dict[str, Any]:
         resources=settings.execution_resources(boto3.client("efs"), boto3.client("batch")),
     )
     logger.info("cleaned up", extra={"removed": removed, "status": event.status})
-    return {"removed": removed}
+    if event.status == "SUCCEEDED":
+        return {"removed": removed}
+    # After a failure, the error the execution fails with: the state machine's own, or for a
+    # job that never started, one that says why and what to change.
+    error = explained_error(event.error) or {}
+    return {
+        "removed": removed,
+        "error": {"Error": str(error.get("Error", "")), "Cause": str(error.get("Cause", ""))},
+    }

@@ -146,3 +146,59 @@ def _collisions(placed: list[tuple[str, PurePosixPath, str]]) -> list[str]:
             if parent in owner and owner[parent][0] != name:
                 problems.append(f"{FIELD}{field_part(name)}: {path} is inside {owner[parent][0]!r}")
     return problems
+
+
+OPTIONS = "execution_options"
+
+
+def option_problems(spec: DemandExecution, context: ContextConfiguration) -> list[str]:
+    """One line per execution option the request asks for beyond what this environment allows
+    (a request never chooses ``privileged``: it is not an option)."""
+    options = spec.execution_options
+    problems = []
+    if (
+        options.isolate_inputs
+        and not context.isolate_inputs
+        and not context.requests_may_isolate_inputs
+    ):
+        problems.append(
+            f"{OPTIONS}.isolate_inputs: this environment does not let a request isolate "
+            "its inputs (requests_may_isolate_inputs is off)"
+        )
+    if (
+        options.keep_working_dir_on_failure
+        and not context.keep_working_dir_on_failure
+        and not context.requests_may_keep_working_dir
+    ):
+        problems.append(
+            f"{OPTIONS}.keep_working_dir_on_failure: this environment does not let a request "
+            "keep its working dir (requests_may_keep_working_dir is off)"
+        )
+    if (
+        options.timeout_seconds is not None
+        and context.max_timeout_seconds is not None
+        and options.timeout_seconds > context.max_timeout_seconds
+    ):
+        problems.append(
+            f"{OPTIONS}.timeout_seconds: {options.timeout_seconds} exceeds this environment's "
+            f"limit of {context.max_timeout_seconds} seconds"
+        )
+    if options.retry_attempts is not None and options.retry_attempts > context.max_retry_attempts:
+        problems.append(
+            f"{OPTIONS}.retry_attempts: {options.retry_attempts} exceeds this environment's "
+            f"limit of {context.max_retry_attempts} attempts"
+        )
+    return problems
+
+
+def with_options(spec: DemandExecution, context: ContextConfiguration) -> ContextConfiguration:
+    """``context`` with the request's own execution options (checked by :func:`option_problems`)
+    in place of the environment's settings."""
+    chosen = {
+        name: value
+        for name, value in spec.execution_options.model_dump().items()
+        if value is not None
+    }
+    if not chosen:
+        return context
+    return ContextConfiguration.model_validate(context.model_dump() | chosen)

@@ -14,7 +14,13 @@ from pathlib import PurePosixPath
 
 from runtime import contract
 from runtime.errors import SpecError
-from runtime.plan.admission import admission_problems, job_queue, resource_problems
+from runtime.plan.admission import (
+    admission_problems,
+    job_queue,
+    option_problems,
+    resource_problems,
+    with_options,
+)
 from runtime.plan.configuration import ContextConfiguration
 from runtime.plan.job_environment import split_environment
 from runtime.plan.models import (
@@ -93,7 +99,11 @@ def build_plan(
     """Turn a validated request into its plan. Pure: the same arguments give the same plan."""
     volumes = volumes or VolumeConfiguration()
     context = context or ContextConfiguration()
-    problems = admission_problems(
+    # Every problem at once; the request's own options count once they are within limits.
+    problems = option_problems(spec, context)
+    if not problems:
+        context = with_options(spec, context)
+    problems += admission_problems(
         spec,
         allowed_schemes=context.allowed_schemes,
         isolate_inputs=context.isolate_inputs,

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from runtime.documents import read_document, validate_document
 from runtime.errors import ConfigError
@@ -60,6 +60,28 @@ class ContextConfiguration(BaseModel):
     retry_attempts: int = Field(default=3, ge=1, le=10)
     timeout_seconds: int | None = Field(default=None, ge=60)
     tags: dict[str, str] = Field(default_factory=dict)
+    # What a request may choose for itself (its execution_options), and the most it may ask:
+    # a request over a limit is refused at planning, naming the field and the limit.
+    max_timeout_seconds: int | None = Field(default=None, ge=60)  # None: no limit
+    max_retry_attempts: int = Field(default=10, ge=1, le=10)
+    requests_may_isolate_inputs: bool = True
+    requests_may_keep_working_dir: bool = True
+
+    @model_validator(mode="after")
+    def _defaults_within_limits(self) -> Self:
+        if self.retry_attempts > self.max_retry_attempts:
+            raise ValueError(
+                f"retry_attempts ({self.retry_attempts}) exceeds max_retry_attempts "
+                f"({self.max_retry_attempts})"
+            )
+        if self.max_timeout_seconds is not None and (
+            self.timeout_seconds is None or self.timeout_seconds > self.max_timeout_seconds
+        ):
+            raise ValueError(
+                f"timeout_seconds ({self.timeout_seconds}) must be set and at most "
+                f"max_timeout_seconds ({self.max_timeout_seconds})"
+            )
+        return self
 
 
 class PlanningConfiguration(BaseModel):

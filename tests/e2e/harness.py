@@ -220,6 +220,8 @@ class Harness:
     # What each job run printed and returned (the stand-in for its CloudWatch log stream).
     job_outputs: list[subprocess.CompletedProcess[bytes]] = field(default_factory=list)
     _faults: dict[str, list[Exception]] = field(default_factory=dict)
+    # Status reasons with which the next jobs end without running (a queue cancelled them).
+    _unstartable: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
@@ -315,6 +317,10 @@ class Harness:
     def fail_next(self, step: str, error: Exception) -> None:
         """Make the next invocation of ``step`` (prepare, register, sync, cleanup) raise."""
         self._faults.setdefault(step, []).append(error)
+
+    def cancel_next_job(self, status_reason: str) -> None:
+        """End the next job without running it, as its queue's time-limit action would."""
+        self._unstartable.append(status_reason)
 
     # --- running -----------------------------------------------------------------------------
 
@@ -430,6 +436,12 @@ class Harness:
 
     def _run_job(self, job: Job) -> None:
         """What a Batch job's container would do: run the command, then report its exit."""
+        with self._lock:
+            cancelled = self._unstartable.pop(0) if self._unstartable else None
+        if cancelled is not None:
+            job.job_stopped_reason = cancelled
+            job._mark_stopped(success=False)
+            return
         job.job_started_at = datetime.now()
         job._start_attempt()
         bwrap = find_bwrap() if unavailable_reason() is None else None

@@ -31,6 +31,21 @@ CONTRACT_VARIABLES = {
     contract.ENV_QUEUE_LIMITS,
     contract.ENV_POWERTOOLS_SERVICE_NAME,
     contract.ENV_POWERTOOLS_LOG_LEVEL,
+    # The planning settings (infra.config.PlanningSettings).
+    contract.ENV_ISOLATE_INPUTS,
+    contract.ENV_CLEANUP_INPUTS,
+    contract.ENV_CLEANUP_WORKING_DIR,
+    contract.ENV_KEEP_WORKING_DIR_ON_FAILURE,
+    contract.ENV_ENV_FILE_MODE,
+    contract.ENV_ENV_SIZE_LIMIT,
+    contract.ENV_PRIVILEGED,
+    contract.ENV_RETRY_ATTEMPTS,
+    contract.ENV_TIMEOUT_SECONDS,
+    contract.ENV_JOB_TAGS,
+    contract.ENV_MAX_TIMEOUT_SECONDS,
+    contract.ENV_MAX_RETRY_ATTEMPTS,
+    contract.ENV_REQUESTS_MAY_ISOLATE_INPUTS,
+    contract.ENV_REQUESTS_MAY_KEEP_WORKING_DIR,
 }
 
 

@@ -136,8 +136,14 @@ def test_cleanup_payloads(states: dict[str, Any]) -> None:
         "status": "FAILED",
         "error.$": "$.error",
     }
-    for name in ("Cleanup", "Cleanup after failure"):
-        assert states[name]["ResultPath"] is None  # the execution's output stays the state
+    assert states["Cleanup"]["ResultPath"] is None  # the execution's output stays the state
+    # After a failure, the error the execution fails with is the one the cleanup states (the
+    # original, or for a job that never started, one that says why).
+    assert states["Cleanup after failure"]["ResultPath"] == "$.error"
+    assert states["Cleanup after failure"]["ResultSelector"] == {
+        "Error.$": "$.error.Error",
+        "Cause.$": "$.error.Cause",
+    }
 
 
 @pytest.mark.parametrize("name", ["Register and stage in", "Run job", "Stage out", "Cleanup"])

@@ -323,3 +323,43 @@ def test_plan_with_the_dev_templates_own_settings(
     job = json.loads(fitting.stdout)["job"]
     assert (job["job_queue"], job["job_name"]) == ("demand-dev-default", "demand-dev_exec-1")
     assert job["job_definition_name"].startswith("demand-dev_")
+
+
+def test_execution_options_beyond_the_environments_limits_are_refused_as_prepare_would(
+    environment: DeployedEnvironment, tmp_path: Path
+) -> None:
+    data = yaml.safe_load(_spec(tmp_path).read_text()) | {
+        "execution_options": {"timeout_seconds": 172801, "retry_attempts": 4}
+    }
+    data["execution_parameters"]["params"]["input"] = "file:///etc/passwd"
+    spec = tmp_path / "options.yaml"
+    spec.write_text(yaml.safe_dump(data))
+    result = _plan(str(spec), "--env", "dev")
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert sorted(result.stderr.splitlines()) == [
+        "error: execution_options.retry_attempts: 4 exceeds this environment's limit of 3 attempts",
+        "error: execution_options.timeout_seconds: 172801 exceeds this environment's limit of "
+        "172800 seconds",
+        "error: execution_parameters.params.input: file:// locations are not allowed here "
+        "(allowed: s3://)",
+    ]
+
+
+def test_execution_options_within_the_limits_reach_the_plan(
+    environment: DeployedEnvironment, tmp_path: Path
+) -> None:
+    data = yaml.safe_load(_spec(tmp_path).read_text()) | {
+        "execution_options": {"timeout_seconds": 600, "retry_attempts": 1, "isolate_inputs": True}
+    }
+    spec = tmp_path / "options.yaml"
+    spec.write_text(yaml.safe_dump(data))
+    result = _plan(str(spec), "--env", "dev", "--json")
+    assert result.exit_code == 0, result.output
+    plan = json.loads(result.stdout)
+    assert plan["job"]["timeout_seconds"] == 600
+    assert plan["job"]["retry_attempts"] == 1
+    assert [i["shared"] for i in plan["inputs"]] == [False]
+    # Without options: the environment's own default timeout, never none.
+    result = _plan(str(_spec(tmp_path)), "--env", "dev", "--json")
+    assert json.loads(result.stdout)["job"]["timeout_seconds"] == 43200

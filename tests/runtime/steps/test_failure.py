@@ -1,0 +1,58 @@
+"""The error an execution fails with when its job never started."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from runtime import contract
+from runtime.steps.failure import REMEDIES, explained_error
+
+
+def _batch_failure(status_reason: str) -> dict[str, str]:
+    """What submitJob.sync's Catch holds for a failed job: its description as the cause."""
+    job = {
+        "JobName": "demand-dev_exec-1",
+        "JobQueue": "arn:aws:batch:us-west-2:123456789012:job-queue/demand-dev-default",
+        "Status": "FAILED",
+        "StatusReason": status_reason,
+        "Attempts": [],
+    }
+    return {"Error": "States.TaskFailed", "Cause": json.dumps(job)}
+
+
+def test_every_reason_a_queue_acts_on_has_a_remedy() -> None:
+    assert set(REMEDIES) == set(contract.RUNNABLE_TIME_LIMIT_REASONS)
+
+
+@pytest.mark.parametrize("reason", sorted(contract.RUNNABLE_TIME_LIMIT_REASONS))
+def test_a_job_cancelled_for_not_starting_fails_with_the_reason_and_what_to_change(
+    reason: str,
+) -> None:
+    explained = explained_error(_batch_failure(contract.CANCELLED_BY_TIME_LIMIT + reason))
+    assert explained is not None
+    assert explained["Error"] == "JobCouldNotStart"
+    cause = explained["Cause"]
+    assert cause.startswith(
+        "the job demand-dev_exec-1 in queue demand-dev-default never started: it stayed "
+        f"RUNNABLE ({reason}) for the minutes compute.runnable_time_limits."
+        f"{contract.RUNNABLE_TIME_LIMIT_REASONS[reason]} allows"
+    )
+    assert cause.endswith(REMEDIES[reason])
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        _batch_failure("Essential container in task exited"),
+        _batch_failure(contract.CANCELLED_BY_TIME_LIMIT + "SOMETHING:NEW"),
+        {"Error": "SpecError", "Cause": "execution_id: bad"},
+        {"Error": "States.TaskFailed", "Cause": "{not json"},
+        {"Error": "States.TaskFailed", "Cause": "[1, 2]"},
+        {"Error": "States.Timeout"},
+    ],
+)
+def test_every_other_error_passes_through_unchanged(error: dict[str, str]) -> None:
+    assert explained_error(error) == error
+    assert explained_error(None) is None
