@@ -25,6 +25,7 @@ CONTRACT_VARIABLES = {
     contract.ENV_USE_TMP_VOLUME,
     contract.ENV_ALLOWED_BUCKETS,
     contract.ENV_EFS_MOUNT_PATH,
+    contract.ENV_MIRROR_OUTPUTS,
     contract.ENV_DEFAULT_JOB_QUEUE,
     contract.ENV_GPU_JOB_QUEUE,
     contract.ENV_DEFAULT_JOB_ROLE_ARN,
