@@ -47,6 +47,9 @@ KIND_LABELS = {
 }
 
 BETWEEN = "between steps"
+# A stage of thousands of inputs stays a page: this many bars under a stage, rows in the table.
+TIMELINE_TRANSFERS = 12
+TABLE_TRANSFERS = 500
 CAPACITY_TEXT = {
     "local": "this machine",
     "on-demand": "on-demand",
@@ -340,10 +343,13 @@ def _timeline(report: ExecutionReport) -> str:
             + "</div>"
         )
         if step.kind in transfers:
-            for transfer in transfers.pop(step.kind):
-                if transfer.started_at is None or transfer.ended_at is None:
-                    continue
-                tx, tw = place(transfer.started_at, transfer.ended_at)
+            timed = [
+                (t, t.started_at, t.ended_at)
+                for t in transfers.pop(step.kind)
+                if t.started_at and t.ended_at
+            ]
+            for transfer, started_at, ended_at in timed[:TIMELINE_TRANSFERS]:
+                tx, tw = place(started_at, ended_at)
                 label = transfer.name + (" (cache hit)" if transfer.cache_hit else "")
                 rows.append(
                     '<div class="tl-row sub">'
@@ -351,6 +357,11 @@ def _timeline(report: ExecutionReport) -> str:
                     '<div class="track">'
                     + _bar_svg(tx, tw, KIND_COLOURS[step.kind], "bar transfer", ' opacity="0.55"')
                     + f'</div><div class="dur">{duration(transfer.seconds)}</div></div>'
+                )
+            if len(timed) > TIMELINE_TRANSFERS:
+                rows.append(
+                    '<div class="tl-row sub"><div class="label">'
+                    f"+ {len(timed) - TIMELINE_TRANSFERS:,} more</div><div></div><div></div></div>"
                 )
     ticks = "".join(
         f'<span style="left:{tick / span * 100:.3f}%">{tick_label(tick)}</span>'
@@ -381,7 +392,7 @@ def _transfers_table(report: ExecutionReport) -> str:
     if not report.transfers:
         return ""
     rows = []
-    for index, t in enumerate(report.transfers):
+    for index, t in enumerate(report.transfers[:TABLE_TRANSFERS]):
         path = f"transfers.{index}"
         cache = (
             '<span class="yes">hit</span>'
@@ -406,7 +417,14 @@ def _transfers_table(report: ExecutionReport) -> str:
         "<thead><tr><th></th><th>input or output</th><th class=n>moved</th>"
         "<th class=n>objects</th><th class='n wide'>already current</th><th class=n>time</th>"
         "<th class='n wide'>rate</th><th>cache</th></tr></thead>"
-        f"<tbody>{''.join(rows)}</tbody></table></div></section>"
+        f"<tbody>{''.join(rows)}</tbody></table></div>"
+        + (
+            f'<p class="note">The first {TABLE_TRANSFERS:,} of {len(report.transfers):,}; '
+            "--json lists them all.</p>"
+            if len(report.transfers) > TABLE_TRANSFERS
+            else ""
+        )
+        + "</section>"
     )
 
 

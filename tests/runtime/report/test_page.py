@@ -97,3 +97,19 @@ def test_figures_read_as_people_write_them() -> None:
     assert usd(0) == "$0.00"
     assert usd(0.0001234) == "$0.000123"
     assert usd(12.5) == "$12.50"
+
+
+def test_thousands_of_inputs_stay_a_page() -> None:
+    report = execution_report()
+    many = report.transfers[0]
+    report.transfers = [many.model_copy(update={"name": f"in-{i}"}) for i in range(5000)]
+    page = render_execution(report)
+    tags = parsed(page)
+    assert sum(1 for tag, a in tags if tag == "rect" and "transfer" in (a["class"] or "")) == 12
+    assert "+ 4,988 more" in page
+    assert sum(1 for tag, _ in tags if tag == "tr") < 600
+    assert "The first 500 of 5,000" in page
+    # Still one bar per step.
+    assert sum(1 for tag, a in tags if tag == "rect" and "step" in (a["class"] or "")) == len(
+        report.steps
+    )
