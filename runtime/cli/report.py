@@ -12,18 +12,24 @@ from runtime.cloud.clients import AwsClients
 from runtime.cloud.stack import locate_environment
 from runtime.local.root import default_root
 from runtime.report.deployed import ReportClients, deployed_report
-from runtime.report.html import duration, render_execution, size, usd
+from runtime.report.html import duration, render_execution, render_run_set, size, usd
 from runtime.report.local import report_of_local_run
-from runtime.report.model import ExecutionReport
+from runtime.report.model import ExecutionReport, RunSetReport
+from runtime.report.runset import aggregate
 
 
-def _deployed(env: str, execution_id: str, region: str | None) -> ExecutionReport:
+def _deployed(env: str, execution_ids: list[str], region: str | None) -> list[ExecutionReport]:
     clients = AwsClients.create(region)
     environment = locate_environment(env, clients.cloudformation)
-    return deployed_report(
-        environment,
-        execution_id,
-        ReportClients(clients.stepfunctions, clients.batch, clients.lambda_),
+    reading = ReportClients(clients.stepfunctions, clients.batch, clients.lambda_)
+    return [deployed_report(environment, each, reading) for each in execution_ids]
+
+
+def set_summary_line(report: RunSetReport) -> str:
+    counts = ", ".join(f"{n} {state.lower()}" for state, n in sorted(report.by_status.items()))
+    return (
+        f"{report.set_id}: {report.executions} executions ({counts}), "
+        f"about {usd(report.total_usd)} (estimate)"
     )
 
 
@@ -36,8 +42,13 @@ def summary_line(report: ExecutionReport) -> str:
 
 
 def report(
-    execution_id: Annotated[
-        str, typer.Argument(metavar="ID", help="The execution id (the spec's execution_id).")
+    execution_ids: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="ID...",
+            help="The execution id (the spec's execution_id); several make one page of them "
+            "all, as a run set's.",
+        ),
     ],
     env: Annotated[
         str | None,
@@ -55,13 +66,20 @@ def report(
     ] = None,
     html: Annotated[
         Path | None,
-        typer.Option("--html", help="Write the page here [default: ./ID.report.html]."),
+        typer.Option(
+            "--html",
+            help="Write the page here [default: ./ID.report.html, ./run-set.report.html].",
+        ),
     ] = None,
     json_output: Annotated[
         bool, typer.Option("--json", help="Print the report's data as JSON on stdout.")
     ] = False,
 ) -> None:
-    """Write a page of what execution ID did, where its time went and what it cost."""
+    """Write a page of what execution ID did, where its time went and what it cost.
+
+    Several IDs: one page of them all (counts, cost, the slowest and the failed, the
+    distribution of durations).
+    """
     if env is None and region is not None:
         typer.echo("error: --region is where the environment of --env is deployed", err=True)
         raise typer.Exit(2)
@@ -69,19 +87,31 @@ def report(
         typer.echo("error: --root is for local runs: drop it with --env", err=True)
         raise typer.Exit(2)
     with reported_cloud_errors():
-        result = (
-            _deployed(env, execution_id, region)
+        reports = (
+            _deployed(env, execution_ids, region)
             if env is not None
-            else report_of_local_run((root or default_root()).expanduser(), execution_id)
+            else [
+                report_of_local_run((root or default_root()).expanduser(), each)
+                for each in execution_ids
+            ]
         )
+    if len(reports) == 1:
+        (single,) = reports
+        data: ExecutionReport | RunSetReport = single
+        page, summary = render_execution(single), summary_line(single)
+        default = Path(f"{single.execution_id}.report.html")
+    else:
+        data = aggregate(f"{len(reports)} executions", reports)
+        page, summary = render_run_set(data), set_summary_line(data)
+        default = Path("run-set.report.html")
     if json_output:
-        typer.echo(result.model_dump_json(indent=2))
+        typer.echo(data.model_dump_json(indent=2))
     if html is not None or not json_output:
-        target = html or Path(f"{execution_id}.report.html")
+        target = html or default
         try:
-            target.write_text(render_execution(result), encoding="utf-8")
+            target.write_text(page, encoding="utf-8")
         except OSError as exc:
             typer.echo(f"error: cannot write {target}: {exc.strerror or exc}", err=True)
             raise typer.Exit(1) from None
-        typer.echo(summary_line(result), err=True)
+        typer.echo(summary, err=True)
         typer.echo(f"report: {target}", err=True)

@@ -111,7 +111,7 @@ td.n,th.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 td .uri,td .why{word-break:break-all;color:var(--muted);font-size:12px}
 td .why{word-break:normal}
 .facts td,li code{overflow-wrap:anywhere}
-td.name{min-width:160px}
+td.name{min-width:160px}td.id{white-space:nowrap}
 tfoot td{font-weight:650;border-bottom:none}
 .yes{color:var(--ok);font-weight:600}.no{color:var(--muted)}
 .estimate{display:inline-block;font-size:11px;font-weight:700;letter-spacing:.06em;
@@ -243,12 +243,17 @@ def _share_bar(report: ExecutionReport) -> str:
             continue
         label = KIND_LABELS[step.kind]
         totals[label] = totals.get(label, 0.0) + step.seconds
+    return _share_panel(totals, report.seconds or 0.0)
+
+
+def _share_panel(totals: dict[str, float], wall: float, title: str = "Where the time went") -> str:
+    """``totals``: seconds by label; what they leave of ``wall`` is "between steps"."""
     covered = sum(totals.values())
-    whole = max(covered, report.seconds or 0.0)
+    whole = max(covered, wall)
     if whole <= 0:
         return ""
     if whole - covered > whole * 0.005:
-        totals[BETWEEN] = whole - covered
+        totals = totals | {BETWEEN: whole - covered}
     colours = {KIND_LABELS[kind]: colour for kind, colour in KIND_COLOURS.items()}
     colours[BETWEEN] = "#d5d9e0"
     parts, legend = [], []
@@ -263,7 +268,7 @@ def _share_bar(report: ExecutionReport) -> str:
             f"{share:.0f}% · {duration(seconds)}</span>"
         )
     return (
-        '<section class="panel"><h2>Where the time went</h2>'
+        f'<section class="panel"><h2>{escape(title)}</h2>'
         f'<div class="share" role="img" aria-label="time per step">{"".join(parts)}</div>'
         f'<div class="legend">{"".join(legend)}</div></section>'
     )
@@ -616,16 +621,16 @@ def _rows_table(title: str, items: Sequence[RunSetRow], path: str) -> str:
     if not items:
         return ""
     body = "".join(
-        f"<tr><td>{escape(r.execution_id)}</td><td>{escape(r.status)}</td>"
+        f"<tr><td class='id'>{escape(r.execution_id)}</td><td>{escape(r.status)}</td>"
         + _figure(f"{path}.{i}.seconds", r.seconds, duration(r.seconds), "td", "n")
-        + f'<td class="n">{usd(r.usd)}</td>'
+        + f'<td class="n wide">{usd(r.usd)}</td>'
         f"<td>{escape((r.failed_step or '') + (': ' + r.error if r.error else ''))}</td></tr>"
         for i, r in enumerate(items)
     )
     return (
         f'<section class="panel"><h2>{escape(title)}</h2><div class="tablewrap"><table>'
         "<thead><tr><th>execution</th><th>status</th><th class=n>duration</th>"
-        "<th class=n>cost</th><th>failure</th></tr></thead>"
+        "<th class='n wide'>cost</th><th>failure</th></tr></thead>"
         f"<tbody>{body}</tbody></table></div></section>"
     )
 
@@ -633,6 +638,14 @@ def _rows_table(title: str, items: Sequence[RunSetRow], path: str) -> str:
 def _counts(by_status: dict[str, int]) -> Iterable[str]:
     for status, count in sorted(by_status.items()):
         yield f"{count} {status.lower()}"
+
+
+def _by_label(seconds_by_kind: dict[str, float]) -> dict[str, float]:
+    totals: dict[str, float] = {}
+    for kind, seconds in seconds_by_kind.items():
+        if kind != "register" and kind in KIND_LABELS:
+            totals[KIND_LABELS[kind]] = totals.get(KIND_LABELS[kind], 0.0) + seconds
+    return totals
 
 
 def render_run_set(report: RunSetReport) -> str:
@@ -668,10 +681,17 @@ def render_run_set(report: RunSetReport) -> str:
         )
     )
     body = (
-        f"<header><h1>{escape(report.set_id)}</h1>{_status_pill(status)}</header>"
+        f"<header><h1>{escape(report.set_id)}</h1>"
+        + (
+            f'<span class="pill bad">{failed} of {report.executions} failed</span>'
+            if failed
+            else _status_pill(status)
+        )
+        + "</header>"
         f'<p class="lede">run set · {report.executions} executions · started '
         f"{escape(when(report.started_at))}</p>"
         f'<div class="cards">{cards}</div>'
+        + _share_panel(_by_label(report.step_seconds), 0.0, "Where the rows' time went")
         + _histogram(report)
         + _rows_table("Failed", report.failed, "failed")
         + _rows_table("Slowest", report.slowest, "slowest")

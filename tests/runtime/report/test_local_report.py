@@ -176,3 +176,32 @@ def test_the_command_refuses_an_unknown_run_in_one_line(tmp_path: Path) -> None:
     assert result.stderr.count("\n") == 1
     assert result.stderr.startswith("error: no local run of 'nothing'")
     assert "Traceback" not in result.output
+
+
+def test_several_ids_make_one_page_of_them_all(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    for execution_id, script in (
+        ("s-1", 'echo > "$OUT"'),
+        ("s-2", 'echo > "$OUT"'),
+        ("s-3", "exit 4"),
+    ):
+        run(root, two_inputs_spec(tmp_path, execution_id, script))
+    page = tmp_path / "set.html"
+    result = runner.invoke(
+        app, ["report", "s-1", "s-2", "s-3", "--root", str(root), "--json", "--html", str(page)]
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["kind"] == "run_set"
+    assert data["executions"] == 3
+    assert data["by_status"] == {"SUCCEEDED": 2, "FAILED": 1}
+    assert [(row["execution_id"], row["error"]) for row in data["failed"]] == [
+        ("s-3", "exit code 4")
+    ]
+    assert sum(b["count"] for b in data["durations"]) == 3
+    # The later runs find the inputs already current in the shared cache: only the first moved
+    # their bytes.
+    assert data["staged_in_bytes"] == 1300
+    text = page.read_text()
+    assert "s-3" in text
+    assert "estimate" in text
