@@ -14,6 +14,7 @@ from constructs import Construct, IConstruct
 
 from infra import nag
 from infra.config import EnvironmentSettings
+from infra.constructs.cache_pruning import CachePruning
 from infra.constructs.compute import BatchCompute
 from infra.constructs.file_system_layout import FileSystemLayout
 from infra.constructs.functions import LAMBDA_RUNTIME, LambdaSteps, StepEnvironment
@@ -180,6 +181,21 @@ class DemandStack(Stack):
             removal_policy=removal_policy,
         )
         notifications = self._notifications(settings, steps, orchestration, log_retention)
+        cache_pruning = CachePruning(
+            self,
+            "CachePruning",
+            settings=settings.cache,
+            code=steps.code,
+            runtime=LAMBDA_RUNTIME,
+            step_variables=steps.variables,
+            vpc=vpc,
+            subnets=subnets,
+            security_group=steps.security_group,
+            access_point=storage.functions_access_point,
+            log_retention=log_retention,
+            removal_policy=removal_policy,
+        )
+        nag.accept_lambda_findings([cache_pruning.function])
         if settings.log_kms_key_arn is not None:
             Aspects.of(self).add(_EncryptLogGroups(settings.log_kms_key_arn))
 
@@ -206,6 +222,9 @@ class DemandStack(Stack):
         self._output(contract.OUTPUT_PREPARE_FUNCTION_NAME, steps.prepare.function_name)
         if notifications is not None:
             self._output(contract.OUTPUT_NOTIFICATION_TOPIC_ARN, notifications.topic.topic_arn)
+        self._output(
+            contract.OUTPUT_CACHE_PRUNE_FUNCTION_NAME, cache_pruning.function.function_name
+        )
 
         Tags.of(self).add("project", "demand-executions")
         Tags.of(self).add("environment", settings.name)

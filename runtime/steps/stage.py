@@ -14,7 +14,7 @@ import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -23,12 +23,14 @@ from runtime.errors import SpecError
 from runtime.plan.builder import shared_cache_key
 from runtime.plan.configuration import PlanningConfiguration
 from runtime.plan.models import ExecutionPlan
+from runtime.steps.cache_prune import touch_last_used
 from runtime.steps.roots import ExecutionRoots, within
 from runtime.steps.workdir import read_plan
 from runtime.sync import SyncResult, sync
 from runtime.sync.model import SyncRequest
 from runtime.volumes import (
     EfsMount,
+    EfsUri,
     VolumeConfiguration,
     VolumeError,
     efs_to_local,
@@ -211,6 +213,21 @@ def sync_items(plan: ExecutionPlan, direction: Direction) -> list[SyncItem]:
 Syncer = Callable[..., SyncResult]
 
 
+def _stamp_cache_entry(
+    request: SyncRequest, roots: ExecutionRoots, mounts: Sequence[EfsMount]
+) -> None:
+    """A shared input's cache entry was just used (a hit or a fresh staging): its last-used
+    stamp keeps cache pruning (runtime.steps.cache_prune) away from it."""
+    try:
+        destination = EfsUri.parse(request.destination)
+    except VolumeError:
+        return
+    if destination == roots.shared or not within(destination, roots.shared):
+        return  # an isolated input, in the execution's own dirs
+    key = PurePosixPath(destination.path).relative_to(roots.shared.path).parts[0]
+    touch_last_used(efs_to_local(roots.shared.joinpath(key), mounts))
+
+
 def run_item(
     item: SyncItem,
     policy: StagingPolicy,
@@ -242,5 +259,7 @@ def run_item(
         result.raise_for_failures()
         if not result.done:
             return item.model_copy(update={"position": position, "cursor": result.cursor, **totals})
+        if item.direction == "stage_in":
+            _stamp_cache_entry(requests[position], roots, mounts)
         position, cursor = position + 1, None
     return item.model_copy(update={"position": position, "cursor": None, "done": True, **totals})
