@@ -138,6 +138,7 @@ def chromium(executable: str) -> Iterator[ClientConnection]:
             "--no-first-run",
             "--no-default-browser-check",
             "--disable-gpu",
+            "--disable-dev-shm-usage",  # a container's /dev/shm is often tiny
             "--disable-extensions",
             "--disable-background-networking",
             "--disable-component-update",
