@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
+import boto3
 import typer
 
 from runtime.cli.cloud import RegionOption, reported_cloud_errors
@@ -21,7 +22,8 @@ from runtime.report.runset import aggregate
 def _deployed(env: str, execution_ids: list[str], region: str | None) -> list[ExecutionReport]:
     clients = AwsClients.create(region)
     environment = locate_environment(env, clients.cloudformation)
-    reading = ReportClients(clients.stepfunctions, clients.batch, clients.lambda_)
+    ecs = boto3.session.Session(region_name=clients.batch.meta.region_name).client("ecs")
+    reading = ReportClients(clients.stepfunctions, clients.batch, clients.lambda_, ecs)
     return [deployed_report(environment, each, reading) for each in execution_ids]
 
 

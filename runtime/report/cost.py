@@ -20,7 +20,9 @@ def hourly_on_demand(job: JobFacts) -> tuple[float, str]:
     """What one hour of the job costs on demand, and how that was found."""
     listed = prices.INSTANCE_PRICES.get(job.instance_type or "")
     if listed is not None:
-        return listed.usd_per_hour, f"{job.instance_type} at its on-demand price"
+        return listed.usd_per_hour, (
+            f"{job.instance_type} at its on-demand price (all of it: a job sharing it pays less)"
+        )
     vcpus = float(job.vcpus or 1)
     memory_gib = (job.memory_mib or 2048) / 1024
     asked = f"{vcpus:g} vCPU, {memory_gib:g} GiB" + (f", {job.gpu} GPU" if job.gpu else "")

@@ -65,6 +65,8 @@ class ReportClients:
     stepfunctions: SFNClient
     batch: BatchClient
     lambda_: LambdaClient
+    # For the instance type a job ran on (DescribeContainerInstances); None: not asked.
+    ecs: Any = None
 
 
 def _history(stepfunctions: SFNClient, execution_arn: str) -> list[Event]:
@@ -285,21 +287,28 @@ def _resources(job: Mapping[str, Any]) -> tuple[float | None, int | None, int]:
     )
 
 
-def queue_capacity(batch: BatchClient, queue: str) -> Capacity:
-    """Spot, on-demand or either, from the queue's compute environments (on-demand if unknown:
-    the higher price)."""
+def queue_environments(batch: BatchClient, queue: str) -> list[Mapping[str, Any]]:
+    """The compute environments behind ``queue``; none when Batch will not say."""
     try:
         queues = batch.describe_job_queues(jobQueues=[queue])["jobQueues"]
         order = [
             e["computeEnvironment"] for q in queues for e in q.get("computeEnvironmentOrder", [])
         ]
-        environments = (
-            batch.describe_compute_environments(computeEnvironments=order)["computeEnvironments"]
-            if order
-            else []
-        )
+        if not order:
+            return []
+        described = batch.describe_compute_environments(computeEnvironments=order)
     except (ClientError, BotoCoreError):
-        return "on-demand"
+        return []
+    return [dict(environment) for environment in described["computeEnvironments"]]
+
+
+def queue_capacity(batch: BatchClient, queue: str) -> Capacity:
+    return capacity_of(queue_environments(batch, queue))
+
+
+def capacity_of(environments: Sequence[Mapping[str, Any]]) -> Capacity:
+    """Spot, on-demand or either, from the queue's compute environments (on-demand if unknown:
+    the higher price)."""
     types = {
         str(resources["type"])
         for e in environments
@@ -310,6 +319,31 @@ def queue_capacity(batch: BatchClient, queue: str) -> Capacity:
     if types <= _SPOT_TYPES:
         return "spot"
     return "spot or on-demand" if types & _SPOT_TYPES else "on-demand"
+
+
+def instance_type(
+    ecs: Any, environments: Sequence[Mapping[str, Any]], job: Mapping[str, Any]
+) -> str | None:
+    """The instance type the job's last attempt ran on, where ECS still knows its container
+    instance (Batch's own description names the container instance, not its type); None once
+    the instance is gone, or without ECS's leave to ask."""
+    attempts = job.get("attempts") or []
+    arn = (attempts[-1].get("container") or {}).get("containerInstanceArn") if attempts else None
+    if ecs is None or not isinstance(arn, str) or not arn.startswith("arn:"):
+        return None
+    for environment in environments:
+        cluster = environment.get("ecsClusterArn")
+        if not cluster:
+            continue
+        try:
+            described = ecs.describe_container_instances(cluster=cluster, containerInstances=[arn])
+        except (ClientError, BotoCoreError):
+            continue
+        for instance in described.get("containerInstances", []):
+            for attribute in instance.get("attributes", []):
+                if attribute.get("name") == "ecs.instance-type" and attribute.get("value"):
+                    return str(attribute["value"])
+    return None
 
 
 def job_facts(job: Mapping[str, Any], capacity: Capacity) -> JobFacts:
@@ -421,7 +455,10 @@ def deployed_report(
         described_jobs = clients.batch.describe_jobs(jobs=[job_id]).get("jobs", [])
         if described_jobs:
             raw = described_jobs[0]
-            job = job_facts(raw, queue_capacity(clients.batch, str(raw.get("jobQueue", ""))))
+            environments = queue_environments(clients.batch, str(raw.get("jobQueue", "")))
+            job = job_facts(raw, capacity_of(environments)).model_copy(
+                update={"instance_type": instance_type(clients.ecs, environments, raw)}
+            )
     run_span = next((s for s in steps if s.kind == "run"), None)
     if job is not None and run_span is not None:
         # The job's own times say more than the state that waited for it.

@@ -3,6 +3,7 @@ made from what AWS recorded (the history, DescribeJobs, the functions' settings)
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import datetime
 
@@ -152,6 +153,44 @@ def test_a_spot_reclamation_is_an_attempt_on_the_timeline(
     page = render_execution(report)
     assert "Spot reclaimed" in page
     assert page.count('class="bar step') == len(report.steps)
+
+
+def test_the_instance_type_comes_from_ecs_while_it_knows_the_instance(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batch names the attempt's container instance; ECS, asked about it, names its type."""
+    ec2 = boto3.client("ec2", region_name=REGION)
+    ecs = boto3.client("ecs", region_name=REGION)
+    (environment_described,) = harness.batch.describe_compute_environments()["computeEnvironments"]
+    cluster = environment_described["ecsClusterArn"]
+    (instance,) = ec2.run_instances(
+        ImageId="ami-12c6146b", InstanceType="c6i.large", MinCount=1, MaxCount=1
+    )["Instances"]
+    container_instance = ecs.register_container_instance(
+        cluster=cluster,
+        instanceIdentityDocument=json.dumps({"instanceId": instance["InstanceId"]}),
+    )["containerInstance"]["containerInstanceArn"]
+    run_job: Callable[[Job], None] = harness._run_job
+
+    def on_that_instance(job: Job) -> None:
+        run_job(job)
+        job.attempts[-1]["container"]["containerInstanceArn"] = container_instance
+
+    monkeypatch.setattr(harness, "_run_job", on_that_instance)
+    harness.put_object(INPUT, b"one\n")
+    assert harness.wait(harness.start(spec("rep-type", COUNT_WORDS)))["status"] == "SUCCEEDED"
+
+    plain = clients(harness)
+    with_ecs = ReportClients(plain.stepfunctions, plain.batch, plain.lambda_, ecs=ecs)
+    report = deployed_report(environment(harness), "rep-type", with_ecs)
+    assert report.job is not None
+    assert report.job.instance_type == "c6i.large"
+    (compute,) = [line for line in report.cost.lines if line.item.startswith("compute")]
+    assert compute.unit_usd == prices.INSTANCE_PRICES["c6i.large"].usd_per_hour
+    # Without ECS's answer, the resources asked for.
+    without = deployed_report(environment(harness), "rep-type", plain)
+    assert without.job is not None
+    assert without.job.instance_type is None
 
 
 def test_an_unknown_execution_is_one_error(harness: Harness) -> None:
