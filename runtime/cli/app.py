@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 
 from runtime.cli import cloud as cloud_commands
+from runtime.cli import operations
 from runtime.cli.errors import EXIT_INVALID, reported_errors
 from runtime.cli.plan_summary import render_plan
 from runtime.cli.progress import staging_progress
@@ -137,6 +138,8 @@ app.command()(cloud_commands.status)
 app.command()(cloud_commands.logs)
 app.command()(cloud_commands.cancel)
 app.command("list")(cloud_commands.list_executions)
+app.command()(operations.retry)
+app.add_typer(operations.cache_app)
 
 # What an execution did, where its time went and what it cost (runtime/report).
 app.command("report")(report_command)

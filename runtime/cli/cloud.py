@@ -32,6 +32,7 @@ from runtime.cloud.executions import (
     list_executions as list_environment_executions,
 )
 from runtime.cloud.job_logs import job_log_stream, log_lines
+from runtime.cloud.notify import with_recipients
 from runtime.cloud.stack import DeployedEnvironment, deployment_variables, locate_environment
 from runtime.deployment import DeploymentSettings
 from runtime.errors import ConfigError, translate_client_error
@@ -115,13 +116,21 @@ def submit(
     ],
     env: EnvOption = "dev",
     region: RegionOption = None,
+    notify: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--notify",
+            metavar="ADDRESS",
+            help="Tell ADDRESS when the execution ends (added to notify_list; repeatable).",
+        ),
+    ] = None,
 ) -> None:
     """Start SPEC in a deployed environment; print the execution's ARN.
 
     The execution is named after the spec's execution_id: an id already used is refused.
     """
     with reported_cloud_errors():
-        request = load_spec_file(spec)
+        request = with_recipients(load_spec_file(spec), notify or [])
         clients = AwsClients.create(region)
         arn = submit_execution(
             _environment(env, clients), request.model_dump(mode="json"), clients.stepfunctions
@@ -144,6 +153,8 @@ def status(
         ("stopped", _when(result.stopped)),
         ("batch job", result.batch_job_id or "-"),
     ]
+    if result.redrive_count:
+        rows.append(("redriven", f"{result.redrive_count} time(s) (demand retry)"))
     if result.failed_step:
         rows.append(("failed in", result.failed_step))
     if result.error or result.cause:

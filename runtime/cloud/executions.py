@@ -33,6 +33,7 @@ class ExecutionStatus:
     batch_job_id: str | None
     error: str | None
     cause: str | None
+    redrive_count: int = 0  # times `demand retry` (RedriveExecution) resumed it
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,7 @@ def execution_status(
         batch_job_id=batch_job_id(events),
         error=described.get("error"),
         cause=described.get("cause"),
+        redrive_count=int(described.get("redriveCount", 0)),
     )
 
 

@@ -41,6 +41,7 @@ class DeployedEnvironment:
     job_queue: str
     job_log_group: str
     prepare_function: str | None = None
+    cache_prune_function: str | None = None  # `demand cache --env`; older stacks have none
 
     @property
     def state_machine_name(self) -> str:
@@ -88,6 +89,7 @@ def locate_environment(name: str, cloudformation: CloudFormationClient) -> Deplo
         job_queue=outputs[contract.OUTPUT_JOB_QUEUE_NAME],
         job_log_group=outputs[contract.OUTPUT_JOB_LOG_GROUP_NAME],
         prepare_function=outputs.get(contract.OUTPUT_PREPARE_FUNCTION_NAME),
+        cache_prune_function=outputs.get(contract.OUTPUT_CACHE_PRUNE_FUNCTION_NAME),
     )
 
 
