@@ -188,9 +188,12 @@ def last_used(entry: Path) -> float:
 
 
 def _walk_size(root: Path) -> int:
+    """Bytes of the entry's files, but for its lock files (which stay) and its stamp."""
     total = 0
     for directory, _, files in os.walk(root):
         for name in files:
+            if directory == str(root) and (name == LAST_USED or name.endswith(LOCK_SUFFIX)):
+                continue
             with contextlib.suppress(OSError):
                 total += os.lstat(os.path.join(directory, name)).st_size
     return total

@@ -50,6 +50,8 @@ def _entry(root: Path, source: str, *, days_unused: float, size: int = 2048) -> 
 def test_list_and_prune_a_local_root(tmp_path: Path) -> None:
     old = _entry(tmp_path, "s3://b/old/", days_unused=40)
     _entry(tmp_path, "s3://b/new/", days_unused=2)
+    # A stager's lock file (which says who holds it) and the stamp are not the entry's size.
+    (old / ".old.sync-lock").write_text("host-1 123\n")
     listed = runner.invoke(_app(), ["cache", "list", "--root", str(tmp_path), "--json"])
     assert listed.exit_code == 0, listed.output
     answer = json.loads(listed.stdout)
@@ -66,6 +68,7 @@ def test_list_and_prune_a_local_root(tmp_path: Path) -> None:
     assert pruned.exit_code == 0, pruned.output
     assert "removed 1 of 2 entries, 2.0 KiB; 2.0 KiB left" in pruned.stdout
     assert not (old / "old").exists()
+    assert sorted(p.name for p in old.iterdir()) == [".old.sync-lock"]  # the lock file stays
 
 
 def test_a_root_that_is_not_a_directory_is_one_line(tmp_path: Path) -> None:
