@@ -3,20 +3,30 @@
 from __future__ import annotations
 
 import json
+import re
+import sys
+from contextlib import redirect_stdout
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
+
+# typer carries its own click (typer._click): its usage errors and contexts are these.
+from typer._click import Context
+from typer._click.exceptions import UsageError
+from typer.core import TyperGroup
 
 from runtime.cli import cloud as cloud_commands
 from runtime.cli import operations
-from runtime.cli.errors import EXIT_INVALID, reported_errors
+from runtime.cli.errors import fail, reported_errors
 from runtime.cli.plan_summary import render_plan
 from runtime.cli.progress import staging_progress
 from runtime.cli.report import report as report_command
 from runtime.cli.run_report import render_report
 from runtime.cli.sync import SyncCommand, sync_command
+from runtime.cli.terminal import output_console
+from runtime.exit_codes import EXIT_REQUEST
 from runtime.local.jobs import RunnerName, launcher_named
 from runtime.local.root import LocalRoot, default_root
 from runtime.local.runner import LocalRun
@@ -24,13 +34,73 @@ from runtime.plan.builder import build_plan
 from runtime.plan.configuration import load_configuration
 from runtime.spec import load_spec_file, spec_json_schema
 
+# What an EFS file system id looks like (fs- and 8 or 17 hex digits; a little room either way).
+FILE_SYSTEM_ID = re.compile(r"fs-[0-9a-f]{8,40}")
+
+
+class DemandGroup(TyperGroup):
+    """Usage errors (an unknown flag, a missing argument) exit 125 like every refused request:
+    click's 2 would be taken for a job's own exit code (docs/cli.md)."""
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: Context | None = None,
+        **extra: Any,
+    ) -> Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except UsageError as exc:
+            exc.exit_code = EXIT_REQUEST
+            raise
+
+    def invoke(self, ctx: Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except UsageError as exc:
+            exc.exit_code = EXIT_REQUEST
+            raise
+
+
+def _version(value: bool) -> None:
+    if value:
+        try:
+            number = version("demand-executions")
+        except PackageNotFoundError:  # pragma: no cover - run from a tree that is not installed
+            number = "unknown"
+        typer.echo(f"demand {number}")
+        raise typer.Exit()
+
+
 app = typer.Typer(
     name="demand",
+    cls=DemandGroup,
     help="Plan and run demand executions: a container command with its data staged in and out.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    # Help as click writes it: plain text that shows every default, no metavar on flags, and
+    # reads the same through a pipe (rich's panels hide "[default: ...]" as markup).
+    rich_markup_mode=None,
 )
+
+
+@app.callback()
+def _main(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Plan and run demand executions: a container command with its data staged in and out.
+
+    Exit codes (docs/cli.md): 0 success; the job's own code when the job failed; 125 the request
+    was refused or could not be carried out; 126 staging failed; 127 the job could not start.
+    """
+
 
 SpecArgument = Annotated[
     Path, typer.Argument(help="The request: a DemandExecution spec, JSON or YAML.", metavar="SPEC")
@@ -39,7 +109,7 @@ SpecArgument = Annotated[
 
 ConfigOption = Annotated[
     Path | None,
-    typer.Option("--config", help="Volumes and context settings, JSON or YAML."),
+    typer.Option("--config", metavar="FILE", help="Volumes and context settings, JSON or YAML."),
 ]
 
 
@@ -48,7 +118,8 @@ def plan(
     spec: SpecArgument,
     json_output: Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")] = False,
     file_system: Annotated[
-        str | None, typer.Option("--file-system", help="EFS file system id to plan for.")
+        str | None,
+        typer.Option("--file-system", metavar="ID", help="EFS file system id to plan for."),
     ] = None,
     config: ConfigOption = None,
     env: Annotated[
@@ -56,21 +127,36 @@ def plan(
         typer.Option(
             "--env",
             "-e",
-            help="Plan as deployed environment ENV does (its stack is demand-ENV): its queues "
-            "and their limits, buckets and names. No --config or --file-system with it.",
+            metavar="NAME",
+            help="Plan as deployed environment NAME does (its stack is demand-NAME): its "
+            "queues and their limits, buckets and names. No --config or --file-system with it.",
         ),
     ] = None,
+    profile: cloud_commands.ProfileOption = None,
     region: cloud_commands.RegionOption = None,
+    endpoint_url: cloud_commands.EndpointOption = None,
 ) -> None:
     """Validate SPEC and print the ExecutionPlan it becomes; nothing is run."""
     if env is not None and (config is not None or file_system is not None):
-        _refuse("--env plans with the environment's own settings: drop --config and --file-system")
-    if env is None and region is not None:
-        _refuse("--region is where the environment of --env is deployed: pass --env too")
-    with cloud_commands.reported_cloud_errors():
+        fail(
+            "request",
+            ["--env plans with the environment's own settings: drop --config and --file-system"],
+        )
+    if env is None and (profile or region or endpoint_url) is not None:
+        problem = "--profile, --region and --endpoint-url find --env's environment: pass --env too"
+        fail("request", [problem])
+    if file_system is not None and not FILE_SYSTEM_ID.fullmatch(file_system):
+        fail(
+            "request",
+            [f"--file-system: {file_system!r} is not an EFS file system id (fs-0123456789abcdef0)"],
+        )
+    with (
+        cloud_commands.aws_settings(profile, region, endpoint_url),
+        reported_errors(json_output=json_output),
+    ):
         request = load_spec_file(spec)
         configuration = (
-            cloud_commands.deployed_planning(env, region)
+            cloud_commands.deployed_planning(env)
             if env is not None
             else load_configuration(config, file_system_id=file_system)
         )
@@ -78,12 +164,7 @@ def plan(
     if json_output:
         typer.echo(execution_plan.model_dump_json(indent=2))
     else:
-        render_plan(execution_plan, Console())
-
-
-def _refuse(message: str) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(EXIT_INVALID)
+        render_plan(execution_plan, output_console())
 
 
 @app.command()
@@ -91,22 +172,41 @@ def run(
     spec: SpecArgument,
     root: Annotated[
         Path | None,
-        typer.Option(help="Directory standing in for EFS [default: ~/.cache/demand]."),
+        typer.Option(
+            metavar="DIR",
+            help="Directory standing in for EFS.",
+            show_default="~/.cache/demand",
+        ),
     ] = None,
     runner: Annotated[
-        RunnerName, typer.Option(help="Run the job as a local process or in a Docker container.")
+        RunnerName,
+        typer.Option(help="Run the job as a local process or in a Docker container."),
     ] = "process",
     keep: Annotated[
         bool, typer.Option("--keep", help="Keep the working dir afterwards, for debugging.")
     ] = False,
     config: ConfigOption = None,
     json_output: Annotated[
-        bool, typer.Option("--json", help="Print the final report as JSON on stdout.")
+        bool,
+        typer.Option(
+            "--json",
+            help="Print the final report as JSON on stdout; the job's output goes to stderr.",
+        ),
     ] = False,
+    profile: cloud_commands.ProfileOption = None,
+    region: cloud_commands.RegionOption = None,
+    endpoint_url: cloud_commands.EndpointOption = None,
 ) -> None:
-    """Run SPEC here: prepare, stage in, run the job, stage out, clean up."""
-    console = Console(stderr=True)
-    with reported_errors():
+    """Run SPEC here: prepare, stage in, run the job, stage out, clean up.
+
+    Exits with the job's own code when the job fails; 125, 126 or 127 when the request was
+    refused, staging failed, or the job could not start (docs/cli.md).
+    """
+    console = output_console(stderr=True)
+    with (
+        cloud_commands.aws_settings(profile, region, endpoint_url),
+        reported_errors(json_output=json_output),
+    ):
         execution = LocalRun(
             spec=load_spec_file(spec),
             root=LocalRoot((root or default_root()).expanduser().resolve()),
@@ -115,7 +215,12 @@ def run(
             keep=keep,
             progress=staging_progress(console),
         )
-        report = execution.execute()
+        if json_output:
+            # stdout holds the report alone: the job's output goes to stderr (and its log).
+            with redirect_stdout(sys.stderr):
+                report = execution.execute()
+        else:
+            report = execution.execute()
     if json_output:
         typer.echo(report.model_dump_json(indent=2))
     else:

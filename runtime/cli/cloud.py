@@ -6,24 +6,35 @@ Plain functions with typer annotations; the CLI registers them on its app:
     app.command()(commands.submit)
     app.command("list")(commands.list_executions)
 
-Every failure is one ``error:`` line on stderr and a non-zero exit code, never a traceback.
+Every command that talks to AWS takes ``--profile``, ``--region`` and ``--endpoint-url``: for
+the command's duration they are the standard variables (``AWS_PROFILE``, ``AWS_REGION``,
+``AWS_ENDPOINT_URL``), so one resolution order (:mod:`runtime.aws_config`) serves boto3, the
+sync engine and the CRT's credentials alike. Every failure is one ``error:`` line on stderr and
+an exit code of docs/cli.md's table, never a traceback; ``--json`` output is documented there.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import sys
+import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 import typer
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 
-from runtime.cli.errors import EXIT_FAILED, reported_errors
+from runtime import aws_config
+from runtime.cli.errors import fail, reported_errors
 from runtime.cloud.clients import AwsClients
+from runtime.cloud.errors import JobNotFoundError
 from runtime.cloud.executions import (
+    ExecutionStatus,
     cancel_execution,
     execution_status,
     submit_execution,
@@ -31,13 +42,18 @@ from runtime.cloud.executions import (
 from runtime.cloud.executions import (
     list_executions as list_environment_executions,
 )
-from runtime.cloud.job_logs import job_log_stream, log_lines
+from runtime.cloud.job_logs import JobLogStream, follow_log_lines, job_log_stream, log_lines
 from runtime.cloud.notify import with_recipients
 from runtime.cloud.stack import DeployedEnvironment, deployment_variables, locate_environment
 from runtime.deployment import DeploymentSettings
-from runtime.errors import ConfigError, translate_client_error
+from runtime.errors import ConfigError
+from runtime.plan.builder import build_plan
 from runtime.plan.configuration import PlanningConfiguration
 from runtime.spec import load_spec_file
+
+# How often --wait and --follow ask AWS, by default: well within the APIs' rate limits.
+POLL_SECONDS = 5.0
+FINISHED_JOB_STATES = frozenset({"SUCCEEDED", "FAILED"})
 
 
 class ExecutionState(StrEnum):
@@ -54,12 +70,44 @@ EnvOption = Annotated[
         "--env",
         "-e",
         envvar="DEMAND_ENV",
-        help="The deployed environment (its stack is demand-ENV).",
+        metavar="NAME",
+        help="The deployed environment (its stack is demand-NAME).",
+    ),
+]
+ProfileOption = Annotated[
+    str | None,
+    typer.Option(
+        "--profile",
+        metavar="NAME",
+        help="AWS profile to use [default: AWS_PROFILE, else 'default'].",
+        show_default=False,
     ),
 ]
 RegionOption = Annotated[
     str | None,
-    typer.Option("--region", help="AWS region of the environment (default: AWS_REGION)."),
+    typer.Option(
+        "--region",
+        metavar="REGION",
+        help="AWS region [default: AWS_REGION, else AWS_DEFAULT_REGION, else the profile's].",
+        show_default=False,
+    ),
+]
+EndpointOption = Annotated[
+    str | None,
+    typer.Option(
+        "--endpoint-url",
+        metavar="URL",
+        help="Send AWS requests to this endpoint (moto, an S3-compatible server) "
+        "[default: AWS_ENDPOINT_URL].",
+        show_default=False,
+    ),
+]
+JsonOption = Annotated[
+    bool, typer.Option("--json", help="Print JSON on stdout (keys: docs/cli.md).")
+]
+PollOption = Annotated[
+    float,
+    typer.Option("--poll", metavar="SECONDS", min=0, help="How often to ask AWS while waiting."),
 ]
 ExecutionIdArgument = Annotated[
     str, typer.Argument(metavar="ID", help="The execution id (the spec's execution_id).")
@@ -67,34 +115,55 @@ ExecutionIdArgument = Annotated[
 
 
 @contextmanager
-def reported_cloud_errors() -> Iterator[None]:
-    """The project's errors as every command reports them, and AWS's as one line too."""
-    with reported_errors():
-        try:
-            yield
-        except NoCredentialsError:
-            _fail("no AWS credentials found: configure a profile (AWS_PROFILE) or credentials")
-        except NoRegionError:
-            _fail("no AWS region: pass --region or set AWS_REGION")
-        except ClientError as exc:
-            _fail(str(translate_client_error(exc, f"AWS refused {exc.operation_name}")))
-        except BotoCoreError as exc:
-            _fail(f"AWS request failed: {exc}")
+def aws_settings(
+    profile: str | None, region: str | None, endpoint_url: str | None
+) -> Iterator[None]:
+    """``--profile``, ``--region`` and ``--endpoint-url`` as the variables they stand for, for
+    the duration of one command: a flag comes before any variable or profile setting."""
+    if endpoint_url is not None and urlsplit(endpoint_url).scheme not in ("http", "https"):
+        fail("request", [f"--endpoint-url: {endpoint_url!r} is not an http:// or https:// URL"])
+    overrides: dict[str, str | None] = {}
+    if profile is not None:
+        overrides |= {"AWS_PROFILE": profile, "AWS_DEFAULT_PROFILE": None}
+    if region is not None:
+        overrides["AWS_REGION"] = region
+    if endpoint_url is not None:
+        overrides["AWS_ENDPOINT_URL"] = endpoint_url
+        # Service-specific endpoints would come first: the flag is for every service.
+        for name in os.environ:
+            if name.startswith("AWS_ENDPOINT_URL_") or name == aws_config.IGNORE_ENDPOINTS_VARIABLE:
+                overrides[name] = None
+    saved = {name: os.environ.get(name) for name in overrides}
+    try:
+        for name, value in overrides.items():
+            _set_variable(name, value)
+        yield
+    finally:
+        for name, value in saved.items():
+            _set_variable(name, value)
 
 
-def _fail(message: str) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(EXIT_FAILED)
+def _set_variable(name: str, value: str | None) -> None:
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
+
+
+def reported_cloud_errors() -> AbstractContextManager[None]:
+    """What the commands of runtime/cli/operations.py and report.py report through: the one
+    reporting of runtime/cli/errors.py."""
+    return reported_errors()
 
 
 def _environment(env: str, clients: AwsClients) -> DeployedEnvironment:
     return locate_environment(env, clients.cloudformation)
 
 
-def deployed_planning(env: str, region: str | None) -> PlanningConfiguration:
+def deployed_planning(env: str, clients: AwsClients | None = None) -> PlanningConfiguration:
     """How environment ``env`` plans an execution: the settings its Prepare function is given,
     read as Prepare reads them (:class:`DeploymentSettings`), so both plan alike."""
-    clients = AwsClients.create(region)
+    clients = clients or AwsClients.create()
     environment = _environment(env, clients)
     variables = deployment_variables(environment, clients.lambda_)
     try:
@@ -109,42 +178,32 @@ def _when(moment: datetime | None) -> str:
     return "-" if moment is None else moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def submit(
-    spec: Annotated[
-        Path,
-        typer.Argument(help="The request: a DemandExecution spec, JSON or YAML.", metavar="SPEC"),
-    ],
-    env: EnvOption = "dev",
-    region: RegionOption = None,
-    notify: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--notify",
-            metavar="ADDRESS",
-            help="Tell ADDRESS when the execution ends (added to notify_list; repeatable).",
-        ),
-    ] = None,
-) -> None:
-    """Start SPEC in a deployed environment; print the execution's ARN.
-
-    The execution is named after the spec's execution_id: an id already used is refused.
-    """
-    with reported_cloud_errors():
-        request = with_recipients(load_spec_file(spec), notify or [])
-        clients = AwsClients.create(region)
-        arn = submit_execution(
-            _environment(env, clients), request.model_dump(mode="json"), clients.stepfunctions
-        )
-    typer.echo(arn)
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.astimezone(UTC).isoformat()
 
 
-def status(
-    execution_id: ExecutionIdArgument, env: EnvOption = "dev", region: RegionOption = None
-) -> None:
-    """Show an execution's state, its current step, and on failure the error and its cause."""
-    with reported_cloud_errors():
-        clients = AwsClients.create(region)
-        result = execution_status(_environment(env, clients), execution_id, clients.stepfunctions)
+def status_document(result: ExecutionStatus) -> dict[str, Any]:
+    """``demand status --json``: the execution and, once it has ended, how (docs/cli.md)."""
+    return {
+        "execution_id": result.execution_id,
+        "execution_arn": result.execution_arn,
+        "state": result.state,
+        "step": result.current_step,
+        "started": _iso(result.started),
+        "stopped": _iso(result.stopped),
+        "batch_job_id": result.batch_job_id,
+        "failed_step": result.failed_step,
+        "error": result.error,
+        "cause": result.cause,
+        "failure": result.failure,
+        "exit_code": result.exit_code,
+    }
+
+
+def _print_status(result: ExecutionStatus, json_output: bool) -> None:
+    if json_output:
+        typer.echo(json.dumps(status_document(result), indent=2))
+        return
     rows = [
         ("execution", result.execution_id),
         ("state", result.state),
@@ -159,34 +218,208 @@ def status(
         rows.append(("failed in", result.failed_step))
     if result.error or result.cause:
         rows.extend([("error", result.error or "-"), ("cause", result.cause or "-")])
+    if result.failure is not None:
+        rows.append(("failure", result.failure))
+    if result.exit_code is not None and result.finished:
+        rows.append(("exit code", str(result.exit_code)))
     for label, value in rows:
         typer.echo(f"{label:<10} {value}")
 
 
+def _wait(
+    environment: DeployedEnvironment, execution_id: str, clients: AwsClients, poll: float
+) -> ExecutionStatus:
+    """Ask until the execution has ended; each new step is one line on stderr."""
+    shown: tuple[str, str | None] | None = None
+    while True:
+        result = execution_status(environment, execution_id, clients.stepfunctions)
+        if result.finished:
+            return result
+        where = (result.state, result.current_step)
+        if where != shown:
+            shown = where
+            typer.echo(
+                f"waiting: {execution_id} {result.state}, step: {result.current_step or '-'}",
+                err=True,
+            )
+        time.sleep(poll)
+
+
+def _exit_with(result: ExecutionStatus) -> None:
+    code = result.exit_code or 0
+    if code:
+        raise typer.Exit(code)
+
+
+def submit(
+    spec: Annotated[
+        Path,
+        typer.Argument(help="The request: a DemandExecution spec, JSON or YAML.", metavar="SPEC"),
+    ],
+    env: EnvOption = "dev",
+    notify: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--notify",
+            metavar="ADDRESS",
+            help="Tell ADDRESS when the execution ends (added to notify_list; repeatable).",
+        ),
+    ] = None,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait", help="Wait until the execution ends; exit with its outcome (docs/cli.md)."
+        ),
+    ] = False,
+    poll: PollOption = POLL_SECONDS,
+    json_output: JsonOption = False,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+    endpoint_url: EndpointOption = None,
+) -> None:
+    """Start SPEC in a deployed environment; print the execution's ARN.
+
+    SPEC is planned first with the environment's own settings, as its Prepare step plans it: a
+    request it would refuse (file:// locations, a bucket it may not use, more than its queues
+    hold) is refused here, and its execution id stays unused. An id already used is refused.
+    """
+    with aws_settings(profile, region, endpoint_url), reported_errors(json_output=json_output):
+        request = with_recipients(load_spec_file(spec), notify or [])
+        clients = AwsClients.create()
+        environment = _environment(env, clients)
+        planning = deployed_planning(env, clients)
+        build_plan(request, planning.volumes, planning.context)
+        arn = submit_execution(environment, request.model_dump(mode="json"), clients.stepfunctions)
+        if not wait:
+            if json_output:
+                document = {"execution_id": request.execution_id, "execution_arn": arn}
+                typer.echo(json.dumps(document | {"environment": env}, indent=2))
+            else:
+                typer.echo(arn)
+            return
+        if not json_output:
+            typer.echo(arn)
+        result = _wait(environment, request.execution_id, clients, poll)
+    if json_output:
+        typer.echo(json.dumps(status_document(result) | {"environment": env}, indent=2))
+    else:
+        _print_status(result, json_output=False)
+    _exit_with(result)
+
+
+def status(
+    execution_id: ExecutionIdArgument,
+    env: EnvOption = "dev",
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait", help="Wait until the execution ends; exit with its outcome (docs/cli.md)."
+        ),
+    ] = False,
+    poll: PollOption = POLL_SECONDS,
+    json_output: JsonOption = False,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+    endpoint_url: EndpointOption = None,
+) -> None:
+    """Show an execution's state, its current step, and on failure the error and its cause."""
+    with aws_settings(profile, region, endpoint_url), reported_errors(json_output=json_output):
+        clients = AwsClients.create()
+        environment = _environment(env, clients)
+        if wait:
+            result = _wait(environment, execution_id, clients, poll)
+        else:
+            result = execution_status(environment, execution_id, clients.stepfunctions)
+    _print_status(result, json_output)
+    if wait:
+        _exit_with(result)
+
+
 def logs(
-    execution_id: ExecutionIdArgument, env: EnvOption = "dev", region: RegionOption = None
+    execution_id: ExecutionIdArgument,
+    env: EnvOption = "dev",
+    follow: Annotated[
+        bool,
+        typer.Option(
+            "--follow", "-f", help="Print new lines as they arrive, until the job has ended."
+        ),
+    ] = False,
+    poll: PollOption = POLL_SECONDS,
+    json_output: Annotated[
+        bool,
+        typer.Option("--json", help="One JSON object per line: timestamp and message."),
+    ] = False,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+    endpoint_url: EndpointOption = None,
 ) -> None:
     """Print the output of an execution's Batch job (its CloudWatch Logs stream)."""
-    with reported_cloud_errors():
-        clients = AwsClients.create(region)
+    with aws_settings(profile, region, endpoint_url), reported_errors(json_output=json_output):
+        clients = AwsClients.create()
         environment = _environment(env, clients)
+        stream = _log_stream(environment, execution_id, clients, follow=follow, poll=poll)
+        if stream is None:
+            return
+        if follow:
+
+            def job_ended() -> bool:
+                job = job_log_stream(environment, stream.job_id, clients.batch)
+                return job.job_status in FINISHED_JOB_STATES
+
+            lines = follow_log_lines(
+                stream, clients.logs, job_ended=job_ended, wait=lambda: time.sleep(poll)
+            )
+        else:
+            lines = log_lines(stream, clients.logs)
+        for line in lines:
+            if json_output:
+                moment = datetime.fromtimestamp(line.timestamp_ms / 1000, UTC)
+                typer.echo(json.dumps({"timestamp": moment.isoformat(), "message": line.message}))
+            else:
+                typer.echo(line.message)
+            sys.stdout.flush()
+
+
+def _log_stream(
+    environment: DeployedEnvironment,
+    execution_id: str,
+    clients: AwsClients,
+    *,
+    follow: bool,
+    poll: float,
+) -> JobLogStream | None:
+    """The job's log stream; with ``follow``, waited for until the job has one (None: the
+    execution ended without one)."""
+    while True:
         result = execution_status(environment, execution_id, clients.stepfunctions)
         if result.batch_job_id is None:
-            _fail(
-                f"execution {execution_id!r} has not submitted its Batch job "
-                f"({result.state}, step: {result.current_step or '-'})"
-            )
-        stream = job_log_stream(environment, result.batch_job_id, clients.batch)
-        for line in log_lines(stream, clients.logs):
-            typer.echo(line.message)
+            if not follow:
+                raise JobNotFoundError(
+                    f"execution {execution_id!r} has not submitted its Batch job "
+                    f"({result.state}, step: {result.current_step or '-'})"
+                )
+            if result.finished:
+                typer.echo(f"execution {execution_id!r} ended without a Batch job", err=True)
+                return None
+        else:
+            try:
+                return job_log_stream(environment, result.batch_job_id, clients.batch)
+            except JobNotFoundError:
+                if not follow or result.finished:
+                    raise
+        time.sleep(poll)
 
 
 def cancel(
-    execution_id: ExecutionIdArgument, env: EnvOption = "dev", region: RegionOption = None
+    execution_id: ExecutionIdArgument,
+    env: EnvOption = "dev",
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+    endpoint_url: EndpointOption = None,
 ) -> None:
     """Stop a running execution and terminate its Batch job."""
-    with reported_cloud_errors():
-        clients = AwsClients.create(region)
+    with aws_settings(profile, region, endpoint_url), reported_errors():
+        clients = AwsClients.create()
         job_id = cancel_execution(
             _environment(env, clients), execution_id, clients.stepfunctions, clients.batch
         )
@@ -197,21 +430,42 @@ def cancel(
 
 def list_executions(
     env: EnvOption = "dev",
-    region: RegionOption = None,
     state: Annotated[
-        ExecutionState | None, typer.Option("--state", help="Only executions in this state.")
+        ExecutionState | None,
+        typer.Option("--state", case_sensitive=False, help="Only executions in this state."),
     ] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, max=1000, help="At most this many.")] = 20,
+    json_output: Annotated[
+        bool,
+        typer.Option("--json", help="A JSON array of the executions (keys: docs/cli.md)."),
+    ] = False,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+    endpoint_url: EndpointOption = None,
 ) -> None:
     """List an environment's executions, newest first."""
-    with reported_cloud_errors():
-        clients = AwsClients.create(region)
+    with aws_settings(profile, region, endpoint_url), reported_errors(json_output=json_output):
+        clients = AwsClients.create()
+        environment = _environment(env, clients)
         summaries = list_environment_executions(
-            _environment(env, clients),
+            environment,
             clients.stepfunctions,
             state=state.value if state is not None else None,
             limit=limit,
         )
+    if json_output:
+        documents = [
+            {
+                "execution_id": summary.execution_id,
+                "execution_arn": environment.execution_arn(summary.execution_id),
+                "state": summary.state,
+                "started": _iso(summary.started),
+                "stopped": _iso(summary.stopped),
+            }
+            for summary in summaries
+        ]
+        typer.echo(json.dumps(documents, indent=2))
+        return
     if not summaries:
         typer.echo("no executions", err=True)
         return

@@ -1,37 +1,50 @@
-"""The summary ``demand run`` prints when it ends."""
+"""The summary ``demand run`` prints when it ends.
+
+Values are :class:`~rich.text.Text` (an error holding ``[/x]`` is shown as written); through a
+pipe every line is whole and unpadded (:func:`runtime.cli.terminal.emit`).
+"""
 
 from __future__ import annotations
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
+from runtime.cli.terminal import emit
 from runtime.local.runner import RunReport
 from runtime.sync.report import count_of, human_size
 
 
 def render_report(report: RunReport, console: Console) -> None:
     succeeded = report.status == "SUCCEEDED"
-    style = "bold green" if succeeded else "bold red"
     table = Table(show_header=False, box=None, pad_edge=False)
-    table.add_row("status", f"[{style}]{report.status}[/]")
-    table.add_row("exit code", str(report.exit_code))
+    table.add_column()
+    table.add_column(overflow="fold")
+    table.add_row("status", Text(report.status, style="bold green" if succeeded else "bold red"))
+    table.add_row("exit code", Text(str(report.exit_code)))
+    if report.failure:
+        table.add_row("failure", Text(report.failure))
     if report.failed_step:
-        table.add_row("failed step", f"{report.failed_step}: {report.error}")
+        table.add_row("failed step", Text(f"{report.failed_step}: {report.error}"))
+    elif report.error:
+        table.add_row("error", Text(report.error))
     table.add_row(
-        "steps", ", ".join(f"{name} {seconds:.2f}s" for name, seconds in report.seconds.items())
+        "steps",
+        Text(", ".join(f"{name} {seconds:.2f}s" for name, seconds in report.seconds.items())),
     )
     for name, stage in (("staged in", report.stage_in), ("staged out", report.stage_out)):
         table.add_row(
             name,
-            f"{human_size(stage.bytes)} in {count_of(stage.transferred, 'file')}, "
-            f"{stage.skipped} already current",
+            Text(
+                f"{human_size(stage.bytes)} in {count_of(stage.transferred, 'file')}, "
+                f"{stage.skipped} already current"
+            ),
         )
-    table.add_row("cache hits", str(report.stage_in.cache_hits))
+    table.add_row("cache hits", Text(str(report.stage_in.cache_hits)))
     if report.sandbox:
-        table.add_row("sandbox", escape(report.sandbox))
+        table.add_row("sandbox", Text(report.sandbox))
     if report.log_file:
-        table.add_row("log", report.log_file)
+        table.add_row("log", Text(report.log_file))
     if report.kept:
-        table.add_row("working dir", f"{report.working_dir} (kept)")
-    console.print(table)
+        table.add_row("working dir", Text(f"{report.working_dir} (kept)"))
+    emit(console, table)

@@ -19,6 +19,7 @@ from rich.console import Console
 from typer._click.core import Context as ClickContext  # typer 0.29 vendors its click
 from typer.core import TyperCommand
 
+from runtime.cli.cloud import EndpointOption, ProfileOption, RegionOption, aws_settings
 from runtime.cli.errors import EXIT_FAILED, EXIT_INVALID
 from runtime.cli.progress import SyncBar
 from runtime.sync.api import sync
@@ -123,8 +124,13 @@ def sync_command(
         bool, typer.Option("--no-progress", help="No progress bar (there is none when piped).")
     ] = False,
     json_output: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+    endpoint_url: EndpointOption = None,
 ) -> None:
     """Copy an object or a prefix / directory between S3 and a file system, verified."""
+    # The AWS flags hold until the command's context closes, as they do for every command.
+    ctx.with_resource(aws_settings(profile, region, endpoint_url))
     console = Console(stderr=True)
     rules = _ordered_rules(ctx, include or [], exclude or [])
     if not quiet:

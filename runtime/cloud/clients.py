@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 import boto3
 
+from runtime import aws_config
+
 if TYPE_CHECKING:
     from mypy_boto3_batch import BatchClient
     from mypy_boto3_cloudformation import CloudFormationClient
@@ -25,12 +27,20 @@ class AwsClients:
 
     @classmethod
     def create(cls, region: str | None = None) -> AwsClients:
-        """Clients for ``region`` (else the configured default), from the usual credentials."""
-        session = boto3.session.Session(region_name=region)
+        """Clients for ``region``, else the region :mod:`runtime.aws_config` resolves (an error
+        when nothing sets one), of the profile and endpoints it resolves, from the usual
+        credentials."""
+        # boto3 finds the profile (AWS_PROFILE) itself; it reads no AWS_REGION, so the region
+        # is given, resolved as everywhere else.
+        session = boto3.session.Session(region_name=region or aws_config.require_region())
         return cls(
-            cloudformation=session.client("cloudformation"),
-            stepfunctions=session.client("stepfunctions"),
-            batch=session.client("batch"),
-            logs=session.client("logs"),
-            lambda_=session.client("lambda"),
+            cloudformation=session.client(
+                "cloudformation", endpoint_url=aws_config.endpoint_url("cloudformation")
+            ),
+            stepfunctions=session.client(
+                "stepfunctions", endpoint_url=aws_config.endpoint_url("sfn")
+            ),
+            batch=session.client("batch", endpoint_url=aws_config.endpoint_url("batch")),
+            logs=session.client("logs", endpoint_url=aws_config.endpoint_url("cloudwatch_logs")),
+            lambda_=session.client("lambda", endpoint_url=aws_config.endpoint_url("lambda")),
         )

@@ -11,14 +11,25 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from runtime.cloud.errors import CloudError, ExecutionExistsError, ExecutionNotFoundError
-from runtime.cloud.history import batch_job_id, current_step, failed_step, newest_events
+from runtime.cloud.history import (
+    batch_job_failure,
+    batch_job_id,
+    current_step,
+    failed_step,
+    job_exit_code,
+    newest_events,
+)
 from runtime.cloud.stack import DeployedEnvironment
+from runtime.exit_codes import EXIT_CODES, EXIT_SUCCEEDED, EXIT_TERMINATED, Failure
 
 if TYPE_CHECKING:
     from mypy_boto3_batch import BatchClient
     from mypy_boto3_stepfunctions import SFNClient
 
 CANCEL_ERROR = "Cancelled"
+# The errors with which Prepare refuses a request (runtime/errors.py): the request's fault.
+REQUEST_ERRORS = frozenset({"SpecError", "PlanError", "ConfigError"})
+FINISHED_STATES = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
 
 
 @dataclass(frozen=True)
@@ -34,6 +45,35 @@ class ExecutionStatus:
     error: str | None
     cause: str | None
     redrive_count: int = 0  # times `demand retry` (RedriveExecution) resumed it
+    # How it ended (docs/cli.md's table): None while it runs.
+    failure: Failure | None = None
+    exit_code: int | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.state in FINISHED_STATES
+
+
+def outcome(
+    state: str, error: str | None, events: list[Mapping[str, Any]]
+) -> tuple[Failure | None, int | None]:
+    """The kind of failure and the exit code of an execution in ``state``; (None, None) while
+    it runs. The job's own exit code when its Batch job failed."""
+    if state == "SUCCEEDED":
+        return None, EXIT_SUCCEEDED
+    if state in ("TIMED_OUT", "ABORTED"):
+        return "interrupted", EXIT_TERMINATED
+    if state != "FAILED":
+        return None, None
+    job = batch_job_failure(events)
+    if job is not None:
+        code = job_exit_code(job)
+        if code is None or code == 0:
+            return "start", EXIT_CODES["start"]
+        return "job", code
+    if error in REQUEST_ERRORS:
+        return "request", EXIT_CODES["request"]
+    return "staging", EXIT_CODES["staging"]
 
 
 @dataclass(frozen=True)
@@ -106,6 +146,7 @@ def execution_status(
     arn = described["executionArn"]
     events = list(newest_events(stepfunctions, arn))
     state = described["status"]
+    failure, exit_code = outcome(state, described.get("error"), events)
     return ExecutionStatus(
         execution_id=execution_id,
         execution_arn=arn,
@@ -118,6 +159,8 @@ def execution_status(
         error=described.get("error"),
         cause=described.get("cause"),
         redrive_count=int(described.get("redriveCount", 0)),
+        failure=failure,
+        exit_code=exit_code,
     )
 
 

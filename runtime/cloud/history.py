@@ -95,3 +95,32 @@ def _job_id(text: object) -> str | None:
         return None
     job_id = document.get("JobId") if isinstance(document, dict) else None
     return job_id if isinstance(job_id, str) and job_id else None
+
+
+def batch_job_failure(newest_first: Iterable[Event]) -> Mapping[str, Any] | None:
+    """The description of the latest Batch job that failed (the cause Step Functions records:
+    the job as DescribeJobs gives it), if the execution ran one that failed."""
+    for event in newest_first:
+        if event.get("type") != "TaskFailed":
+            continue
+        details = event.get("taskFailedEventDetails", {})
+        if details.get("resourceType") != "batch":
+            continue
+        try:
+            document = json.loads(details.get("cause") or "{}")
+        except ValueError:
+            document = {}
+        return document if isinstance(document, dict) else {}
+    return None
+
+
+def job_exit_code(description: Mapping[str, Any]) -> int | None:
+    """The failed job's exit code, from its container or its latest attempt's; None when it
+    never ran (an image that could not be pulled, a job terminated before it started)."""
+    containers = [description.get("Container")] + [
+        attempt.get("Container") for attempt in reversed(description.get("Attempts") or [])
+    ]
+    for container in containers:
+        if isinstance(container, dict) and isinstance(container.get("ExitCode"), int):
+            return int(container["ExitCode"])
+    return None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -68,3 +68,35 @@ def log_lines(stream: JobLogStream, logs: CloudWatchLogsClient) -> Iterator[LogL
         if not token or token == request.get("nextToken"):
             return
         request["nextToken"] = token
+
+
+def follow_log_lines(
+    stream: JobLogStream,
+    logs: CloudWatchLogsClient,
+    *,
+    job_ended: Callable[[], bool],
+    wait: Callable[[], None],
+) -> Iterator[LogLine]:
+    """Every event of the stream, oldest first, then new ones as they arrive: until the job has
+    ended (``job_ended``) and a read after that brought nothing new. ``wait`` sleeps between
+    reads that found nothing."""
+    request: dict[str, Any] = {
+        "logGroupName": stream.log_group,
+        "logStreamName": stream.log_stream,
+        "startFromHead": True,
+    }
+    ended = False
+    while True:
+        page = logs.get_log_events(**request)
+        for event in page["events"]:
+            yield LogLine(timestamp_ms=event.get("timestamp", 0), message=event.get("message", ""))
+        token = page.get("nextForwardToken")
+        if page["events"] or token != request.get("nextToken"):
+            request["nextToken"] = token
+            continue
+        if ended:  # the read after the job ended brought nothing: all is printed
+            return
+        # The last events of a job reach CloudWatch after it ends: one more read after that.
+        ended = job_ended()
+        if not ended:
+            wait()

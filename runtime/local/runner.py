@@ -26,6 +26,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from runtime.errors import DemandError
+from runtime.exit_codes import EXIT_CODES, EXIT_SUCCEEDED, Failure
 from runtime.local.claim import claim_execution
 from runtime.local.jobs import JobLauncher, log_path
 from runtime.local.record import StepTiming, TransferRecord, now, run_record_path, tree_size
@@ -67,7 +68,10 @@ class RunReport(BaseModel):
 
     execution_id: str
     status: Status = "FAILED"
-    exit_code: int = 1
+    # docs/cli.md's table: the job's own code when the job failed ("job"), 125-127 for the
+    # platform's failures, 130 / 143 when a signal stopped the run.
+    exit_code: int = EXIT_CODES["staging"]
+    failure: Failure | None = None
     failed_step: str | None = None
     error: str | None = None
     seconds: dict[str, float] = {}
@@ -91,6 +95,10 @@ class RunReport(BaseModel):
 
 class StepFailedError(DemandError):
     """A step other than the job itself failed; the report says which and why."""
+
+
+class JobNotStartedError(DemandError):
+    """The job's process could not be launched."""
 
 
 ProgressFactory = Callable[[str, Sequence[SyncRequest]], "StagingProgress"]
@@ -145,13 +153,15 @@ class LocalRun:
                 succeeded = self._steps(plan, volumes, mounts, report, stopper.finishing)
             except Interrupted as exc:  # in the instant between two of the steps' handlers
                 report.error, report.exit_code = str(exc), exc.exit_code
+                report.failure = "interrupted"
             finally:
                 claim.release(kept=working.exists() or working.is_symlink())
         report.status = "SUCCEEDED" if succeeded else "FAILED"
         if succeeded:
-            report.exit_code = 0
-        elif report.exit_code == 0:
-            report.exit_code = 1
+            report.exit_code, report.failure = EXIT_SUCCEEDED, None
+        elif report.failure is None:  # a step of the platform, or a cleanup after the job
+            report.failure = "staging"
+            report.exit_code = EXIT_CODES["staging"]
         self._keep_record(report)
         return report
 
@@ -187,9 +197,14 @@ class LocalRun:
             with self._step(report, "stage_in"):
                 self._stage(plan, "stage_in", mounts, report.stage_in, report.transfers)
             with self._step(report, "run"):
-                report.exit_code = self._run_job(plan, mounts, report)
-            if report.exit_code != 0:
-                report.failed_step, report.error = "run", f"exit code {report.exit_code}"
+                try:
+                    code = self._run_job(plan, mounts, report)
+                except OSError as exc:
+                    report.failure, report.exit_code = "start", EXIT_CODES["start"]
+                    raise JobNotStartedError(f"the job could not start: {exc}") from exc
+            if code != 0:
+                report.failed_step, report.error = "run", f"exit code {code}"
+                report.failure, report.exit_code = "job", code
             else:
                 with self._step(report, "stage_out"):
                     self._stage(plan, "stage_out", mounts, report.stage_out, report.transfers)
@@ -199,6 +214,7 @@ class LocalRun:
         except Interrupted as exc:
             report.failed_step = report.failed_step or "interrupted"
             report.error, report.exit_code = str(exc), exc.exit_code
+            report.failure = "interrupted"
         finally:
             finishing()
             # As in the state machine, a failed cleanup fails the execution.

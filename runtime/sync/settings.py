@@ -1,11 +1,13 @@
 """How the sync engine reaches S3: endpoint, region, addressing and transfer tuning.
 
-:meth:`S3Config.from_environment` follows the standard AWS settings — ``AWS_ENDPOINT_URL_S3``
-/ ``AWS_ENDPOINT_URL`` (unless ``AWS_IGNORE_CONFIGURED_ENDPOINT_URLS``), ``AWS_REGION`` /
-``AWS_DEFAULT_REGION``, and ``region`` / ``endpoint_url`` of the profile (``AWS_PROFILE``) in
-``AWS_CONFIG_FILE`` — without importing botocore, whose import alone costs a short sync more
-than its transfers. Credentials come from the CRT's default chain (environment, profile files,
-web identity, ECS and EC2 metadata), which is what Lambda and Batch provide.
+:meth:`S3Config.from_environment` follows the standard AWS settings in the one order every
+``demand`` command uses (:mod:`runtime.aws_config`: ``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL``,
+``AWS_REGION`` / ``AWS_DEFAULT_REGION``, the profile's ``region`` / ``endpoint_url``) — without
+importing botocore, whose import alone costs a short sync more than its transfers. With no
+region anywhere, AWS's S3 is refused rather than guessed; an S3-compatible endpoint (moto,
+MinIO, rclone) gets ``us-east-1``, which they all accept. Credentials come from the CRT's
+default chain (environment, profile files, web identity, ECS and EC2 metadata), which is what
+Lambda and Batch provide.
 
 Tuning, for endpoints and machines that need it: ``DEMAND_SYNC_PART_SIZE``,
 ``DEMAND_SYNC_MULTIPART_THRESHOLD`` and ``DEMAND_SYNC_MEMORY_LIMIT`` (sizes such as ``8MiB``),
@@ -15,15 +17,14 @@ Tuning, for endpoints and machines that need it: ``DEMAND_SYNC_PART_SIZE``,
 
 from __future__ import annotations
 
-import configparser
 import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 
-from runtime.sync.errors import SyncSettingsError
+from runtime import aws_config
+from runtime.sync.errors import SyncLocationError, SyncSettingsError
 
 MiB = 1 << 20
 GiB = 1 << 30
@@ -95,15 +96,13 @@ class S3Config:
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> S3Config:
         env = os.environ if environ is None else environ
-        profile = _profile_settings(env)
-        endpoint: str | None = None
-        if env.get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "").lower() != "true":
-            endpoint = (
-                env.get("AWS_ENDPOINT_URL_S3")
-                or env.get("AWS_ENDPOINT_URL")
-                or profile.get("endpoint_url")
-            ) or None
-        region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or profile.get("region")
+        endpoint = aws_config.endpoint_url("s3", env)
+        region = aws_config.region(env)
+        if region is None and endpoint is None:
+            raise SyncLocationError(
+                "no AWS region for S3: pass --region, set AWS_REGION (or AWS_DEFAULT_REGION), "
+                f"or give profile {aws_config.profile_name(env)!r} a region"
+            )
         tuning = _tuning(env)
         try:
             return cls(endpoint_url=endpoint, region=region or "us-east-1", **tuning)  # type: ignore[arg-type]
@@ -170,23 +169,3 @@ _READERS: dict[str, tuple[Callable[[str], object], str]] = {
     "number": (float, "a number"),
     "style": (_style, "auto, path or virtual"),
 }
-
-
-def _profile_settings(env: Mapping[str, str]) -> dict[str, str]:
-    path = Path(env.get("AWS_CONFIG_FILE") or Path.home() / ".aws" / "config").expanduser()
-    if not path.is_file():
-        return {}
-    parser = configparser.RawConfigParser()
-    try:
-        parser.read(path)
-    except configparser.Error:
-        return {}
-    name = env.get("AWS_PROFILE") or env.get("AWS_DEFAULT_PROFILE") or "default"
-    section = name if name == "default" else f"profile {name}"
-    if not parser.has_section(section):
-        return {}
-    return {
-        key: parser.get(section, key)
-        for key in ("region", "endpoint_url")
-        if parser.has_option(section, key)
-    }

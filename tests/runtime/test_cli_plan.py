@@ -38,11 +38,11 @@ def test_plan_with_file_system_and_config(tmp_path: Path) -> None:
     )
     spec = write_spec(tmp_path, spec_dict())
     result = runner.invoke(
-        app, ["plan", str(spec), "--json", "--file-system", "fs-42", "--config", str(config)]
+        app, ["plan", str(spec), "--json", "--file-system", "fs-42424242", "--config", str(config)]
     )
     assert result.exit_code == 0, result.output
     plan = json.loads(result.stdout)
-    assert plan["working_dir"]["efs_uri"] == "efs://fs-42:/scratch/exec-1"
+    assert plan["working_dir"]["efs_uri"] == "efs://fs-42424242:/scratch/exec-1"
     assert plan["inputs"][0]["container_path"] == "/opt/efs/scratch/exec-1/in.txt"
     scratch, shared = plan["job"]["volumes"]
     # The job's view of scratch is its own directory; the shared cache, through its access point.
@@ -57,10 +57,10 @@ def test_readable_plan(tmp_path: Path) -> None:
     assert "s3://bucket/data/in.txt" in result.stdout
 
 
-def test_bad_spec_gives_one_line_per_problem_and_exit_2(tmp_path: Path) -> None:
+def test_bad_spec_gives_one_line_per_problem_and_exit_125(tmp_path: Path) -> None:
     data = spec_dict(command=["run", "${ghost}"], inputs=["input", "nope"])
     result = runner.invoke(app, ["plan", str(write_spec(tmp_path, data))])
-    assert result.exit_code == 2
+    assert result.exit_code == 125
     assert result.stdout == ""
     assert sorted(result.stderr.splitlines()) == [
         "error: execution_parameters.command[1]: ${ghost} names no parameter",
@@ -73,7 +73,7 @@ def test_bad_config_is_reported_like_a_bad_spec(tmp_path: Path) -> None:
     config.write_text('{"context": {"env_size_limit": 0, "typo": 1}}')
     spec = write_spec(tmp_path, spec_dict())
     result = runner.invoke(app, ["plan", str(spec), "--config", str(config)])
-    assert result.exit_code == 2
+    assert result.exit_code == 125
     assert sorted(result.stderr.splitlines()) == [
         "error: context.env_size_limit: Input should be greater than 0",
         "error: context.typo: unknown field",
@@ -88,7 +88,7 @@ def test_missing_file_is_one_line_no_traceback() -> None:
         text=True,
         check=False,
     )
-    assert result.returncode == 2
+    assert result.returncode == 125
     assert result.stderr == "error: no/such/spec.yaml: cannot read: No such file or directory\n"
 
 
@@ -105,10 +105,12 @@ def test_file_system_option_with_an_empty_volumes_section(tmp_path: Path) -> Non
     config.write_text("volumes:\n")
     spec = write_spec(tmp_path, spec_dict())
     result = runner.invoke(
-        app, ["plan", str(spec), "--json", "--file-system", "fs-9", "--config", str(config)]
+        app, ["plan", str(spec), "--json", "--file-system", "fs-99999999", "--config", str(config)]
     )
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["working_dir"]["efs_uri"] == "efs://fs-9:/scratch/exec-1"
+    assert (
+        json.loads(result.stdout)["working_dir"]["efs_uri"] == "efs://fs-99999999:/scratch/exec-1"
+    )
 
 
 def test_every_command_is_registered() -> None:
@@ -128,7 +130,7 @@ def test_plan_refuses_what_no_instance_of_the_queue_can_hold(tmp_path: Path) -> 
     )
     data = spec_dict() | {"execution_platform": {}, "resource_requirements": {"vcpus": 512}}
     result = runner.invoke(app, ["plan", str(write_spec(tmp_path, data)), "--config", str(config)])
-    assert result.exit_code == 2
+    assert result.exit_code == 125
     assert result.stdout == ""
     assert result.stderr == (
         "error: resource_requirements.vcpus: 512 exceeds the largest instance of queue "
@@ -142,7 +144,7 @@ def test_a_bad_queue_limit_is_a_configuration_error(tmp_path: Path) -> None:
     result = runner.invoke(
         app, ["plan", str(write_spec(tmp_path, spec_dict())), "--config", str(config)]
     )
-    assert result.exit_code == 2
+    assert result.exit_code == 125
     assert sorted(result.stderr.splitlines()) == [
         "error: context.queue_limits.q.disks: unknown field",
         "error: context.queue_limits.q.vcpus: Input should be greater than 0",

@@ -503,7 +503,7 @@ def write(path: Path, content: str | bytes) -> None:
 def test_a_hostile_request_is_refused_before_anything_starts(case: Hostile, tmp_path: Path) -> None:
     code, stdout, stderr = invoke(case, tmp_path)
     assert "Traceback" not in stdout + stderr
-    assert code == 2, stderr
+    assert code == 125, stderr
     assert stdout == ""
     lines = stderr.splitlines()
     files = {"spec": str(tmp_path / f"spec.{case.suffix}"), "config": str(tmp_path / "config.yaml")}

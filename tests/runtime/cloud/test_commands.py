@@ -16,7 +16,7 @@ from runtime.cli import cloud as commands
 from runtime.cloud.clients import AwsClients
 from runtime.cloud.stack import DeployedEnvironment
 from tests.runtime.cloud import histories
-from tests.runtime.cloud.conftest import JOB_LOG_GROUP, with_history
+from tests.runtime.cloud.conftest import DATA_BUCKET, JOB_LOG_GROUP, with_history
 from tests.runtime.specs import spec_dict
 
 runner = CliRunner()
@@ -44,10 +44,19 @@ def _one_error_line(result: Result) -> str:
     return line
 
 
+def deployable(execution_id: str, **parameters: Any) -> dict[str, Any]:
+    """A request dev's Prepare accepts: its data bucket, its default queue."""
+    return spec_dict(
+        params={"input": f"s3://{DATA_BUCKET}/in.txt", "output": "out.txt", "level": 3},
+        output_s3_prefix=f"s3://{DATA_BUCKET}/results/",
+        **parameters,
+    ) | {"execution_id": execution_id, "execution_platform": {}}
+
+
 @pytest.fixture
 def spec_file(tmp_path: Path) -> Path:
     path = tmp_path / "request.yaml"
-    path.write_text(yaml.safe_dump(spec_dict() | {"execution_id": "run-1"}))
+    path.write_text(yaml.safe_dump(deployable("run-1")))
     return path
 
 
@@ -72,7 +81,7 @@ def test_submitting_the_same_id_twice_is_refused(
 ) -> None:
     assert _invoke("submit", str(spec_file)).exit_code == 0
     result = _invoke("submit", str(spec_file))
-    assert result.exit_code == 1
+    assert result.exit_code == 125
     assert _one_error_line(result).startswith("error: execution 'run-1' already exists")
 
 
@@ -80,9 +89,9 @@ def test_an_invalid_spec_is_reported_and_nothing_starts(
     environment: DeployedEnvironment, clients: AwsClients, tmp_path: Path
 ) -> None:
     spec = tmp_path / "bad.yaml"
-    spec.write_text(yaml.safe_dump(spec_dict() | {"execution_image": ""}))
+    spec.write_text(yaml.safe_dump(deployable("run-1") | {"execution_image": ""}))
     result = _invoke("submit", str(spec))
-    assert result.exit_code == 2
+    assert result.exit_code == 125
     assert "execution_image" in result.stderr
     assert "Traceback" not in result.stderr
     listed = clients.stepfunctions.list_executions(stateMachineArn=environment.state_machine_arn)
@@ -93,7 +102,7 @@ def test_an_environment_that_is_not_deployed(
     environment: DeployedEnvironment, spec_file: Path
 ) -> None:
     result = _invoke("submit", str(spec_file), "--env", "prod")
-    assert result.exit_code == 1
+    assert result.exit_code == 125
     assert "environment 'prod' is not deployed in us-west-2" in _one_error_line(result)
 
 
@@ -102,8 +111,11 @@ def test_no_region_is_one_line(spec_file: Path, monkeypatch: pytest.MonkeyPatch)
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
     result = _invoke("status", "run-1")
-    assert result.exit_code == 1
-    assert _one_error_line(result) == "error: no AWS region: pass --region or set AWS_REGION"
+    assert result.exit_code == 125
+    assert _one_error_line(result) == (
+        "error: no AWS region: pass --region, set AWS_REGION (or AWS_DEFAULT_REGION), "
+        "or give profile 'default' a region"
+    )
 
 
 def test_status_of_a_failed_execution(
@@ -135,7 +147,7 @@ def test_status_of_a_failed_execution(
 
 def test_status_of_an_unknown_execution(environment: DeployedEnvironment) -> None:
     result = _invoke("status", "nope")
-    assert result.exit_code == 1
+    assert result.exit_code == 125
     assert _one_error_line(result) == "error: no execution 'nope' in environment 'dev'"
 
 
@@ -190,7 +202,7 @@ def test_logs_before_the_job_is_one_line(
     assert _invoke("submit", str(spec_file)).exit_code == 0
     _record(monkeypatch, clients, with_history(clients, histories.preparing().newest_first()))
     result = _invoke("logs", "run-1")
-    assert result.exit_code == 1
+    assert result.exit_code == 125
     assert _one_error_line(result) == (
         "error: execution 'run-1' has not submitted its Batch job (RUNNING, step: Prepare)"
     )
@@ -208,14 +220,14 @@ def test_cancel(
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == ["stopped execution run-1"]
     again = _invoke("cancel", "run-1")
-    assert again.exit_code == 1
+    assert again.exit_code == 125
     assert "is ABORTED, not running" in _one_error_line(again)
 
 
 def test_list(environment: DeployedEnvironment, spec_file: Path, tmp_path: Path) -> None:
     assert _invoke("submit", str(spec_file)).exit_code == 0
     other = tmp_path / "other.yaml"
-    other.write_text(yaml.safe_dump(spec_dict() | {"execution_id": "run-22"}))
+    other.write_text(yaml.safe_dump(deployable("run-22")))
     assert _invoke("submit", str(other)).exit_code == 0
     result = _invoke("list", "--env", "dev")
     assert result.exit_code == 0, result.output

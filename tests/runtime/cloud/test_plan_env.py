@@ -68,7 +68,7 @@ def test_a_request_too_large_for_the_default_queue_is_refused(
     environment: DeployedEnvironment, tmp_path: Path
 ) -> None:
     result = _plan(str(_spec(tmp_path, "big.yaml", vcpus=129)), "--env", "dev")
-    assert result.exit_code == 2
+    assert result.exit_code == 125
     assert _one_error_line(result) == (
         "error: resource_requirements.vcpus: 129 exceeds the largest instance of queue "
         "demand-dev-default (128 vCPUs)"
@@ -86,7 +86,7 @@ def test_every_refusal_is_a_line_of_its_own(
     spec = tmp_path / "spec.yaml"
     spec.write_text(yaml.safe_dump(data))
     result = _plan(str(spec), "--env", "dev")
-    assert result.exit_code == 2
+    assert result.exit_code == 125
     assert result.stdout == ""
     assert sorted(result.stderr.splitlines()) == [
         "error: execution_parameters.params.input: bucket 'bucket' is not one this environment "
@@ -135,7 +135,7 @@ def test_an_invalid_request_is_refused_before_aws_is_asked(
     spec = tmp_path / "spec.yaml"
     spec.write_text(yaml.safe_dump(spec_dict(command=["run", "${ghost}"])))
     result = _plan(str(spec), "--env", "dev")
-    assert result.exit_code == 2
+    assert result.exit_code == 125
     assert _one_error_line(result) == (
         "error: execution_parameters.command[1]: ${ghost} names no parameter"
     )
@@ -148,7 +148,7 @@ def test_an_environment_that_is_not_deployed_is_one_line(
     clients: AwsClients, tmp_path: Path
 ) -> None:
     result = _plan(str(_spec(tmp_path)), "--env", "staging")
-    assert result.exit_code == 1
+    assert result.exit_code == 125
     assert _one_error_line(result) == (
         "error: environment 'staging' is not deployed in us-west-2 (no stack demand-staging); "
         "deploy it with ./dev cdk deploy -c env=staging, or pick the region with --region"
@@ -159,7 +159,7 @@ def test_the_region_is_where_the_environment_is_looked_for(
     environment: DeployedEnvironment, tmp_path: Path
 ) -> None:
     result = _plan(str(_spec(tmp_path)), "--env", "dev", "--region", "eu-west-1")
-    assert result.exit_code == 1
+    assert result.exit_code == 125
     assert "is not deployed in eu-west-1" in _one_error_line(result)
 
 
@@ -178,7 +178,7 @@ def test_a_stack_without_the_prepare_output_is_one_line(
         },
     )
     result = _plan(str(_spec(tmp_path)), "--env", "old")
-    assert result.exit_code == 1
+    assert result.exit_code == 125
     assert _one_error_line(result) == (
         "error: stack demand-old lacks the output PrepareFunctionName; "
         "redeploy it with this version of the project"
@@ -190,7 +190,7 @@ def test_a_prepare_function_that_is_gone_is_one_line(
 ) -> None:
     clients.lambda_.delete_function(FunctionName=PREPARE_FUNCTION)
     result = _plan(str(_spec(tmp_path)), "--env", "dev")
-    assert result.exit_code == 1
+    assert result.exit_code == 125
     assert _one_error_line(result) == (
         f"error: the Prepare function {PREPARE_FUNCTION} of stack demand-dev does not exist; "
         "redeploy the stack"
@@ -205,7 +205,7 @@ def test_malformed_deployed_settings_name_the_function_and_the_variable(
         FunctionName=PREPARE_FUNCTION, Environment={"Variables": variables}
     )
     result = _plan(str(_spec(tmp_path)), "--env", "dev")
-    assert result.exit_code == 2
+    assert result.exit_code == 125
     assert _one_error_line(result) == (
         f"error: environment 'dev' (function {PREPARE_FUNCTION}): "
         "DEMAND_QUEUE_LIMITS.demand-dev-default: "
@@ -236,7 +236,7 @@ def test_no_right_to_read_the_function_is_one_line(
     )
     monkeypatch.setattr(AwsClients, "create", staticmethod(lambda region=None: denied))
     result = _plan(str(_spec(tmp_path)), "--env", "dev")
-    assert result.exit_code == 1
+    assert result.exit_code == 125
     assert _one_error_line(result) == (
         "error: AWS refused GetFunctionConfiguration: AccessDeniedException: not authorized"
     )
@@ -253,7 +253,7 @@ def test_no_right_to_read_the_function_is_one_line(
 def test_env_takes_no_local_settings(tmp_path: Path, options: list[str]) -> None:
     # Refused before anything is read: no stack, no config file, no AWS.
     result = _plan(str(_spec(tmp_path)), "--env", "dev", *options)
-    assert result.exit_code == 2
+    assert result.exit_code == 125
     assert _one_error_line(result) == (
         "error: --env plans with the environment's own settings: drop --config and --file-system"
     )
@@ -261,9 +261,9 @@ def test_env_takes_no_local_settings(tmp_path: Path, options: list[str]) -> None
 
 def test_region_without_env_is_refused(tmp_path: Path) -> None:
     result = _plan(str(_spec(tmp_path)), "--region", "eu-west-1")
-    assert result.exit_code == 2
+    assert result.exit_code == 125
     assert _one_error_line(result) == (
-        "error: --region is where the environment of --env is deployed: pass --env too"
+        "error: --profile, --region and --endpoint-url find --env's environment: pass --env too"
     )
 
 
@@ -313,7 +313,7 @@ def test_plan_with_the_dev_templates_own_settings(
         Environment={"Variables": _template_variables(synthesis, "dev")},
     )
     big = _plan(str(_spec(tmp_path, "big.yaml", vcpus=200)), "--env", "dev")
-    assert big.exit_code == 2
+    assert big.exit_code == 125
     assert _one_error_line(big) == (
         "error: resource_requirements.vcpus: 200 exceeds the largest instance of queue "
         "demand-dev-default (128 vCPUs)"

@@ -184,7 +184,7 @@ def test_a_second_run_of_a_live_execution_is_refused(sleeper: Sleeper) -> None:
     runner = sleeper.start()
     try:
         concurrent = sleeper.run()
-        assert concurrent.returncode == 1
+        assert concurrent.returncode == 125  # refused: nothing of it started
         assert "is being run now by another demand run" in concurrent.stderr, concurrent.stderr
         assert (sleeper.working / "started").exists()  # the live run's dir is untouched
         assert sleeper.job_processes()

@@ -110,7 +110,7 @@ def test_failing_job_uploads_nothing_and_cleans_up(tmp_path: Path, buckets: Any)
     spec = s3_spec("fails", ["bash", "-c", 'echo partial > "$RESULT"; exit 7'])
     report = run_spec(tmp_path, spec)
     assert report.status == "FAILED"
-    assert report.exit_code == 7
+    assert (report.failure, report.exit_code) == ("job", 7)
     assert report.failed_step == "run"
     assert "stage_out" not in report.seconds
     assert output_keys(buckets) == []
@@ -126,7 +126,7 @@ def test_keep_leaves_the_working_dir_for_debugging(tmp_path: Path, buckets: Any)
     # Running it again refuses to reuse what was kept rather than mixing two runs, and
     # leaves it as it was.
     again = runner.invoke(app, ["run", str(write(tmp_path, spec)), "--root", str(tmp_path)])
-    assert again.exit_code == 2
+    assert again.exit_code == 125  # refused: nothing started
     assert "left from an earlier run" in again.stderr
     assert (tmp_path / "scratch/kept/result.txt").read_text() == "partial\n"
 
@@ -178,7 +178,7 @@ def test_missing_input_fails_in_stage_in_without_running_the_job(
     spec = s3_spec("missing", ["bash", "-c", "touch ran"], data="s3://inputs/absent.txt")
     report = run_spec(tmp_path, spec)
     assert (report.status, report.failed_step) == ("FAILED", "stage_in")
-    assert report.exit_code == 1
+    assert (report.failure, report.exit_code) == ("staging", 126)
     assert "run" not in report.seconds
     assert output_keys(buckets) == []
 
@@ -190,7 +190,7 @@ def test_docker_runner_without_an_engine_says_so(
     result = runner.invoke(
         app, ["run", str(EXAMPLES / "hello.yaml"), "--root", str(tmp_path), "--runner", "docker"]
     )
-    assert result.exit_code == 1
+    assert result.exit_code == 127  # the job could not start
     assert result.stderr == "error: docker is not installed: use --runner process\n"
 
 
