@@ -22,6 +22,7 @@ from runtime.cloud.stack import DeployedEnvironment
 from runtime.plan.builder import shared_cache_key
 from runtime.steps.cache_prune import LAST_USED
 from tests.runtime.cloud.conftest import deploy_stack
+from tests.runtime.cloud.test_commands import deployable
 from tests.runtime.specs import spec_dict
 
 runner = CliRunner()
@@ -157,7 +158,7 @@ def test_a_failing_function_is_one_line(with_cache_function: Any) -> None:
         )
     )
     result = runner.invoke(_app(), ["cache", "list", "--env", "dev"])
-    assert result.exit_code == 1
+    assert result.exit_code == 125
     assert result.stderr.strip() == (
         "error: the cache function failed: CachePruneRefusedError: nothing pruned: x"
     )
@@ -167,14 +168,14 @@ def test_an_environment_without_the_function_says_to_redeploy(
     environment: DeployedEnvironment,
 ) -> None:
     result = runner.invoke(_app(), ["cache", "list", "--env", "dev"])
-    assert result.exit_code == 1
+    assert result.exit_code == 125
     assert "lacks the output CachePruneFunctionName; redeploy it" in result.stderr
 
 
 def test_submit_notify_adds_recipients(
     environment: DeployedEnvironment, clients: AwsClients, tmp_path: Path
 ) -> None:
-    spec = spec_dict() | {"execution_id": "run-1"}
+    spec = deployable("run-1")  # what dev's Prepare accepts: submit plans it first
     spec["execution_metadata"] = {"notify_list": ["team@example.org"]}
     path = tmp_path / "request.yaml"
     path.write_text(yaml.safe_dump(spec))
@@ -194,7 +195,7 @@ def test_submit_refuses_a_bad_notify_address_and_starts_nothing(
     path = tmp_path / "request.yaml"
     path.write_text(yaml.safe_dump(spec_dict() | {"execution_id": "run-1"}))
     result = runner.invoke(_app(), ["submit", str(path), "--notify", "a\tb"])
-    assert result.exit_code == 2
+    assert result.exit_code == 125
     assert result.stderr.startswith("error: --notify: execution_metadata.notify_list[0]")
     listed = clients.stepfunctions.list_executions(stateMachineArn=environment.state_machine_arn)
     assert listed["executions"] == []

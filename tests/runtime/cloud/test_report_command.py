@@ -41,7 +41,7 @@ def test_an_unknown_execution_or_environment_is_one_line(
         (["report", "ghost", "--env", "prod"], "error: "),
     ):
         result = runner.invoke(app, arguments)
-        assert result.exit_code == 1
+        assert result.exit_code == 125
         assert "Traceback" not in result.output
         (line,) = result.stderr.strip().splitlines()
         assert line.startswith(expected)

@@ -224,7 +224,7 @@ def test_demand_retry_refuses_a_running_execution_in_one_line(
         stateMachineArn=environment.state_machine_arn, name="run-1", input="{}"
     )
     result = CliRunner().invoke(_app(), ["retry", "run-1"])
-    assert result.exit_code == 1
+    assert result.exit_code == 125
     assert result.stderr.strip() == "error: cannot retry 'run-1': it is still running"
 
 
