@@ -174,8 +174,8 @@ def run(
         Path | None,
         typer.Option(
             metavar="DIR",
-            help="Directory standing in for EFS.",
-            show_default="~/.cache/demand",
+            help="Directory standing in for EFS [default: ~/.cache/demand].",
+            show_default=False,
         ),
     ] = None,
     runner: Annotated[
