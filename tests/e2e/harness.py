@@ -345,8 +345,9 @@ class Harness:
             )["executionArn"]
         )
 
-    def wait(self, execution_arn: str, timeout: float = 120.0) -> dict[str, Any]:
-        """The execution's description once it has ended."""
+    def wait(self, execution_arn: str, timeout: float = 600.0) -> dict[str, Any]:
+        """The execution's description once it has ended (the timeout guards against a hang only:
+        a loaded two-core CI machine takes minutes for what takes seconds alone)."""
         ends = time.monotonic() + timeout
         while time.monotonic() < ends:
             described = self.stepfunctions.describe_execution(executionArn=execution_arn)

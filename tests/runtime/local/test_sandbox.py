@@ -21,6 +21,7 @@ from runtime.local.root import LocalRoot
 from runtime.local.runner import LocalRun, RunReport
 from runtime.plan.builder import shared_cache_key
 from runtime.spec import parse_spec
+from runtime.steps.cache_prune import LAST_USED
 from tests.runtime.local.specs import script_spec
 
 REPO = Path(__file__).parents[3]
@@ -158,7 +159,8 @@ def test_a_job_cannot_write_its_cached_input(tmp_path: Path) -> None:
     assert "Read-only file system" in log
     cached = tmp_path / "root/shared" / shared_cache_key(f"file://{tmp_path}/data.txt")
     assert (cached / "data.txt").read_text() == "original\n"
-    assert sorted(p.name for p in cached.iterdir()) == ["data.txt"]
+    # the job planted nothing: the entry holds the input and the stager's last-used stamp only
+    assert sorted(p.name for p in cached.iterdir()) == sorted(["data.txt", LAST_USED])
 
 
 def test_the_report_says_which_sandbox_the_job_had(tmp_path: Path) -> None:
