@@ -79,6 +79,10 @@ def read_document(path: Path, error: Callable[[list[str]], DocumentError]) -> ob
     except _RefusedError as refused:
         where = _where(refused.where)
         raise error([f"{path}:{refused.line}: {where}: {refused.message}"]) from None
+    except json.JSONDecodeError as exc:
+        raise error([f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}"]) from None
+    except yaml.MarkedYAMLError as exc:
+        raise error([f"{path}:{_yaml_place(exc)}not valid YAML: {_yaml_cause(exc)}"]) from None
     except (ValueError, yaml.YAMLError) as exc:
         # ValueError: json's own errors, and the integer or date a parser could not convert
         # (e.g. an integer of more than 4300 digits).
@@ -94,6 +98,19 @@ def read_document(path: Path, error: Callable[[list[str]], DocumentError]) -> ob
             problems.append(f"{path}: {more} more duplicate keys")
         raise error(problems)
     return data
+
+
+def _yaml_place(exc: yaml.MarkedYAMLError) -> str:
+    """``line:column: `` of the problem, where PyYAML knows it."""
+    mark = exc.problem_mark or exc.context_mark
+    return "" if mark is None else f"{mark.line + 1}:{mark.column + 1}: "
+
+
+def _yaml_cause(exc: yaml.MarkedYAMLError) -> str:
+    """The problem, and what was being read when it showed (``while parsing a block
+    mapping``), on one line."""
+    problem = (exc.problem or type(exc).__name__).strip()
+    return f"{problem} ({exc.context.strip()})" if exc.context else problem
 
 
 def _kind(path: Path) -> str:

@@ -149,3 +149,21 @@ def test_a_bad_queue_limit_is_a_configuration_error(tmp_path: Path) -> None:
         "error: context.queue_limits.q.disks: unknown field",
         "error: context.queue_limits.q.vcpus: Input should be greater than 0",
     ]
+
+
+def test_a_yaml_error_names_line_column_and_cause(tmp_path: Path) -> None:
+    spec = tmp_path / "broken.yaml"
+    spec.write_text("execution_id: a\nexecution_parameters:\n  command: [a, b\n  params: {}\n")
+    result = runner.invoke(app, ["plan", str(spec)])
+    assert result.exit_code == 125
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"error: {spec}:4:")
+    assert "not valid YAML: expected ',' or ']'" in line
+    assert "(while parsing a flow sequence)" in line
+
+
+def test_a_json_error_names_line_and_column(tmp_path: Path) -> None:
+    spec = tmp_path / "broken.json"
+    spec.write_text('{\n  "execution_id": "a",\n  oops\n}\n')
+    result = runner.invoke(app, ["plan", str(spec)])
+    assert result.stderr.startswith(f"error: {spec}:3:3: not valid JSON: Expecting property name")

@@ -444,7 +444,7 @@ HOSTILE_INPUTS: list[Hostile] = [
         "python-object-tag",
         0,
         with_param("!!python/object/apply:os.system [reboot]\n"),
-        ("{spec}: not valid YAML: could not determine a constructor",),
+        ("{spec}:7:12: not valid YAML: could not determine a constructor",),
     ),
     Hostile(
         "top-level-list",
@@ -462,7 +462,7 @@ HOSTILE_INPUTS: list[Hostile] = [
         "two-documents",
         0,
         BASE + "---\n" + BASE,
-        ("{spec}: not valid YAML: expected a single document in the stream",),
+        ("{spec}:6:1: not valid YAML: but found another document (expected a single document",),
     ),
 ]
 

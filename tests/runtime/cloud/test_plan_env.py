@@ -335,7 +335,7 @@ def test_execution_options_beyond_the_environments_limits_are_refused_as_prepare
     spec = tmp_path / "options.yaml"
     spec.write_text(yaml.safe_dump(data))
     result = _plan(str(spec), "--env", "dev")
-    assert result.exit_code == 2
+    assert result.exit_code == 125
     assert result.stdout == ""
     assert sorted(result.stderr.splitlines()) == [
         "error: execution_options.retry_attempts: 4 exceeds this environment's limit of 3 attempts",
