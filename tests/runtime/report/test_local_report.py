@@ -172,7 +172,7 @@ def test_the_command_writes_the_page_and_prints_the_json(tmp_path: Path) -> None
 
 def test_the_command_refuses_an_unknown_run_in_one_line(tmp_path: Path) -> None:
     result = runner.invoke(app, ["report", "nothing", "--root", str(tmp_path)])
-    assert result.exit_code == 1
+    assert result.exit_code == 125  # docs/cli.md: demand could not do it
     assert result.stderr.count("\n") == 1
     assert result.stderr.startswith("error: no local run of 'nothing'")
     assert "Traceback" not in result.output
