@@ -442,10 +442,25 @@ def _with_relative_files_resolved(data: Mapping[str, Any], base: Path) -> dict[s
     return result
 
 
+def json_kind(value: object) -> str:
+    """What a parsed document's value is, in the words of JSON and YAML (not Python's)."""
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    return type(value).__name__
+
+
 def parse_spec(data: object) -> DemandExecution:
     """Validate a parsed spec; raise :class:`SpecError` listing every problem."""
+    if data is None:
+        raise SpecError(["spec: the document is empty (a request is an object of fields)"])
     if not isinstance(data, Mapping):
-        raise SpecError([f"spec: expected an object at the top level, got {type(data).__name__}"])
+        raise SpecError([f"spec: expected an object at the top level, got {json_kind(data)}"])
     spec = validate_document(DemandExecution, data, SpecError)
     problems = spec_problems(spec)
     if problems:

@@ -102,4 +102,10 @@ def load_configuration(
         volumes = data.get("volumes")
         volumes = volumes if isinstance(volumes, dict) else {}
         data = {**data, "volumes": {**volumes, "file_system_id": file_system_id}}
-    return validate_document(PlanningConfiguration, data, ConfigError)
+    try:
+        return validate_document(PlanningConfiguration, data, ConfigError)
+    except ConfigError as exc:
+        if path is None:
+            raise
+        # the request and the configuration share field names (volumes, ...): say which file
+        raise ConfigError([f"{path}: {problem}" for problem in exc.problems]) from None

@@ -75,8 +75,18 @@ def test_bad_config_is_reported_like_a_bad_spec(tmp_path: Path) -> None:
     result = runner.invoke(app, ["plan", str(spec), "--config", str(config)])
     assert result.exit_code == 125
     assert sorted(result.stderr.splitlines()) == [
-        "error: context.env_size_limit: Input should be greater than 0",
-        "error: context.typo: unknown field",
+        f"error: {config}: context.env_size_limit: Input should be greater than 0",
+        f"error: {config}: context.typo: unknown field",
+    ]
+
+
+def test_an_empty_spec_says_it_is_empty(tmp_path: Path) -> None:
+    spec = tmp_path / "empty.yaml"
+    spec.write_text("# nothing yet\n")
+    result = runner.invoke(app, ["plan", str(spec)])
+    assert result.exit_code == 125
+    assert result.stderr.splitlines() == [
+        "error: spec: the document is empty (a request is an object of fields)"
     ]
 
 
@@ -146,8 +156,8 @@ def test_a_bad_queue_limit_is_a_configuration_error(tmp_path: Path) -> None:
     )
     assert result.exit_code == 125
     assert sorted(result.stderr.splitlines()) == [
-        "error: context.queue_limits.q.disks: unknown field",
-        "error: context.queue_limits.q.vcpus: Input should be greater than 0",
+        f"error: {config}: context.queue_limits.q.disks: unknown field",
+        f"error: {config}: context.queue_limits.q.vcpus: Input should be greater than 0",
     ]
 
 

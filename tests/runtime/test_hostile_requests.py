@@ -450,7 +450,7 @@ HOSTILE_INPUTS: list[Hostile] = [
         "top-level-list",
         0,
         "- " + BASE.replace("\n", "\n  "),
-        ("spec: expected an object at the top level, got list",),
+        ("spec: expected an object at the top level, got a list",),
     ),
     Hostile(
         "nul-in-the-command",

@@ -309,7 +309,7 @@ def test_missing_image_and_parameters() -> None:
 
 
 def test_top_level_must_be_an_object() -> None:
-    assert problems_of(["a"]) == ["spec: expected an object at the top level, got list"]
+    assert problems_of(["a"]) == ["spec: expected an object at the top level, got a list"]
 
 
 def test_yaml_and_json_files(tmp_path: Path) -> None:
