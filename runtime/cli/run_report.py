@@ -47,4 +47,9 @@ def render_report(report: RunReport, console: Console) -> None:
         table.add_row("log", Text(report.log_file))
     if report.kept:
         table.add_row("working dir", Text(f"{report.working_dir} (kept)"))
+    elif not succeeded and report.failed_step in ("run", "stage_out"):
+        # what the job left behind explains most such failures, and it is gone now
+        table.add_row(
+            "hint", Text("the working dir was removed: run again with --keep to look in it")
+        )
     emit(console, table)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path, PurePosixPath
@@ -19,7 +20,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from runtime.errors import SpecError
+from runtime.errors import DemandError, SpecError
 from runtime.plan.builder import shared_cache_key
 from runtime.plan.configuration import PlanningConfiguration
 from runtime.plan.models import ExecutionPlan
@@ -228,6 +229,24 @@ def _stamp_cache_entry(
     touch_last_used(efs_to_local(roots.shared.joinpath(key), mounts))
 
 
+class MissingOutputError(DemandError):
+    """The job succeeded but left nothing where the request said an output would be."""
+
+
+def _check_output_exists(
+    planned: SyncRequest, resolved: SyncRequest, roots: ExecutionRoots
+) -> None:
+    # Said in the request's own terms (the output's path in the working dir), not as the
+    # engine's "source does not exist: efs://…", which names no output a user wrote.
+    source = resolved.source.removeprefix("file://")
+    if "://" in source or os.path.lexists(source):
+        return
+    relative = planned.source.removeprefix(str(roots.working)).strip("/") or planned.source
+    raise MissingOutputError(
+        f"output {relative!r}: the job left nothing at {relative} in its working dir"
+    )
+
+
 def run_item(
     item: SyncItem,
     policy: StagingPolicy,
@@ -251,6 +270,8 @@ def run_item(
     position, cursor = item.position, item.cursor
     while position < len(requests):
         request = resolve_request(requests[position], mounts)
+        if item.direction == "stage_out":
+            _check_output_exists(requests[position], request, roots)
         result = syncer(request, deadline=deadline, cursor=cursor)
         totals["transferred"] += result.transferred
         totals["skipped"] += result.skipped

@@ -96,3 +96,26 @@ def test_a_job_that_cannot_start_is_127(tmp_path: Path, monkeypatch: pytest.Monk
 def test_usage_errors_are_125_not_a_jobs_2(arguments: list[str]) -> None:
     result = runner.invoke(app, arguments)
     assert result.exit_code == 125, result.output
+
+
+def test_a_missing_output_is_named_with_the_keep_hint(tmp_path: Path) -> None:
+    spec = script_spec("forgetful", "echo no file written")
+    spec["execution_parameters"] |= {
+        "params": {"counts": "out/counts.txt"},
+        "outputs": ["counts"],
+        "output_s3_prefix": f"file://{tmp_path}/results/",
+    }
+    result = runner.invoke(app, ["run", str(_write(tmp_path, spec)), "--root", str(tmp_path)])
+    assert result.exit_code == 126
+    # the output as the request wrote it, not the engine's efs:// source
+    assert (
+        "stage_out: output 'out/counts.txt': the job left nothing at out/counts.txt in its "
+        "working dir" in result.stderr
+    )
+    assert "efs://" not in result.stderr
+    assert "run again with --keep" in result.stderr
+    kept = runner.invoke(
+        app, ["run", str(_write(tmp_path, spec)), "--root", str(tmp_path / "kept"), "--keep"]
+    )
+    assert kept.exit_code == 126
+    assert "(kept)" in kept.stderr and "--keep" not in kept.stderr

@@ -339,8 +339,8 @@ def test_the_run_report_counts_one_file_in_the_singular() -> None:
         stage_in=StageSummary(transferred=1, bytes=2048),
         stage_out=StageSummary(transferred=2, bytes=10),
     )
-    recorder = Console(record=True, width=80, file=io.StringIO())
-    render_report(report, recorder)
-    text = recorder.export_text()
+    out = io.StringIO()
+    render_report(report, Console(width=80, file=out))
+    text = out.getvalue()
     assert "2.0 KiB in 1 file, 0 already current" in text
     assert "10 B in 2 files," in text
