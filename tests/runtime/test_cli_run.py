@@ -118,4 +118,5 @@ def test_a_missing_output_is_named_with_the_keep_hint(tmp_path: Path) -> None:
         app, ["run", str(_write(tmp_path, spec)), "--root", str(tmp_path / "kept"), "--keep"]
     )
     assert kept.exit_code == 126
-    assert "(kept)" in kept.stderr and "--keep" not in kept.stderr
+    assert "(kept)" in kept.stderr
+    assert "--keep" not in kept.stderr
