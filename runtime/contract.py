@@ -127,6 +127,16 @@ OUTPUT_CACHE_PRUNE_FUNCTION_NAME: Final = "CachePruneFunctionName"
 STATE_CLEANUP_AFTER_FAILURE: Final = "Cleanup after failure"
 STATE_FAIL: Final = "Fail"
 
+# The ends no state can catch: an abort (demand cancel, the console, StopExecution) or the
+# state machine's timeout. An EventBridge rule on them (infra/constructs/stopped_cleanup.py)
+# invokes runtime.handlers.stopped at once, to terminate the execution's Batch job, and again
+# through an SQS queue after STOPPED_CLEANUP_DELAY_SECONDS, to clean up what it left: by then no
+# Lambda step the execution started can still be writing (the longest, Sync, times out after
+# 15 minutes; 900 s is also the longest delivery delay SQS allows). runtime.cloud.retry reads
+# the delay: a redrive must start before the cleanup runs.
+STOPPED_STATUSES: Final = ("ABORTED", "TIMED_OUT")
+STOPPED_CLEANUP_DELAY_SECONDS: Final = 900
+
 # Jobs that cannot start. For each RUNNABLE reason that means "not soon" and that Batch's
 # job-state time-limit actions accept (Batch user guide, "Automatic remediation with
 # jobStateTimeLimitActions"), the field of infra.config.RunnableTimeLimits that says how long a
