@@ -8,17 +8,20 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
 
 from runtime.cli.cloud import (
+    EndpointOption,
     EnvOption,
     ExecutionIdArgument,
+    ProfileOption,
     RegionOption,
+    aws_settings,
     reported_cloud_errors,
 )
-from runtime.cli.errors import EXIT_INVALID
+from runtime.cli.errors import fail
 from runtime.cloud.cache import invoke_cache_function
 from runtime.cloud.clients import AwsClients
 from runtime.cloud.retry import retry_execution
@@ -35,15 +38,19 @@ cache_app = typer.Typer(
 
 
 def retry(
-    execution_id: ExecutionIdArgument, env: EnvOption = "dev", region: RegionOption = None
+    execution_id: ExecutionIdArgument,
+    env: EnvOption = "dev",
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+    endpoint_url: EndpointOption = None,
 ) -> None:
     """Resume an execution that did not succeed, from the step it stopped in.
 
     Step Functions redrive: the steps that succeeded are not run again. Where a redrive cannot
     apply, one line says why.
     """
-    with reported_cloud_errors():
-        clients = AwsClients.create(region)
+    with aws_settings(profile, region, endpoint_url), reported_cloud_errors():
+        clients = AwsClients.create()
         environment = locate_environment(env, clients.cloudformation)
         redriven = retry_execution(environment, execution_id, clients.stepfunctions)
     where = f" from {redriven.resumes_at!r}" if redriven.resumes_at else ""
@@ -66,19 +73,22 @@ CacheEnvOption = Annotated[
 JsonOption = Annotated[bool, typer.Option("--json", help="The answer as JSON.")]
 
 
-def _where(env: str | None, root: Path | None) -> tuple[str | None, Path | None]:
+def _where(
+    env: str | None, root: Path | None, *aws_flags: tuple[str, str | None]
+) -> tuple[str | None, Path | None]:
     if root is not None and env is not None:
-        _refuse("give --env or --root, not both")
+        fail("request", ["give --env or --root, not both"])
     if root is not None:
-        if not root.is_dir():
-            _refuse(f"--root {root}: not a directory")
+        given = [flag for flag, value in aws_flags if value is not None]
+        if given:
+            fail(
+                "request", [f"{flag} is for the AWS account of --env, not --root" for flag in given]
+            )
+        # a root no run has used yet holds an empty cache; a file there is a mistake
+        if root.exists() and not root.is_dir():
+            fail("request", [f"--root {root}: not a directory"])
         return None, root
     return env or "dev", None
-
-
-def _refuse(message: str) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(EXIT_INVALID)
 
 
 def _local_layout(root: Path) -> CacheLayout:
@@ -87,8 +97,8 @@ def _local_layout(root: Path) -> CacheLayout:
     return CacheLayout.of(local.volumes(in_container=False, base=base), local.mounts())
 
 
-def _remote(env: str, region: str | None, event: dict[str, Any]) -> dict[str, Any]:
-    clients = AwsClients.create(region)
+def _remote(env: str, event: dict[str, Any]) -> dict[str, Any]:
+    clients = AwsClients.create()
     environment = locate_environment(env, clients.cloudformation)
     return invoke_cache_function(environment, event, clients.lambda_)
 
@@ -111,13 +121,17 @@ def _age(last_used: str) -> str:
 def cache_list(
     env: CacheEnvOption = None,
     root: RootOption = None,
+    profile: ProfileOption = None,
     region: RegionOption = None,
+    endpoint_url: EndpointOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Every cache entry, least recently used first: size, days unused, source, and whether a
     live execution uses it or a stager holds it now."""
-    env, root = _where(env, root)
-    with reported_cloud_errors():
+    env, root = _where(
+        env, root, ("--profile", profile), ("--region", region), ("--endpoint-url", endpoint_url)
+    )
+    with aws_settings(profile, region, endpoint_url), reported_cloud_errors():
         if root is not None:
             entries = [entry.to_json() for entry in list_cache(_local_layout(root))]
             answer: dict[str, Any] = {
@@ -126,7 +140,7 @@ def cache_list(
                 "bytes": sum(int(str(e["size"])) for e in entries),
             }
         else:
-            answer = _remote(str(env), region, {"action": "list"})
+            answer = _remote(str(env), {"action": "list"})
     if as_json:
         typer.echo(json.dumps(answer, indent=2))
         return
@@ -153,7 +167,9 @@ def cache_list(
 def cache_prune(
     env: CacheEnvOption = None,
     root: RootOption = None,
+    profile: ProfileOption = None,
     region: RegionOption = None,
+    endpoint_url: EndpointOption = None,
     max_unused_days: Annotated[
         int | None,
         typer.Option(
@@ -172,8 +188,10 @@ def cache_prune(
 ) -> None:
     """Remove the entries unused for too long (and beyond a size budget), never one a stager
     holds or a live execution uses."""
-    env, root = _where(env, root)
-    with reported_cloud_errors():
+    env, root = _where(
+        env, root, ("--profile", profile), ("--region", region), ("--endpoint-url", endpoint_url)
+    )
+    with aws_settings(profile, region, endpoint_url), reported_cloud_errors():
         if root is not None:
             settings = PruneSettings.of(
                 30 if max_unused_days is None else max_unused_days, budget_gib
@@ -187,7 +205,7 @@ def cache_prune(
                 event["max_unused_days"] = max_unused_days
             if budget_gib is not None:
                 event["size_budget_gib"] = budget_gib
-            answer = _remote(str(env), region, event)
+            answer = _remote(str(env), event)
     if as_json:
         typer.echo(json.dumps(answer, indent=2))
         return

@@ -8,7 +8,14 @@ from typing import Annotated
 import boto3
 import typer
 
-from runtime.cli.cloud import RegionOption, reported_cloud_errors
+from runtime.cli.cloud import (
+    EndpointOption,
+    ProfileOption,
+    RegionOption,
+    aws_settings,
+    reported_cloud_errors,
+)
+from runtime.cli.errors import fail
 from runtime.cloud.clients import AwsClients
 from runtime.cloud.stack import locate_environment
 from runtime.local.root import default_root
@@ -19,8 +26,8 @@ from runtime.report.model import ExecutionReport, RunSetReport
 from runtime.report.runset import aggregate
 
 
-def _deployed(env: str, execution_ids: list[str], region: str | None) -> list[ExecutionReport]:
-    clients = AwsClients.create(region)
+def _deployed(env: str, execution_ids: list[str]) -> list[ExecutionReport]:
+    clients = AwsClients.create()
     environment = locate_environment(env, clients.cloudformation)
     ecs = boto3.session.Session(region_name=clients.batch.meta.region_name).client("ecs")
     reading = ReportClients(clients.stepfunctions, clients.batch, clients.lambda_, ecs)
@@ -61,7 +68,9 @@ def report(
             "the latest local run of ID.",
         ),
     ] = None,
+    profile: ProfileOption = None,
     region: RegionOption = None,
+    endpoint_url: EndpointOption = None,
     root: Annotated[
         Path | None,
         typer.Option(help="The local runs' directory [default: ~/.cache/demand]."),
@@ -82,15 +91,19 @@ def report(
     Several IDs: one page of them all (counts, cost, the slowest and the failed, the
     distribution of durations).
     """
-    if env is None and region is not None:
-        typer.echo("error: --region is where the environment of --env is deployed", err=True)
-        raise typer.Exit(2)
+    if env is None:
+        for flag, value in (
+            ("--profile", profile),
+            ("--region", region),
+            ("--endpoint-url", endpoint_url),
+        ):
+            if value is not None:
+                fail("request", [f"{flag} is for the AWS account of --env: a local run has none"])
     if env is not None and root is not None:
-        typer.echo("error: --root is for local runs: drop it with --env", err=True)
-        raise typer.Exit(2)
-    with reported_cloud_errors():
+        fail("request", ["--root is for local runs: drop it with --env"])
+    with aws_settings(profile, region, endpoint_url), reported_cloud_errors():
         reports = (
-            _deployed(env, execution_ids, region)
+            _deployed(env, execution_ids)
             if env is not None
             else [
                 report_of_local_run((root or default_root()).expanduser(), each)
@@ -113,7 +126,6 @@ def report(
         try:
             target.write_text(page, encoding="utf-8")
         except OSError as exc:
-            typer.echo(f"error: cannot write {target}: {exc.strerror or exc}", err=True)
-            raise typer.Exit(1) from None
+            fail("request", [f"--html {target}: cannot write it: {exc.strerror or exc}"])
         typer.echo(summary, err=True)
         typer.echo(f"report: {target}", err=True)

@@ -73,12 +73,24 @@ def test_list_and_prune_a_local_root(tmp_path: Path) -> None:
 
 
 def test_a_root_that_is_not_a_directory_is_one_line(tmp_path: Path) -> None:
-    result = runner.invoke(_app(), ["cache", "list", "--root", str(tmp_path / "nope")])
-    assert result.exit_code == 2
-    assert result.stderr.strip() == f"error: --root {tmp_path / 'nope'}: not a directory"
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    result = runner.invoke(_app(), ["cache", "list", "--root", str(a_file)])
+    assert result.exit_code == 125  # the exit-code table's refused request
+    assert result.stderr.strip() == f"error: --root {a_file}: not a directory"
     both = runner.invoke(_app(), ["cache", "list", "--root", str(tmp_path), "--env", "dev"])
-    assert both.exit_code == 2
+    assert both.exit_code == 125
     assert both.stderr.strip() == "error: give --env or --root, not both"
+    aws = runner.invoke(_app(), ["cache", "prune", "--root", str(tmp_path), "--profile", "p"])
+    assert aws.exit_code == 125
+    assert aws.stderr.strip() == "error: --profile is for the AWS account of --env, not --root"
+
+
+def test_a_root_no_run_has_used_yet_holds_an_empty_cache(tmp_path: Path) -> None:
+    result = runner.invoke(_app(), ["cache", "list", "--root", str(tmp_path / "new")])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == "0 entries, 0 B"
+    assert not (tmp_path / "new").exists()  # listing made nothing
 
 
 class _CacheFunction:

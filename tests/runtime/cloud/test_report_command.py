@@ -49,7 +49,16 @@ def test_an_unknown_execution_or_environment_is_one_line(
 
 def test_local_only_and_deployed_only_options_are_refused(tmp_path: Path) -> None:
     result = runner.invoke(app, ["report", "x", "--env", "dev", "--root", str(tmp_path)])
-    assert result.exit_code == 2
+    assert result.exit_code == 125  # the exit-code table's refused request
     assert result.stderr.startswith("error: --root is for local runs")
-    result = runner.invoke(app, ["report", "x", "--region", "eu-west-1"])
-    assert result.exit_code == 2
+    for flag, value in (
+        ("--region", "eu-west-1"),
+        ("--profile", "p"),
+        ("--endpoint-url", "http://x"),
+    ):
+        result = runner.invoke(app, ["report", "x", flag, value])
+        assert result.exit_code == 125
+        assert (
+            result.stderr
+            == f"error: {flag} is for the AWS account of --env: a local run has none\n"
+        )
