@@ -57,16 +57,24 @@ class _Duplicate:
     first_line: int
 
 
-def read_document(path: Path, error: Callable[[list[str]], DocumentError]) -> object:
-    """Parse a ``.json`` file as JSON and anything else as YAML (a superset of JSON)."""
+def read_document(
+    path: Path,
+    error: Callable[[list[str]], DocumentError],
+    *,
+    max_bytes: int = MAX_DOCUMENT_BYTES,
+    too_large: str = "more than any request needs",
+) -> object:
+    """Parse a ``.json`` file as JSON and anything else as YAML (a superset of JSON).
+
+    ``max_bytes``: the largest document read (a run set's table may be larger than a request);
+    ``too_large`` says why in the refusal."""
     try:
         with path.open("rb") as stream:
-            raw = stream.read(MAX_DOCUMENT_BYTES + 1)
+            raw = stream.read(max_bytes + 1)
     except OSError as exc:
         raise error([f"{path}: cannot read: {exc.strerror or exc}"]) from None
-    if len(raw) > MAX_DOCUMENT_BYTES:
-        limit = MAX_DOCUMENT_BYTES // 1024
-        raise error([f"{path}: larger than {limit} KiB, more than any request needs"])
+    if len(raw) > max_bytes:
+        raise error([f"{path}: larger than {max_bytes // 1024} KiB, {too_large}"])
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

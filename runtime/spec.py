@@ -53,6 +53,8 @@ ENV_NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 S3_URI_PATTERN = re.compile(
     r"s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:/(?P<key>.*))?", re.DOTALL
 )
+# A ${NAME} reference as Path.as_uri() quotes it.
+_QUOTED_REFERENCE = re.compile(r"%24%7B([A-Za-z0-9_.-]*)%7D")
 # Separates the two halves of a "remote @ local" / "local @ remote" parameter value.
 PAIR_SEPARATOR = re.compile(r"\s+@\s+")
 # What the established serialiser writes into an input's / output's object form.
@@ -396,16 +398,21 @@ def load_spec_file(path: Path) -> DemandExecution:
     """
     data = read_document(path, SpecError)
     if isinstance(data, Mapping):
-        data = _with_relative_files_resolved(data, path.parent.resolve())
+        data = with_relative_files_resolved(data, path.parent.resolve())
     return parse_spec(data)
 
 
-def _with_relative_files_resolved(data: Mapping[str, Any], base: Path) -> dict[str, Any]:
+def with_relative_files_resolved(data: Mapping[str, Any], base: Path) -> dict[str, Any]:
+    """``data`` (a request document) with each relative ``file://`` location of its inputs,
+    outputs and output prefix made absolute under ``base``."""
+
     def resolve(uri: Any) -> Any:
         if isinstance(uri, str) and uri.startswith("file://") and not uri.startswith("file:///"):
-            return (base / uri.removeprefix("file://")).as_uri() + (
+            absolute = (base / uri.removeprefix("file://")).as_uri() + (
                 "/" if uri.endswith("/") else ""
             )
+            # as_uri() quotes "${name}" too: a reference must stay one, to be resolved later.
+            return _QUOTED_REFERENCE.sub(r"${\1}", absolute)
         return uri
 
     def resolve_value(value: Any) -> Any:
