@@ -1,9 +1,13 @@
 """The Lambda steps' code: a copy of ``runtime/`` plus its dependencies, built without Docker.
 
-Dependencies are installed by pip as prebuilt wheels for the Lambda platform (arm64 Linux,
-the Lambda's Python), pinned to the versions installed in this project's environment, which
-are the versions the test suite ran against. A build is cached under ``.build/lambda/`` by a
-digest of everything that goes into it, so only a change to ``runtime/`` or to a pin rebuilds.
+The dependencies are the whole tree pinned in ``infra/lambda-requirements.txt`` (``name==version``
+only), which ``uv pip compile`` resolves for the functions' platform from the ``lambda``
+dependency group in ``pyproject.toml`` (docs/deploy.md, The Lambda package). pip installs
+exactly those pins, without resolving anything of its own (``--no-deps``), as prebuilt wheels
+for the Lambda platform (arm64 Linux on Amazon Linux 2023, the Lambda's Python). boto3 and
+botocore are in the tree, at one version: the runtime's own copies are never mixed with ours.
+A build is cached under ``.build/lambda/`` by a digest of everything that goes into it, so only
+a change to ``runtime/`` or to a pin rebuilds.
 
 Two kinds of package, chosen with ``-c demand:lambda-bundle=full|source``:
 
@@ -16,8 +20,8 @@ Two kinds of package, chosen with ``-c demand:lambda-bundle=full|source``:
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -30,10 +34,17 @@ BUNDLE_CONTEXT_KEY = "demand:lambda-bundle"
 BundleKind = Literal["full", "source"]
 
 LAMBDA_PYTHON_VERSION = "3.14"  # the functions' runtime is python3.14 (see functions.py)
-LAMBDA_PLATFORM = "manylinux2014_aarch64"  # the functions run on arm64
-# What runtime/ imports at run time in Lambda; boto3 comes with the Lambda runtime.
-# aws-xray-sdk backs Powertools' Tracer (the functions run with X-Ray tracing on).
-LAMBDA_DEPENDENCIES = ("pydantic", "aws-lambda-powertools", "aws-xray-sdk", "awscrt", "PyYAML")
+LAMBDA_ARCHITECTURE = "aarch64"  # the functions run on arm64
+# The python3.14 runtime is Amazon Linux 2023, whose glibc is 2.34: a wheel for any manylinux
+# up to that runs there. pip needs each one named.
+LAMBDA_GLIBC = (2, 34)
+LAMBDA_PLATFORMS = (
+    *(f"manylinux_2_{minor}_{LAMBDA_ARCHITECTURE}" for minor in range(LAMBDA_GLIBC[1], 16, -1)),
+    f"manylinux2014_{LAMBDA_ARCHITECTURE}",
+)
+REQUIREMENTS_FILE = Path("infra") / "lambda-requirements.txt"
+# A line of the requirements file: a pin, and nothing else (no ranges, URLs or pip options).
+_PIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*==[A-Za-z0-9][A-Za-z0-9.+!_-]*")
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SOURCE_PACKAGE = "runtime"
@@ -61,17 +72,33 @@ def parse_bundle_kind(value: object) -> BundleKind:
     raise BundleError(f"{BUNDLE_CONTEXT_KEY} must be 'full' or 'source', got {value!r}")
 
 
-def pinned_requirements() -> list[str]:
-    """``name==version`` for each Lambda dependency, as installed in this environment."""
-    pins = []
-    for name in LAMBDA_DEPENDENCIES:
-        try:
-            pins.append(f"{name}=={importlib.metadata.version(name)}")
-        except importlib.metadata.PackageNotFoundError:
-            raise BundleError(
-                f"{name} is not installed in this environment, so the Lambda package cannot pin "
-                "it; run ./dev once to install the project"
-            ) from None
+def read_requirements(path: Path) -> list[str]:
+    """The ``name==version`` pins of a requirements file, in its order.
+
+    Comments and blank lines are skipped; anything else — a range, an extra, a URL, an index or
+    any other pip option — is refused, naming the line: the bundle is built from versions alone.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise BundleError(
+            f"cannot read the Lambda requirements {path} ({exc.strerror or exc}); regenerate it "
+            "as docs/deploy.md (The Lambda package) says"
+        ) from None
+    pins: list[str] = []
+    problems: list[str] = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        if _PIN.fullmatch(line):
+            pins.append(line)
+        else:
+            problems.append(f"{path}:{number}: {line!r} is not a name==version pin")
+    if problems:
+        raise BundleError("; ".join(problems))
+    if not pins:
+        raise BundleError(f"{path} pins nothing; regenerate it as docs/deploy.md says")
     return pins
 
 
@@ -86,7 +113,7 @@ def _source_files(source_dir: Path) -> list[Path]:
 def bundle_digest(kind: BundleKind, requirements: list[str], source_dir: Path) -> str:
     """A digest of everything a bundle is made of: its kind, the pins, and every source file."""
     digest = hashlib.sha256()
-    digest.update(f"{kind}\n{LAMBDA_PYTHON_VERSION}\n{LAMBDA_PLATFORM}\n".encode())
+    digest.update(f"{kind}\n{LAMBDA_PYTHON_VERSION}\n{' '.join(LAMBDA_PLATFORMS)}\n".encode())
     if kind == "full":
         digest.update("\n".join(requirements).encode())
     for path in _source_files(source_dir):
@@ -96,6 +123,7 @@ def bundle_digest(kind: BundleKind, requirements: list[str], source_dir: Path) -
 
 
 def _install_dependencies(requirements: list[str], target: Path) -> None:
+    platforms = [option for platform in LAMBDA_PLATFORMS for option in ("--platform", platform)]
     command = [
         sys.executable,
         "-m",
@@ -104,8 +132,9 @@ def _install_dependencies(requirements: list[str], target: Path) -> None:
         "--quiet",
         "--disable-pip-version-check",
         "--no-compile",
-        "--platform",
-        LAMBDA_PLATFORM,
+        # The pins are the whole tree: pip resolves nothing, so nothing unpinned slips in.
+        "--no-deps",
+        *platforms,
         "--implementation",
         "cp",
         "--python-version",
@@ -123,10 +152,37 @@ def _install_dependencies(requirements: list[str], target: Path) -> None:
             f"needs PyPI, later ones use the cache in .build/lambda — or synthesize without "
             f"them: -c {BUNDLE_CONTEXT_KEY}=source"
         )
+    installed = installed_distributions(target)
+    wanted = {_normalized(pin.split("==")[0]): pin.split("==")[1] for pin in requirements}
+    if installed != wanted:
+        differences = sorted(
+            f"{name}: pinned {wanted.get(name, '(not pinned)')}, installed "
+            f"{installed.get(name, '(nothing)')}"
+            for name in set(installed) | set(wanted)
+            if installed.get(name) != wanted.get(name)
+        )
+        raise BundleError("pip installed other than the pins: " + "; ".join(differences))
     # Console scripts and byte code are of no use in Lambda and vary from build to build.
     shutil.rmtree(target / "bin", ignore_errors=True)
     for cache in list(target.rglob("__pycache__")):
         shutil.rmtree(cache, ignore_errors=True)
+
+
+def _normalized(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def installed_distributions(target: Path) -> dict[str, str]:
+    """Normalized name → version of every distribution installed in ``target``."""
+    found: dict[str, str] = {}
+    for metadata in sorted(target.glob("*.dist-info/METADATA")):
+        fields = dict(
+            line.split(": ", 1)
+            for line in metadata.read_text(encoding="utf-8").split("\n\n", 1)[0].splitlines()
+            if ": " in line
+        )
+        found[_normalized(fields.get("Name", ""))] = fields.get("Version", "")
+    return found
 
 
 def build_bundle(
@@ -135,12 +191,15 @@ def build_bundle(
     project_root: Path = PROJECT_ROOT,
     cache_dir: Path | None = None,
 ) -> LambdaBundle:
-    """The bundle for the current ``runtime/``, from the cache or built into it."""
+    """The bundle for the current ``runtime/``, from the cache or built into it.
+
+    A full bundle installs the pins of ``project_root / REQUIREMENTS_FILE``.
+    """
     source_dir = project_root / SOURCE_PACKAGE
     if not source_dir.is_dir():
         raise BundleError(f"no {SOURCE_PACKAGE}/ package in {project_root}")
     cache_dir = cache_dir or project_root / ".build" / "lambda"
-    requirements = pinned_requirements() if kind == "full" else []
+    requirements = read_requirements(project_root / REQUIREMENTS_FILE) if kind == "full" else []
     digest = bundle_digest(kind, requirements, source_dir)
     target = cache_dir / f"{kind}-{digest[:20]}"
     if target.is_dir():
