@@ -33,8 +33,8 @@ _LAMBDA_UNSCOPED_ACTIONS = NagPackSuppression(
     reason=(
         "Resource '*' only for actions without resource-level permissions: X-Ray "
         "PutTraceSegments/PutTelemetryRecords (active tracing), batch:DescribeJobDefinitions, "
-        "and elasticfilesystem:ClientMount, which CDK conditions on the function's access point "
-        "ARN (elasticfilesystem:AccessPointArn)."
+        "batch:ListJobs, and elasticfilesystem:ClientMount, which CDK conditions on the "
+        "function's access point ARN (elasticfilesystem:AccessPointArn)."
     ),
     applies_to=["Resource::*"],
 )
@@ -216,6 +216,38 @@ def accept_notification_findings(function: lambda_.Function) -> None:
                     "Action::kms:GenerateDataKey*",
                     RegexAppliesTo(regex="/^Resource::arn:.*:kms:.*:key\\/\\*$/"),
                 ],
+            ),
+        ],
+    )
+
+
+def accept_stopped_cleanup_findings(function: lambda_.Function) -> None:
+    """The cleanup of stopped executions: Step Functions' word on this state machine's
+    executions, and the jobs of any of them, found by name."""
+    if function.role is None:
+        return
+    _suppress(
+        [function.role],
+        [
+            NagPackSuppression(
+                id="AwsSolutions-IAM5",
+                reason=(
+                    "states:DescribeExecution on this environment's state machine's executions "
+                    "(execution:<state machine>:*): which execution stopped is known only from "
+                    "the event, and Step Functions must confirm it before anything is removed."
+                ),
+                applies_to=[
+                    RegexAppliesTo(regex="/^Resource::arn:.*:states:.*:execution:.*:\\*$/")
+                ],
+            ),
+            NagPackSuppression(
+                id="AwsSolutions-IAM5",
+                reason=(
+                    "batch:TerminateJob on job/*, only for jobs with this environment's tag: job "
+                    "ids are known only at run time (batch:ListJobs has no resource-level "
+                    "permissions, and Resource '*' for it is accepted with the Lambda findings)."
+                ),
+                applies_to=[RegexAppliesTo(regex="/^Resource::arn:.*:batch:.*:job\\/\\*$/")],
             ),
         ],
     )

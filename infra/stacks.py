@@ -21,6 +21,7 @@ from infra.constructs.functions import LAMBDA_RUNTIME, LambdaSteps, StepEnvironm
 from infra.constructs.network import Network
 from infra.constructs.notifications import Notifications
 from infra.constructs.orchestration import Orchestration
+from infra.constructs.stopped_cleanup import StoppedExecutionCleanup
 from infra.constructs.storage import DataBucket, SharedFileSystem
 from infra.lambda_code import LambdaBundle
 from runtime import contract
@@ -196,12 +197,32 @@ class DemandStack(Stack):
             removal_policy=removal_policy,
         )
         nag.accept_lambda_findings([cache_pruning.function])
+        stopped = StoppedExecutionCleanup(
+            self,
+            "StoppedCleanup",
+            environment_name=settings.name,
+            state_machine=orchestration.state_machine,
+            longest_step=Duration.seconds(
+                max(step.timeout.to_seconds() for step in steps.all if step.timeout is not None)
+            ),
+            code=steps.code,
+            runtime=LAMBDA_RUNTIME,
+            step_variables=steps.variables,
+            vpc=vpc,
+            subnets=subnets,
+            security_group=steps.security_group,
+            access_point=storage.functions_access_point,
+            log_retention=log_retention,
+            removal_policy=removal_policy,
+        )
+        nag.accept_lambda_findings([stopped.function])
+        nag.accept_stopped_cleanup_findings(stopped.function)
         if settings.log_kms_key_arn is not None:
             Aspects.of(self).add(_EncryptLogGroups(settings.log_kms_key_arn))
 
         self._grant_data_access(settings, steps, data.bucket)
         self._grant_job_registration(settings, steps, compute)
-        self._grant_execution_resources(settings, steps, storage)
+        self._grant_execution_resources(settings, steps, storage, stopped.function)
         storage.allow_clients(
             jobs=[compute.default_job_role],
             job_role_arns=settings.job_role_arns,
@@ -235,7 +256,9 @@ class DemandStack(Stack):
         nag.accept_bucket_grants([steps.sync])
         nag.accept_register_findings(steps.register, job_role_path=compute.job_role_path)
         nag.accept_state_machine_findings(orchestration.state_machine)
-        nag.accept_execution_resource_findings([steps.prepare, steps.register, steps.cleanup])
+        nag.accept_execution_resource_findings(
+            [steps.prepare, steps.register, steps.cleanup, stopped.function]
+        )
         nag.accept_batch_instance_role(compute.instance_role)
 
     def _notifications(
@@ -332,10 +355,15 @@ class DemandStack(Stack):
         )
 
     def _grant_execution_resources(
-        self, settings: EnvironmentSettings, steps: LambdaSteps, storage: SharedFileSystem
+        self,
+        settings: EnvironmentSettings,
+        steps: LambdaSteps,
+        storage: SharedFileSystem,
+        stopped_cleanup: lambda_.Function,
     ) -> None:
-        """Prepare makes each execution's access points; Cleanup deletes them and deregisters
-        the execution's job definition. Only this environment's, by tag and by name."""
+        """Prepare makes each execution's access points; Cleanup (and the cleanup of stopped
+        executions) deletes them and deregisters the execution's job definition. Only this
+        environment's, by tag and by name."""
         requested = {"StringEquals": {"aws:RequestTag/demand:environment": settings.name}}
         tagged = {"StringEquals": {"aws:ResourceTag/demand:environment": settings.name}}
         points = self.format_arn(
@@ -361,20 +389,21 @@ class DemandStack(Stack):
         }
         allow(prepare, "TagExecutionAccessPoints", "TagResource", points, **creating)
         # Register checks that a definition mounts only its execution's own access points.
-        for step in (prepare, steps.register, cleanup):
+        for step in (prepare, steps.register, cleanup, stopped_cleanup):
             allow(step, "FindExecutionAccessPoints", "DescribeAccessPoints", file_system, points)
-        allow(cleanup, "DeleteExecutionAccessPoints", "DeleteAccessPoint", points, **tagged)
-        steps.cleanup.add_to_role_policy(
-            iam.PolicyStatement(
-                sid="FindExecutionJobDefinitions",
-                actions=["batch:DescribeJobDefinitions"],
-                resources=["*"],
+        for step in (cleanup, stopped_cleanup):
+            allow(step, "DeleteExecutionAccessPoints", "DeleteAccessPoint", points, **tagged)
+            step.add_to_role_policy(
+                iam.PolicyStatement(
+                    sid="FindExecutionJobDefinitions",
+                    actions=["batch:DescribeJobDefinitions"],
+                    resources=["*"],
+                )
             )
-        )
-        steps.cleanup.add_to_role_policy(
-            iam.PolicyStatement(
-                sid="DeregisterExecutionJobDefinitions",
-                actions=["batch:DeregisterJobDefinition"],
-                resources=[self._job_definitions(settings)],
+            step.add_to_role_policy(
+                iam.PolicyStatement(
+                    sid="DeregisterExecutionJobDefinitions",
+                    actions=["batch:DeregisterJobDefinition"],
+                    resources=[self._job_definitions(settings)],
+                )
             )
-        )

@@ -222,6 +222,9 @@ class Harness:
     _faults: dict[str, list[Exception]] = field(default_factory=dict)
     # Status reasons with which the next jobs end without running (a queue cancelled them).
     _unstartable: list[str] = field(default_factory=list)
+    # How many of the next jobs run until terminated, and set when one of them has started.
+    _held: int = 0
+    job_holding: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
@@ -322,6 +325,12 @@ class Harness:
         """End the next job without running it, as its queue's time-limit action would."""
         self._unstartable.append(status_reason)
 
+    def hold_next_job(self) -> None:
+        """Keep the next job RUNNING until it is terminated (``job_holding`` is set once it
+        runs): a job that is still running when its execution stops."""
+        with self._lock:
+            self._held += 1
+
     # --- running -----------------------------------------------------------------------------
 
     def put_object(self, uri: str, body: bytes) -> None:
@@ -369,6 +378,58 @@ class Harness:
             for event in self.history(execution_arn)
             if "stateEnteredEventDetails" in event
         ]
+
+    def status_change(self, execution_arn: str) -> dict[str, Any]:
+        """The event EventBridge sends for the execution's change to its current status.
+
+        moto's Step Functions emits no EventBridge events: the harness builds the one Step
+        Functions would (Step Functions Execution Status Change, from DescribeExecution).
+        """
+        described = self.stepfunctions.describe_execution(executionArn=execution_arn)
+
+        def millis(moment: datetime | None) -> int | None:
+            return None if moment is None else int(moment.timestamp() * 1000)
+
+        return {
+            "version": "0",
+            "id": "00000000-0000-0000-0000-000000000000",
+            "detail-type": "Step Functions Execution Status Change",
+            "source": "aws.states",
+            "account": ACCOUNT,
+            "time": datetime.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "region": REGION,
+            "resources": [execution_arn],
+            "detail": {
+                "executionArn": execution_arn,
+                "stateMachineArn": described["stateMachineArn"],
+                "name": described["name"],
+                "status": described["status"],
+                "startDate": millis(described["startDate"]),
+                "stopDate": millis(described.get("stopDate")),
+                "input": described.get("input"),
+                "inputDetails": {"included": True},
+                "error": described.get("error"),
+                "cause": described.get("cause"),
+                "redriveCount": int(described.get("redriveCount", 0)),
+            },
+        }
+
+    def deliver_stop(self, execution_arn: str, *, queued: bool) -> dict[str, Any]:
+        """What the rule on aborts and timeouts does with this execution's status change:
+        invoke the stopped-execution function with the event itself (``queued`` False: at
+        once), or with the SQS record the delay queue hands it (``queued`` True: the delay is
+        not waited for here). Returns the function's result; raises what it raised."""
+        (function,) = (
+            name for name, entry in self.handlers.items() if entry.endswith(".stopped.handler")
+        )
+        event = self.status_change(execution_arn)
+        if queued:
+            event = {"Records": [{"eventSource": "aws:sqs", "body": json.dumps(event)}]}
+        payload, failed, _ = self._invoke(function, event)
+        result: dict[str, Any] = json.loads(payload)
+        if failed:
+            raise AssertionError(f"the stopped-execution function failed: {result}")
+        return result
 
     def job_submissions(self) -> int:
         return sum(
@@ -445,6 +506,12 @@ class Harness:
             return
         job.job_started_at = datetime.now()
         job._start_attempt()
+        with self._lock:
+            held = self._held > 0
+            self._held -= held
+        if held:
+            self._hold(job)
+            return
         bwrap = find_bwrap() if unavailable_reason() is None else None
         map_path = (lambda value: value) if bwrap else self._local_path
         command = [map_path(part) for part in job._get_container_property("command", [])]
@@ -464,3 +531,15 @@ class Harness:
         assert job.latest_attempt is not None
         job.latest_attempt["container"]["exitCode"] = result.returncode
         job._mark_stopped(success=result.returncode == 0)
+
+    def _hold(self, job: Job, guard: float = 600.0) -> None:
+        """Run until terminated (TerminateJob sets ``stop`` and the reason), as a job that
+        outlives its execution would; the guard only keeps a broken test from hanging."""
+        job.status = "RUNNING"
+        self.job_holding.set()
+        ends = time.monotonic() + guard
+        while not job.stop and time.monotonic() < ends:
+            time.sleep(0.02)
+        if not job.stop:
+            job.job_stopped_reason = "harness: never terminated"
+        job._mark_stopped(success=False)

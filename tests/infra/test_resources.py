@@ -409,6 +409,7 @@ def test_no_wildcard_resource_beyond_the_accepted_actions(
         "elasticfilesystem:ClientMount",  # conditioned on the access point (CDK)
         "batch:DescribeJobDefinitions",
         "batch:DescribeJobs",
+        "batch:ListJobs",  # the cleanup of stopped executions finds their jobs by name
         "logs:CreateLogDelivery",
         "logs:GetLogDelivery",
         "logs:UpdateLogDelivery",
@@ -619,15 +620,18 @@ def test_execution_access_points_and_definitions_are_the_environments_own(
 def test_jobs_are_stopped_only_in_their_own_environment(
     synthesis: Synthesis, environment: str
 ) -> None:
-    (terminate,) = [
+    # The state machine's (stopping a .sync job) and the cleanup of stopped executions'.
+    terminating = [
         s
         for s in _statements(synthesis.templates[environment])
         if "batch:TerminateJob" in _as_list(s["Action"])
     ]
-    assert terminate["Condition"] == {
-        "StringEquals": {"aws:ResourceTag/demand:environment": environment}
-    }
-    assert "job/*" in json.dumps(terminate["Resource"])
+    assert sorted(s["Sid"] for s in terminating) == ["StopExecutionJobs", "StopOwnJobs"]
+    for terminate in terminating:
+        assert terminate["Condition"] == {
+            "StringEquals": {"aws:ResourceTag/demand:environment": environment}
+        }
+        assert "job/*" in json.dumps(terminate["Resource"])
 
 
 @pytest.mark.parametrize("environment", ALL_ENVIRONMENTS)

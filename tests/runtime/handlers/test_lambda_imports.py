@@ -13,7 +13,7 @@ class Block(importlib.abc.MetaPathFinder):
         if name.split(".")[0] in {"typer", "rich", "aws_cdk", "constructs", "cdk_nag", "moto"}:
             raise ImportError("not in the Lambda package: " + name)
 sys.meta_path.insert(0, Block())
-for step in ("prepare", "register", "sync", "cleanup", "notify", "cache_prune"):
+for step in ("prepare", "register", "sync", "cleanup", "notify", "cache_prune", "stopped"):
     __import__("runtime.handlers." + step)
 """
 
