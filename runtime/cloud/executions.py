@@ -172,8 +172,8 @@ def cancel_execution(
 ) -> str | None:
     """Stop a running execution and terminate its Batch job; the job's id, if it had one.
 
-    Stopping skips the state machine's cleanup: the execution's working files stay on the
-    file system until removed by hand or by its retention policy.
+    Stopping runs no state of the state machine: the environment's rule on aborts cleans up
+    (runtime.steps.stopped), 15 minutes later, once no step of the execution can still run.
     """
     described = _describe(environment, execution_id, stepfunctions)
     if described["status"] != "RUNNING":

@@ -6,9 +6,10 @@ Before asking, this module checks what makes a redrive impossible or useless and
 one line: an execution still running, one that succeeded, one that ended more than 14 days
 ago, one Step Functions itself calls not redrivable (its ``redriveStatusReason``), one whose
 state machine was redeployed since it started (a redrive runs the old definition against the
-new steps), and one whose failure the state machine already handled — it ran *Cleanup after
+new steps), one whose failure the state machine already handled — it ran *Cleanup after
 failure*, which removes the working files, and ended in the Fail state, which is all a
-redrive would run again.
+redrive would run again — and one that was aborted or timed out longer ago than the cleanup of
+stopped executions waits (``STOPPED_RETRY_WINDOW``): its working files are gone too.
 """
 
 from __future__ import annotations
@@ -32,6 +33,10 @@ if TYPE_CHECKING:
 # Step Functions redrives an execution only within this long after it ended.
 REDRIVE_PERIOD = timedelta(days=14)
 ENDS_A_REDRIVE_RESUMES = frozenset({"FAILED", "TIMED_OUT", "ABORTED"})
+# An aborted or timed-out execution is cleaned up STOPPED_CLEANUP_DELAY_SECONDS after it
+# stopped (runtime.steps.stopped), unless it is running again by then: a redrive must start
+# before, with a minute to spare.
+STOPPED_RETRY_WINDOW = timedelta(seconds=contract.STOPPED_CLEANUP_DELAY_SECONDS - 60)
 NEW_ID = "submit the spec again under a new execution_id"
 
 
@@ -81,6 +86,17 @@ def refusal(
     if described.get("redriveStatus") == "NOT_REDRIVABLE":
         reason = str(described.get("redriveStatusReason") or "no reason given").rstrip(".")
         return f"Step Functions says it is not redrivable: {reason}; {NEW_ID}"
+    if (
+        status in contract.STOPPED_STATUSES
+        and stopped is not None
+        and now - stopped > STOPPED_RETRY_WINDOW
+    ):
+        minutes = contract.STOPPED_CLEANUP_DELAY_SECONDS // 60
+        return (
+            f"it stopped ({status}) at {stopped:%Y-%m-%d %H:%M %Z}, and a stopped execution's "
+            f"working files, access points and job definition are removed {minutes} minutes "
+            f"after it stops; {NEW_ID}"
+        )
     if definition_then is not None and definition_now is not None:
         then, current = definition_then.get("revisionId"), definition_now.get("revisionId")
         if then and current and then != current:

@@ -73,8 +73,9 @@ def described(**changes: Any) -> dict[str, Any]:
         "stateMachineArn": MACHINE,
         "name": "run-1",
         "status": "TIMED_OUT",
-        "startDate": NOW - timedelta(days=1, hours=1),
-        "stopDate": NOW - timedelta(days=1),
+        "startDate": NOW - timedelta(hours=1),
+        # Within the minutes before the cleanup of stopped executions removes its files.
+        "stopDate": NOW - timedelta(minutes=5),
         "redriveCount": 0,
         "redriveStatus": "REDRIVABLE",
         **changes,
@@ -145,6 +146,19 @@ def test_a_timed_out_execution_is_redriven_from_where_it_stopped(
             [],
             "r1",
             "it ended on 2026-11-17, more than 14 days ago",
+        ),
+        (
+            described(stopDate=NOW - timedelta(minutes=14, seconds=1)),
+            [],
+            "r1",
+            "it stopped (TIMED_OUT) at 2026-12-02 11:45 UTC, and a stopped execution's working "
+            "files, access points and job definition are removed 15 minutes after it stops",
+        ),
+        (
+            described(status="ABORTED", stopDate=NOW - timedelta(days=2)),
+            [],
+            "r1",
+            "it stopped (ABORTED) at",
         ),
         (
             described(
