@@ -9,6 +9,7 @@ names the reason and what to change. Every other error passes through unchanged.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from runtime import contract
@@ -37,6 +38,14 @@ REMEDIES = {
 }
 
 
+# Batch's status reason for a job its queue's time-limit action cancelled (the Batch user guide
+# gives contract.CANCELLED_BY_TIME_LIMIT + the reason); a detail Batch might add after the
+# reason, or the other spelling, does not hide it.
+_CANCELLED = re.compile(
+    r"(?:Canceled|Cancelled|Terminated) by JobStateTimeLimit action due to reason: (\S+)"
+)
+
+
 def explained_error(error: dict[str, Any] | None) -> dict[str, Any] | None:
     """``error`` (``{"Error": ..., "Cause": ...}``), or for a job its queue cancelled because it
     could not start, an error that says which reason and what to change."""
@@ -46,9 +55,10 @@ def explained_error(error: dict[str, Any] | None) -> dict[str, Any] | None:
     status_reason = job.get("StatusReason") if job is not None else None
     if not isinstance(status_reason, str):
         return error
-    reason = status_reason.removeprefix(contract.CANCELLED_BY_TIME_LIMIT)
-    setting = contract.RUNNABLE_TIME_LIMIT_REASONS.get(reason)
-    if reason == status_reason or setting is None:
+    cancelled = _CANCELLED.match(status_reason.strip())
+    reason = cancelled.group(1).rstrip(".,;") if cancelled else None
+    setting = contract.RUNNABLE_TIME_LIMIT_REASONS.get(reason) if reason else None
+    if reason is None or setting is None:
         return error
     assert job is not None
     name, queue = job.get("JobName"), job.get("JobQueue")

@@ -43,10 +43,28 @@ def test_a_job_cancelled_for_not_starting_fails_with_the_reason_and_what_to_chan
 
 
 @pytest.mark.parametrize(
+    "status_reason",
+    [
+        "Cancelled by JobStateTimeLimit action due to reason: "
+        "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT",
+        contract.CANCELLED_BY_TIME_LIMIT + "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT - no fit.",
+        contract.CANCELLED_BY_TIME_LIMIT + "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT.",
+    ],
+)
+def test_the_reason_is_found_whatever_follows_it(status_reason: str) -> None:
+    explained = explained_error(_batch_failure(status_reason))
+    assert explained is not None
+    assert explained["Error"] == "JobCouldNotStart"
+    assert "(MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT)" in explained["Cause"]
+
+
+@pytest.mark.parametrize(
     "error",
     [
         _batch_failure("Essential container in task exited"),
         _batch_failure(contract.CANCELLED_BY_TIME_LIMIT + "SOMETHING:NEW"),
+        _batch_failure(contract.CANCELLED_BY_TIME_LIMIT),
+        _batch_failure("CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY"),  # still waiting: not this
         {"Error": "SpecError", "Cause": "execution_id: bad"},
         {"Error": "States.TaskFailed", "Cause": "{not json"},
         {"Error": "States.TaskFailed", "Cause": "[1, 2]"},
