@@ -68,8 +68,8 @@ EXAMPLES: list[dict[str, Any]] = [
         outputs=["C", "D"],
     ),
     request({"A": "foo_${B}", "B": "bar"}, ["echo", "${A}"]),
-    request({"X": "${Y}_bar", "Y": "foo"}, ["echo", "$X"], outputs=["X"]),
-    request({"FLAG": True, "OFF": False, "NOTHING": None, "N": 3}, ["run", "$FLAG", "${OFF}"]),
+    request({"X": "${Y}_bar", "Y": "foo"}, ["echo", "${X}"], outputs=["X"]),
+    request({"FLAG": True, "OFF": False, "NOTHING": None, "N": 3}, ["run", "${FLAG}", "${OFF}"]),
     request(
         {"param-in": "s3://bucket/in/", "param-out": "out"},
         ["run"],
@@ -91,7 +91,9 @@ EXAMPLES: list[dict[str, Any]] = [
         outputs=["OUT"],
     ),
     request(
-        {"A": "s3://bucket/same", "B": "s3://bucket/same"}, ["cmp", "$A", "$B"], inputs=["A", "B"]
+        {"A": "s3://bucket/same", "B": "s3://bucket/same"},
+        ["cmp", "${A}", "${B}"],
+        inputs=["A", "B"],
     ),
     request({"A": "x"}, ["cmd"], param_pair_overrides=None),
 ]
@@ -131,7 +133,7 @@ def generated(draw: st.DrawFn) -> dict[str, Any]:
             target = draw(st.sampled_from(others)) if others else None
             params[name] = f"{draw(_WORD)}_${{{target}}}" if target else draw(_WORD)
     command = [draw(_WORD)] + [
-        draw(st.sampled_from([f"${{{n}}}", f"${n}", "--flag"]))
+        draw(st.sampled_from([f"${{{n}}}", "--flag"]))
         for n in draw(st.lists(st.sampled_from(names), max_size=4))
     ]
     return request(params, command, inputs=inputs, outputs=outputs) | {

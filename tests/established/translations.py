@@ -25,6 +25,8 @@ SHARED = PurePosixPath("/opt/efs/shared")
 ESTABLISHED_DEPLOYMENT_VARIABLES = frozenset({"ENV_BASE", "AWS_REGION"})
 
 _REFERENCE = re.compile(r"\$\{(\w+)\}|\$(\w+)")
+# how our job script writes a reference: a double-quoted expansion
+_OUR_REFERENCE = re.compile(r'"\$\{(\w+)\}"')
 
 
 def shared_input_path(established: str, remote: str, include: list[str], exclude: list[str]) -> str:
@@ -63,17 +65,19 @@ def argv(command_script: str, environment: Mapping[str, str]) -> list[str]:
     """The arguments the user's process receives.
 
     Established joins the arguments with spaces, unquoted, after ``... && cd ${WORKING_DIR} &&``:
-    bash re-splits every value on whitespace and interprets any metacharacter in it. Ours quotes
-    every argument (a reference expands to one argument, never split or globbed). The generated
-    requests keep to arguments without whitespace or metacharacters, where the two must agree.
+    bash re-splits every value on whitespace and interprets any metacharacter in it, a bare
+    ``$NAME`` included. Ours quotes every argument: only ``${NAME}`` expands, to one argument,
+    never split or globbed; ``$NAME`` reaches the process as written. The compared requests keep
+    to ``${NAME}`` references and arguments without whitespace or metacharacters, where the two
+    must agree.
     """
     if "&& cd ${WORKING_DIR} && " in command_script:
         user = command_script.split("&& cd ${WORKING_DIR} && ", 1)[1]
         expanded = _REFERENCE.sub(lambda m: environment.get(m[1] or m[2], ""), user)
         return expanded.split()
     [line] = [line for line in command_script.splitlines() if line.startswith("exec ")]
-    words = shlex.split(line)[1:]
-    return [_REFERENCE.sub(lambda m: environment.get(m[1] or m[2], ""), w) for w in words]
+    quoted = _OUR_REFERENCE.sub(lambda m: shlex.quote(environment[m[1]]), line)
+    return shlex.split(quoted)[1:]
 
 
 def resources(requirements: list[dict[str, str]]) -> list[dict[str, str]]:
