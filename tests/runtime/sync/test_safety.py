@@ -499,7 +499,7 @@ def test_a_download_stopped_by_a_signal_leaves_no_partial_file(
     finally:
         signal.signal(signal.SIGINT, previous)
     try:
-        give_up = time.monotonic() + 30
+        give_up = time.monotonic() + 300  # a hang, not speed: start-up under load took > 30 s
         while not partials(tmp_path):  # transfers are under way: their partials exist
             assert process.poll() is None, "the sync ended before downloading"
             assert time.monotonic() < give_up, "no partial file appeared"
