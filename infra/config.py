@@ -321,7 +321,7 @@ class EnvironmentSettings(_Settings):
     output_buckets: list[BucketName] = Field(default_factory=list)
     # Stage-out deletes, at each output's destination, what the job did not produce there (the
     # established system's behaviour). Off by default: an output prefix is often reused or
-    # shared, and a deletion cannot be undone (docs/moving-from-aibs-informatics.md).
+    # shared, and a deletion cannot be undone (docs/migrating.md).
     mirror_outputs: bool = False
     # Job roles besides the stack's default one that the register step may pass to Batch.
     job_role_arns: list[IamRoleArn] = Field(default_factory=list)

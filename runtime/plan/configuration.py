@@ -43,7 +43,7 @@ class ContextConfiguration(BaseModel):
     # Stage-out mirrors each output's destination: what the job did not produce there (or its
     # filters leave out) is deleted, as the established system does. Off by default: an output
     # prefix is often reused across runs or shared with other producers, and a deletion cannot
-    # be undone (see docs/moving-from-aibs-informatics.md).
+    # be undone (see docs/migrating.md).
     mirror_outputs: bool = False
     cleanup_working_dir: bool = True
     keep_working_dir_on_failure: bool = False
