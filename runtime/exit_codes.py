@@ -13,9 +13,12 @@ from __future__ import annotations
 from typing import Literal
 
 # What failed. None: nothing did.
-Failure = Literal["job", "request", "environment", "staging", "start", "interrupted"]
+Failure = Literal["job", "request", "environment", "staging", "start", "interrupted", "rows"]
 
 EXIT_SUCCEEDED = 0
+# A run set ended with one or more rows failed (each row's own outcome is in its summary):
+# xargs's code for "some invocation failed", above the codes jobs commonly use.
+EXIT_ROWS_FAILED = 123
 # The request was refused (an invalid spec, configuration file or flag; a request the
 # environment cannot run; an execution id already used) or demand could not carry it out
 # (AWS unreachable or refusing, no such environment or execution): nothing of the job ran.
@@ -35,4 +38,5 @@ EXIT_CODES: dict[Failure, int] = {
     "environment": EXIT_REQUEST,
     "staging": EXIT_STAGING,
     "start": EXIT_START,
+    "rows": EXIT_ROWS_FAILED,
 }

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 from contextlib import redirect_stdout
+from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -24,14 +26,17 @@ from runtime.cli.plan_summary import render_plan
 from runtime.cli.progress import staging_progress
 from runtime.cli.report import report as report_command
 from runtime.cli.run_report import render_report
+from runtime.cli.set_report import render_set_report, set_progress
 from runtime.cli.sync import SyncCommand, sync_command
 from runtime.cli.terminal import output_console
 from runtime.exit_codes import EXIT_REQUEST
 from runtime.local.jobs import RunnerName, launcher_named
 from runtime.local.root import LocalRoot, default_root
 from runtime.local.runner import LocalRun
+from runtime.local.set_runner import MAX_JOBS, LocalRunSet
 from runtime.plan.builder import build_plan
 from runtime.plan.configuration import load_configuration
+from runtime.runsets.expansion import check_rows, expand_run_set
 from runtime.spec import load_spec_file, spec_json_schema
 
 # What an EFS file system id looks like (fs- and 8 or 17 hex digits; a little room either way).
@@ -106,6 +111,26 @@ SpecArgument = Annotated[
     Path, typer.Argument(help="The request: a DemandExecution spec, JSON or YAML.", metavar="SPEC")
 ]
 
+
+TableOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--table",
+        metavar="ROWS",
+        help="A run set: SPEC is a template, each row of ROWS (CSV or TSV with a header of "
+        "parameter names and optionally execution_id, or a YAML / JSON list) one execution.",
+    ),
+]
+SetIdOption = Annotated[
+    str | None,
+    typer.Option(
+        "--set-id",
+        metavar="ID",
+        help="With --table: the run set's id [default: derived from the template and the "
+        "table]; rows are ID-1, ID-2, ... unless they name their own execution_id.",
+        show_default=False,
+    ),
+]
 
 ConfigOption = Annotated[
     Path | None,
@@ -196,13 +221,57 @@ def run(
     profile: cloud_commands.ProfileOption = None,
     region: cloud_commands.RegionOption = None,
     endpoint_url: cloud_commands.EndpointOption = None,
+    table: TableOption = None,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            "--jobs",
+            "-j",
+            min=1,
+            max=MAX_JOBS,
+            metavar="N",
+            help="With --table: run N rows at a time [default: the number of CPUs].",
+            show_default=False,
+        ),
+    ] = None,
+    set_id: SetIdOption = None,
+    again: Annotated[
+        bool,
+        typer.Option(
+            "--again",
+            help="With --table: run every row, also those that succeeded in an earlier run "
+            "of the same set.",
+        ),
+    ] = False,
 ) -> None:
     """Run SPEC here: prepare, stage in, run the job, stage out, clean up.
 
+    With --table ROWS, SPEC is a template and each row of ROWS one execution: every row is
+    validated first, then they run --jobs at a time (docs/cli.md, Run sets).
+
     Exits with the job's own code when the job fails; 125, 126 or 127 when the request was
-    refused, staging failed, or the job could not start (docs/cli.md).
+    refused, staging failed, or the job could not start; a run set 123 when a row failed
+    (docs/cli.md).
     """
     console = output_console(stderr=True)
+    if table is None and (jobs is not None or set_id is not None or again):
+        fail("request", ["--jobs, --set-id and --again are for a run set: pass --table too"])
+    if table is not None:
+        _run_set(
+            spec,
+            table,
+            RunSetOptions(
+                root=root,
+                runner=runner,
+                keep=keep,
+                config=config,
+                jobs=jobs or os.cpu_count() or 1,
+                set_id=set_id,
+                again=again,
+            ),
+            json_output=json_output,
+            aws=(profile, region, endpoint_url),
+        )
     with (
         cloud_commands.aws_settings(profile, region, endpoint_url),
         reported_errors(json_output=json_output),
@@ -225,6 +294,53 @@ def run(
         typer.echo(report.model_dump_json(indent=2))
     else:
         render_report(report, console)
+    raise typer.Exit(report.exit_code)
+
+
+@dataclass(frozen=True)
+class RunSetOptions:
+    root: Path | None
+    runner: RunnerName
+    keep: bool
+    config: Path | None
+    jobs: int
+    set_id: str | None
+    again: bool
+
+
+def _run_set(
+    template: Path,
+    table: Path,
+    options: RunSetOptions,
+    *,
+    json_output: bool,
+    aws: tuple[str | None, str | None, str | None],
+) -> NoReturn:
+    """``demand run TEMPLATE --table ROWS``: every row validated and planned, then run."""
+    console = output_console(stderr=True)
+    with cloud_commands.aws_settings(*aws), reported_errors(json_output=json_output):
+        configuration = load_configuration(options.config)
+        run_set = expand_run_set(template, table, set_id=options.set_id)
+        root = LocalRoot((options.root or default_root()).expanduser().resolve())
+        launcher = launcher_named(options.runner)
+        volumes = root.volumes(in_container=launcher.in_container, base=configuration.volumes)
+        check_rows(run_set, lambda request: build_plan(request, volumes, configuration.context))
+        sandbox = launcher.check()
+        report = LocalRunSet(
+            run_set=run_set,
+            root=root,
+            runner=options.runner,
+            configuration=configuration,
+            jobs=options.jobs,
+            keep=options.keep,
+            again=options.again,
+            sandbox=sandbox,
+            progress=set_progress(console),
+        ).execute()
+    if json_output:
+        typer.echo(report.model_dump_json(indent=2))
+    else:
+        render_set_report(report, console)
     raise typer.Exit(report.exit_code)
 
 

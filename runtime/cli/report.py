@@ -18,7 +18,14 @@ from runtime.cli.cloud import (
 from runtime.cli.errors import fail
 from runtime.cloud.clients import AwsClients
 from runtime.cloud.stack import locate_environment
-from runtime.local.root import default_root
+from runtime.local.record import run_record_path
+from runtime.local.root import LocalRoot, default_root
+from runtime.local.set_record import (
+    RUNLESS_STATES,
+    SetRecord,
+    SetRecordError,
+    read_set_record,
+)
 from runtime.report.deployed import ReportClients, deployed_report
 from runtime.report.html import duration, render_execution, render_run_set, size, usd
 from runtime.report.local import report_of_local_run
@@ -32,6 +39,37 @@ def _deployed(env: str, execution_ids: list[str]) -> list[ExecutionReport]:
     ecs = boto3.session.Session(region_name=clients.batch.meta.region_name).client("ecs")
     reading = ReportClients(clients.stepfunctions, clients.batch, clients.lambda_, ecs)
     return [deployed_report(environment, each, reading) for each in execution_ids]
+
+
+def _set_record(local: LocalRoot, execution_id: str) -> SetRecord | None:
+    """The run set ``execution_id`` names, when it names no run but a set."""
+    if run_record_path(local.runs, execution_id).exists():
+        return None
+    try:
+        return read_set_record(local.sets, execution_id)
+    except SetRecordError:  # not a set id: reported as the run it is not
+        return None
+
+
+def _local(root: Path, ids: list[str]) -> list[ExecutionReport]:
+    """The reports of the local runs ``ids`` names: an id that names no run but a run set
+    (``demand run --table``'s set id) stands for the rows of the set that ran."""
+    reports = []
+    for each in ids:
+        record = _set_record(LocalRoot(root), each)
+        if record is None:
+            reports.append(report_of_local_run(root, each))
+            continue
+        ran = [row.execution_id for row in record.rows if row.state not in RUNLESS_STATES]
+        if not ran:
+            raise SetRecordError(f"run set {each!r} has no row that ran yet")
+        reports += [report_of_local_run(root, execution_id) for execution_id in ran]
+    return reports
+
+
+def _is_local_set(root: Path | None, ids: list[str]) -> bool:
+    local = LocalRoot((root or default_root()).expanduser())
+    return len(ids) == 1 and _set_record(local, ids[0]) is not None
 
 
 def set_summary_line(report: RunSetReport) -> str:
@@ -105,20 +143,18 @@ def report(
         reports = (
             _deployed(env, execution_ids)
             if env is not None
-            else [
-                report_of_local_run((root or default_root()).expanduser(), each)
-                for each in execution_ids
-            ]
+            else _local((root or default_root()).expanduser(), execution_ids)
         )
-    if len(reports) == 1:
+    set_name = execution_ids[0] if env is None and _is_local_set(root, execution_ids) else None
+    if len(reports) == 1 and set_name is None:
         (single,) = reports
         data: ExecutionReport | RunSetReport = single
         page, summary = render_execution(single), summary_line(single)
         default = Path(f"{single.execution_id}.report.html")
     else:
-        data = aggregate(f"{len(reports)} executions", reports)
+        data = aggregate(set_name or f"{len(reports)} executions", reports)
         page, summary = render_run_set(data), set_summary_line(data)
-        default = Path("run-set.report.html")
+        default = Path(f"{set_name or 'run-set'}.report.html")
     if json_output:
         typer.echo(data.model_dump_json(indent=2))
     if html is not None or not json_output:

@@ -31,6 +31,11 @@ class LocalRoot:
         return self.path / "runs"
 
     @property
+    def sets(self) -> Path:
+        """Each run set's record (runtime/local/set_record.py)."""
+        return self.path / "sets"
+
+    @property
     def locks(self) -> Path:
         """Each execution id's lock file (runtime/local/claim.py): outside every job's view."""
         return self.path / "locks"
