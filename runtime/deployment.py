@@ -19,12 +19,13 @@ from runtime.documents import validate_document
 from runtime.errors import ConfigError
 from runtime.plan.configuration import ContextConfiguration, PlanningConfiguration, QueueLimits
 from runtime.plan.job_environment import EnvFileMode
-from runtime.steps.access_points import ExecutionResources
 from runtime.volumes import EfsMount, VolumeConfiguration
 
 if TYPE_CHECKING:
     from mypy_boto3_batch import BatchClient
     from mypy_boto3_efs import EFSClient
+
+    from runtime.steps.access_points import ExecutionResources
 
 PREFIX = contract.VARIABLE_PREFIX
 
@@ -138,6 +139,10 @@ class DeploymentSettings(BaseModel):
 
     def execution_resources(self, efs: EFSClient, batch: BatchClient) -> ExecutionResources:
         """What Prepare makes per execution and cleanup releases (access points, definition)."""
+        # Imported here: the steps that make or release nothing (sync, cache pruning) do not
+        # load botocore for its ClientError.
+        from runtime.steps.access_points import ExecutionResources
+
         planning = self.planning()
         return ExecutionResources(
             efs=efs,

@@ -141,12 +141,11 @@ def needs_elsewhere(argv: list[str]) -> str | None:
         return "the CDK CLI (tests/infra synthesizes the app)"
     if argv[:2] == ["./dev", "test"]:
         return "is this test suite"
-    if argv[:4] == ["./dev", "python", "-m", "benchmarks.orchestration"] or argv[:4] == [
-        "./dev",
-        "python",
-        "-m",
-        "benchmarks.sync",
-    ]:
+    if argv[:3] == ["./dev", "python", "-m"] and argv[3:4] in (
+        ["benchmarks.orchestration"],
+        ["benchmarks.sync"],
+        ["benchmarks.startup"],
+    ):
         return "a benchmark (minutes), run by hand"
     return None
 
@@ -233,7 +232,7 @@ def test_every_flag_named_in_the_text_exists(where: str, span: str) -> None:
 
 
 def test_the_benchmarks_shown_exist() -> None:
-    for module in ("benchmarks.orchestration", "benchmarks.sync"):
+    for module in ("benchmarks.orchestration", "benchmarks.sync", "benchmarks.startup"):
         assert importlib.util.find_spec(module) is not None, module
 
 

@@ -10,7 +10,6 @@ import os
 import time
 from typing import Any, Literal
 
-from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -18,7 +17,8 @@ from runtime import contract
 from runtime.deployment import DeploymentSettings
 from runtime.documents import validate_document
 from runtime.errors import ConfigError
-from runtime.handlers.observability import deadline_from, logger, tracer
+from runtime.handlers.events import parsed_event
+from runtime.handlers.observability import deadline_from, logger
 from runtime.steps.cache_prune import (
     MAX_LISTED,
     CacheLayout,
@@ -56,8 +56,7 @@ class CacheEvent(BaseModel):
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@event_parser(model=CacheEvent)
+@parsed_event(CacheEvent)
 def handler(event: CacheEvent, context: LambdaContext) -> dict[str, Any]:
     deployment = DeploymentSettings.from_environment()
     layout = CacheLayout.of(deployment.planning().volumes, deployment.mounts())

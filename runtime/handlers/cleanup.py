@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import boto3
-from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from runtime.deployment import DeploymentSettings
-from runtime.handlers.observability import logger, tracer
+from runtime.handlers.events import parsed_event
+from runtime.handlers.observability import logger
+from runtime.handlers.tracing import tracer
 from runtime.steps.cleanup import CleanupItem, clean_up_execution
 from runtime.steps.failure import explained_error
 
@@ -23,7 +24,7 @@ class CleanupEvent(BaseModel):
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
-@event_parser(model=CleanupEvent)
+@parsed_event(CleanupEvent)
 def handler(event: CleanupEvent, context: LambdaContext) -> dict[str, Any]:
     logger.append_keys(execution_id=event.cleanup.execution_id)
     settings = DeploymentSettings.from_environment()

@@ -10,14 +10,15 @@ import os
 from typing import Any
 
 import boto3
-from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field
 
 from runtime import contract
 from runtime.documents import validate_document
 from runtime.errors import ConfigError
-from runtime.handlers.observability import logger, tracer
+from runtime.handlers.events import parsed_event
+from runtime.handlers.observability import logger
+from runtime.handlers.tracing import tracer
 from runtime.steps.notify import StatusChangeEvent, notification_of, publish
 
 
@@ -38,7 +39,7 @@ class NotificationSettings(BaseModel):
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
-@event_parser(model=StatusChangeEvent)
+@parsed_event(StatusChangeEvent)
 def handler(event: StatusChangeEvent, context: LambdaContext) -> dict[str, Any]:
     logger.append_keys(execution_id=event.detail.name, status=event.detail.status)
     settings = NotificationSettings.from_environment()

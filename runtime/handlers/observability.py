@@ -1,12 +1,15 @@
-"""The Powertools logger and tracer every Lambda step shares (service name from the
-POWERTOOLS_SERVICE_NAME variable the stack sets)."""
+"""The Powertools logger every Lambda step shares (service name from the POWERTOOLS_SERVICE_NAME
+variable the stack sets), and the deadline a long step works to.
+
+The X-Ray tracer is in ``runtime.handlers.tracing``, for the steps that call AWS through boto3:
+the SDK behind it loads botocore, which a step that does not use it should not pay for.
+"""
 
 from __future__ import annotations
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.logging import Logger
 
 logger = Logger()
-tracer = Tracer()
 
 
 def deadline_from(remaining_ms: int, now: float) -> float:

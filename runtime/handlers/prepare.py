@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import boto3
-from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from runtime.deployment import DeploymentSettings
-from runtime.handlers.observability import logger, tracer
+from runtime.handlers.events import parsed_event
+from runtime.handlers.observability import logger
+from runtime.handlers.tracing import tracer
 from runtime.steps.prepare import ExecutionOwner, prepare_execution
 
 
@@ -23,7 +24,7 @@ class PrepareEvent(BaseModel):
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
-@event_parser(model=PrepareEvent)
+@parsed_event(PrepareEvent)
 def handler(event: PrepareEvent, context: LambdaContext) -> dict[str, Any]:
     logger.append_keys(execution_id=event.spec.get("execution_id"))
     settings = DeploymentSettings.from_environment()

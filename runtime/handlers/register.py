@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import boto3
-from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from runtime.deployment import DeploymentSettings
-from runtime.handlers.observability import logger, tracer
+from runtime.handlers.events import parsed_event
+from runtime.handlers.observability import logger
+from runtime.handlers.tracing import tracer
 from runtime.steps.register import check_definition, register_job_definition
 from runtime.steps.roots import ExecutionRoots
 
@@ -24,7 +25,7 @@ class RegisterEvent(BaseModel):
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
-@event_parser(model=RegisterEvent)
+@parsed_event(RegisterEvent)
 def handler(event: RegisterEvent, context: LambdaContext) -> dict[str, str]:
     logger.append_keys(execution_id=event.execution_id)
     settings = DeploymentSettings.from_environment()

@@ -12,13 +12,14 @@ from dataclasses import asdict
 from typing import Any, Literal
 
 import boto3
-from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, ConfigDict, Field, Json
+from pydantic import BaseModel, ConfigDict, Field, Json, TypeAdapter
 
 from runtime import contract
 from runtime.deployment import DeploymentSettings
-from runtime.handlers.observability import logger, tracer
+from runtime.handlers.events import parsed_event
+from runtime.handlers.observability import logger
+from runtime.handlers.tracing import tracer
 from runtime.steps.notify import StatusChangeEvent
 from runtime.steps.stopped import StoppedOutcome, clean_up_stopped, confirmed_stop, stop_jobs
 
@@ -38,9 +39,15 @@ class QueuedStatusChanges(BaseModel):
     records: list[QueuedStatusChange] = Field(alias="Records", min_length=1)
 
 
+# Either shape: the rule's event itself, or the queue's records of it.
+STOPPED_EVENT: TypeAdapter[QueuedStatusChanges | StatusChangeEvent] = TypeAdapter(
+    QueuedStatusChanges | StatusChangeEvent
+)
+
+
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
-@event_parser(model=QueuedStatusChanges | StatusChangeEvent)
+@parsed_event(STOPPED_EVENT)
 def handler(
     event: QueuedStatusChanges | StatusChangeEvent, context: LambdaContext
 ) -> dict[str, Any]:

@@ -5,17 +5,16 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from runtime.deployment import DeploymentSettings
-from runtime.handlers.observability import deadline_from, logger, tracer
+from runtime.handlers.events import parsed_event
+from runtime.handlers.observability import deadline_from, logger
 from runtime.steps.stage import StagingPolicy, SyncItem, run_item
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@event_parser(model=SyncItem)
+@parsed_event(SyncItem)
 def handler(event: SyncItem, context: LambdaContext) -> dict[str, Any]:
     logger.append_keys(execution_id=event.execution_id, direction=event.direction)
     deadline = deadline_from(context.get_remaining_time_in_millis(), time.monotonic())

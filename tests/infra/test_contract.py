@@ -33,7 +33,7 @@ from runtime.cloud.stack import PLANNING_OUTPUTS, REQUIRED_OUTPUTS
 from runtime.cloud.stack import stack_name as cli_stack_name
 from runtime.deployment import DeploymentSettings
 from runtime.errors import DemandError
-from runtime.handlers import observability
+from runtime.handlers import observability, tracing
 from tests.synthesis import ALL_ENVIRONMENTS, Synthesis, resources
 
 HANDLER_PACKAGE = "runtime.handlers."
@@ -127,7 +127,7 @@ def _variables_read(module: ModuleType) -> set[str]:
     read: set[str] = set()
     for model in _settings_models(module):
         read |= _model_variables(model)
-    if _uses(module, observability.logger) or _uses(module, observability.tracer):
+    if _uses(module, observability.logger) or _uses(module, tracing.tracer):
         read |= POWERTOOLS_VARIABLES
     return read
 
