@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import boto3
 import typer
 
 from runtime.cli.cloud import (
@@ -34,6 +33,8 @@ from runtime.report.runset import aggregate
 
 
 def _deployed(env: str, execution_ids: list[str]) -> list[ExecutionReport]:
+    import boto3  # here: only --env needs it, and it is slow to import
+
     clients = AwsClients.create()
     environment = locate_environment(env, clients.cloudformation)
     ecs = boto3.session.Session(region_name=clients.batch.meta.region_name).client("ecs")

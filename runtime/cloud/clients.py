@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import boto3
-
 from runtime import aws_config
 
 if TYPE_CHECKING:
@@ -30,6 +28,10 @@ class AwsClients:
         """Clients for ``region``, else the region :mod:`runtime.aws_config` resolves (an error
         when nothing sets one), of the profile and endpoints it resolves, from the usual
         credentials."""
+        # Imported here, not with the module: boto3 is most of a second of start-up, which the
+        # commands that never talk to AWS (demand --help, plan, run) should not pay.
+        import boto3
+
         # boto3 finds the profile (AWS_PROFILE) itself; it reads no AWS_REGION, so the region
         # is given, resolved as everywhere else.
         session = boto3.session.Session(region_name=region or aws_config.require_region())
