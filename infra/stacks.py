@@ -186,15 +186,8 @@ class DemandStack(Stack):
             self,
             "CachePruning",
             settings=settings.cache,
-            code=steps.code,
-            runtime=LAMBDA_RUNTIME,
+            placement=steps.placement,
             step_variables=steps.variables,
-            vpc=vpc,
-            subnets=subnets,
-            security_group=steps.security_group,
-            access_point=storage.functions_access_point,
-            log_retention=log_retention,
-            removal_policy=removal_policy,
         )
         nag.accept_lambda_findings([cache_pruning.function])
         stopped = StoppedExecutionCleanup(
@@ -205,15 +198,8 @@ class DemandStack(Stack):
             longest_step=Duration.seconds(
                 max(step.timeout.to_seconds() for step in steps.all if step.timeout is not None)
             ),
-            code=steps.code,
-            runtime=LAMBDA_RUNTIME,
+            placement=steps.placement,
             step_variables=steps.variables,
-            vpc=vpc,
-            subnets=subnets,
-            security_group=steps.security_group,
-            access_point=storage.functions_access_point,
-            log_retention=log_retention,
-            removal_policy=removal_policy,
         )
         nag.accept_lambda_findings([stopped.function])
         nag.accept_stopped_cleanup_findings(stopped.function)

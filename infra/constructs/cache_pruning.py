@@ -10,16 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from aws_cdk import Duration, RemovalPolicy
-from aws_cdk import aws_ec2 as ec2
-from aws_cdk import aws_efs as efs
+from aws_cdk import Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
-from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra.config import CacheSettings
+from infra.constructs.functions import FunctionPlacement, placed_function
 from runtime import contract
 
 
@@ -32,43 +29,25 @@ class CachePruning(Construct):
         construct_id: str,
         *,
         settings: CacheSettings,
-        code: lambda_.Code,
-        runtime: lambda_.Runtime,
+        placement: FunctionPlacement,
         step_variables: Mapping[str, str],
-        vpc: ec2.IVpc,
-        subnets: ec2.SubnetSelection,
-        security_group: ec2.ISecurityGroup,
-        access_point: efs.IAccessPoint,
-        log_retention: logs.RetentionDays,
-        removal_policy: RemovalPolicy,
     ) -> None:
         super().__init__(scope, construct_id)
         bounds = {
             contract.ENV_CACHE_MAX_UNUSED_DAYS: _text(settings.max_unused_days),
             contract.ENV_CACHE_SIZE_BUDGET_GIB: _text(settings.size_budget_gib),
         }
-        self.function = lambda_.Function(
+        self.function = placed_function(
             self,
             "Function",
+            placement,
+            log_group_id="Logs",
             description="Lists the shared input cache and removes entries no one uses",
-            runtime=runtime,
-            architecture=lambda_.Architecture.ARM_64,
             handler="runtime.handlers.cache_prune.handler",
-            code=code,
             timeout=Duration.minutes(15),
             memory_size=512,
             # The steps' variables: the same file system, the same layout, read the same way.
             environment={**step_variables, **bounds},
-            vpc=vpc,
-            vpc_subnets=subnets,
-            security_groups=[security_group],
-            filesystem=lambda_.FileSystem.from_efs_access_point(
-                access_point, contract.LAMBDA_EFS_MOUNT_PATH
-            ),
-            tracing=lambda_.Tracing.ACTIVE,
-            log_group=logs.LogGroup(
-                self, "Logs", retention=log_retention, removal_policy=removal_policy
-            ),
         )
         self.schedule = events.Rule(
             self,

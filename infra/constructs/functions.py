@@ -8,6 +8,7 @@ handlers read (their environment, the mount path) come from ``runtime.contract``
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from aws_cdk import AssetHashType, Duration, Fn, RemovalPolicy
@@ -22,6 +23,69 @@ from infra.lambda_code import LambdaBundle
 from runtime import contract
 
 LAMBDA_RUNTIME = lambda_.Runtime.PYTHON_3_14  # keep in step with lambda_code.LAMBDA_PYTHON_VERSION
+
+
+@dataclass(frozen=True)
+class FunctionPlacement:
+    """Where every function of an environment runs: its package and runtime, the VPC and
+    security group, the file system's Lambda access point, how its logs are kept."""
+
+    code: lambda_.Code
+    runtime: lambda_.Runtime
+    vpc: ec2.IVpc
+    subnets: ec2.SubnetSelection
+    security_group: ec2.ISecurityGroup
+    access_point: efs.IAccessPoint
+    log_retention: logs.RetentionDays
+    removal_policy: RemovalPolicy
+
+
+def placed_function(
+    scope: Construct,
+    construct_id: str,
+    placement: FunctionPlacement,
+    *,
+    log_group_id: str,
+    description: str,
+    handler: str,
+    timeout: Duration,
+    memory_size: int,
+    environment: Mapping[str, str],
+    mounts_file_system: bool = True,
+) -> lambda_.Function:
+    """One function of the environment, arm64 and traced, in its VPC, with its own log group
+    (``log_group_id`` in ``scope``) and, unless told otherwise, the file system mounted where
+    the handlers expect it (``runtime.contract.LAMBDA_EFS_MOUNT_PATH``)."""
+    log_group = logs.LogGroup(
+        scope,
+        log_group_id,
+        retention=placement.log_retention,
+        removal_policy=placement.removal_policy,
+    )
+    return lambda_.Function(
+        scope,
+        construct_id,
+        description=description,
+        runtime=placement.runtime,
+        architecture=lambda_.Architecture.ARM_64,
+        handler=handler,
+        code=placement.code,
+        timeout=timeout,
+        memory_size=memory_size,
+        environment=dict(environment),
+        vpc=placement.vpc,
+        vpc_subnets=placement.subnets,
+        security_groups=[placement.security_group],
+        filesystem=(
+            lambda_.FileSystem.from_efs_access_point(
+                placement.access_point, contract.LAMBDA_EFS_MOUNT_PATH
+            )
+            if mounts_file_system
+            else None
+        ),
+        tracing=lambda_.Tracing.ACTIVE,
+        log_group=log_group,
+    )
 
 
 @dataclass(frozen=True)
@@ -90,18 +154,13 @@ class LambdaSteps(Construct):
         removal_policy: RemovalPolicy,
     ) -> None:
         super().__init__(scope, construct_id)
-        self._vpc = vpc
-        self._subnets = subnets
-        self._access_point = access_point
-        self._log_retention = log_retention
-        self._removal_policy = removal_policy
         self._variables = environment.variables(settings)
-        self._code = lambda_.Code.from_asset(
+        code = lambda_.Code.from_asset(
             str(bundle.path), asset_hash=bundle.digest, asset_hash_type=AssetHashType.CUSTOM
         )
         # The same package and variables for the functions outside the state machine
-        # (infra/constructs/notifications.py, infra/constructs/cache_pruning.py).
-        self.code, self.variables = self._code, self._variables
+        # (infra/constructs/notifications.py, cache_pruning.py, stopped_cleanup.py).
+        self.code, self.variables = code, self._variables
         self.security_group = ec2.SecurityGroup(
             self,
             "SecurityGroup",
@@ -111,6 +170,16 @@ class LambdaSteps(Construct):
         )
         self.security_group.add_egress_rule(
             ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to AWS APIs"
+        )
+        self.placement = FunctionPlacement(
+            code=code,
+            runtime=LAMBDA_RUNTIME,
+            vpc=vpc,
+            subnets=subnets,
+            security_group=self.security_group,
+            access_point=access_point,
+            log_retention=log_retention,
+            removal_policy=removal_policy,
         )
         # Before the functions exist, so that each waits for these rules when deployed.
         self.security_group.connections.allow_to(
@@ -161,33 +230,15 @@ class LambdaSteps(Construct):
         self.with_file_system = [self.prepare, self.sync, self.cleanup]
 
     def _function(self, step: _Step) -> lambda_.Function:
-        log_group = logs.LogGroup(
-            self,
-            f"{step.construct_id}Logs",
-            retention=self._log_retention,
-            removal_policy=self._removal_policy,
-        )
-        return lambda_.Function(
+        return placed_function(
             self,
             step.construct_id,
+            self.placement,
+            log_group_id=f"{step.construct_id}Logs",
             description=step.description,
-            runtime=LAMBDA_RUNTIME,
-            architecture=lambda_.Architecture.ARM_64,
             handler=step.handler,
-            code=self._code,
             timeout=step.timeout,
             memory_size=step.memory_mb,
             environment=self._variables,
-            vpc=self._vpc,
-            vpc_subnets=self._subnets,
-            security_groups=[self.security_group],
-            filesystem=(
-                lambda_.FileSystem.from_efs_access_point(
-                    self._access_point, contract.LAMBDA_EFS_MOUNT_PATH
-                )
-                if step.mounts_file_system
-                else None
-            ),
-            tracing=lambda_.Tracing.ACTIVE,
-            log_group=log_group,
+            mounts_file_system=step.mounts_file_system,
         )

@@ -12,19 +12,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
-from aws_cdk import aws_ec2 as ec2
-from aws_cdk import aws_efs as efs
+from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from infra.constructs.functions import FunctionPlacement, placed_function
 from infra.constructs.notifications import execution_status_rule_pattern
 from runtime import contract
 
@@ -45,15 +42,8 @@ class StoppedExecutionCleanup(Construct):
         environment_name: str,
         state_machine: sfn.StateMachine,
         longest_step: Duration,
-        code: lambda_.Code,
-        runtime: lambda_.Runtime,
+        placement: FunctionPlacement,
         step_variables: Mapping[str, str],
-        vpc: ec2.IVpc,
-        subnets: ec2.SubnetSelection,
-        security_group: ec2.ISecurityGroup,
-        access_point: efs.IAccessPoint,
-        log_retention: logs.RetentionDays,
-        removal_policy: RemovalPolicy,
     ) -> None:
         super().__init__(scope, construct_id)
         delay = Duration.seconds(contract.STOPPED_CLEANUP_DELAY_SECONDS)
@@ -62,28 +52,17 @@ class StoppedExecutionCleanup(Construct):
                 f"a step may run {longest_step.to_seconds()} s, longer than the "
                 f"{delay.to_seconds()} s a stopped execution's cleanup waits for it"
             )
-        self.function = lambda_.Function(
+        self.function = placed_function(
             self,
             "Function",
+            placement,
+            log_group_id="Logs",
             description="Stops and cleans up an execution that was aborted or timed out",
-            runtime=runtime,
-            architecture=lambda_.Architecture.ARM_64,
             handler="runtime.handlers.stopped.handler",
-            code=code,
             timeout=TIMEOUT,
             memory_size=512,
             # The steps' variables: the same file system, layout and names, read the same way.
             environment=dict(step_variables),
-            vpc=vpc,
-            vpc_subnets=subnets,
-            security_groups=[security_group],
-            filesystem=lambda_.FileSystem.from_efs_access_point(
-                access_point, contract.LAMBDA_EFS_MOUNT_PATH
-            ),
-            tracing=lambda_.Tracing.ACTIVE,
-            log_group=logs.LogGroup(
-                self, "Logs", retention=log_retention, removal_policy=removal_policy
-            ),
         )
         # SQS-managed encryption: EventBridge cannot send to a queue under an AWS-managed KMS key.
         self.dead_letters = sqs.Queue(
