@@ -129,6 +129,13 @@ def _demand_args(argv: list[str]) -> list[str] | None:
     return None
 
 
+def _benchmark(argv: list[str]) -> str | None:
+    """The module of ``./dev python -m benchmarks.X``, else None."""
+    if argv[:3] == ["./dev", "python", "-m"] and argv[3:4] and argv[3].startswith("benchmarks."):
+        return argv[3]
+    return None
+
+
 def needs_elsewhere(argv: list[str]) -> str | None:
     """Why this command is not run here, or None when it is."""
     if re.search(r"(?<!\./dev )(?<![\w/-])aws ", " ".join(argv)):
@@ -141,11 +148,7 @@ def needs_elsewhere(argv: list[str]) -> str | None:
         return "the CDK CLI (tests/infra synthesizes the app)"
     if argv[:2] == ["./dev", "test"]:
         return "is this test suite"
-    if argv[:3] == ["./dev", "python", "-m"] and argv[3:4] in (
-        ["benchmarks.orchestration"],
-        ["benchmarks.sync"],
-        ["benchmarks.startup"],
-    ):
+    if _benchmark(argv) is not None:
         return "a benchmark (minutes), run by hand"
     return None
 
@@ -232,7 +235,14 @@ def test_every_flag_named_in_the_text_exists(where: str, span: str) -> None:
 
 
 def test_the_benchmarks_shown_exist() -> None:
-    for module in ("benchmarks.orchestration", "benchmarks.sync", "benchmarks.startup"):
+    shown = {
+        module
+        for command in COMMANDS
+        for argv in command.argvs()
+        if (module := _benchmark(argv)) is not None
+    }
+    assert shown >= {"benchmarks.orchestration", "benchmarks.sync"}
+    for module in sorted(shown):
         assert importlib.util.find_spec(module) is not None, module
 
 
