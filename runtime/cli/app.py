@@ -38,6 +38,7 @@ from runtime.plan.builder import build_plan
 from runtime.plan.configuration import load_configuration
 from runtime.runsets.expansion import check_rows, expand_run_set
 from runtime.spec import load_spec_file, spec_json_schema
+from runtime.sync.settings import check_tuning
 
 # What an EFS file system id looks like (fs- and 8 or 17 hex digits; a little room either way).
 FILE_SYSTEM_ID = re.compile(r"fs-[0-9a-f]{8,40}")
@@ -256,6 +257,10 @@ def run(
     console = output_console(stderr=True)
     if table is None and (jobs is not None or set_id is not None or again):
         fail("request", ["--jobs, --set-id and --again are for a run set: pass --table too"])
+    with reported_errors(json_output=json_output):
+        # A DEMAND_SYNC_* setting the engine or the CRT would refuse fails the request before
+        # anything starts (125), not the stage-in after prepare (126).
+        check_tuning()
     if table is not None:
         _run_set(
             spec,

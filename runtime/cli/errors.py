@@ -16,6 +16,7 @@ from runtime.cloud.errors import ExecutionExistsError
 from runtime.errors import DemandError, DocumentError, PlanError, translate_client_error
 from runtime.exit_codes import EXIT_CODES, Failure
 from runtime.local.jobs import RunnerUnavailableError
+from runtime.sync.errors import SyncSettingsError
 
 # `demand sync`'s own codes (runtime/cli/sync.py): 2 a location that cannot work, 1 a failure.
 EXIT_INVALID = 2
@@ -40,7 +41,7 @@ def reported_errors(*, json_output: bool = False) -> Iterator[None]:
         yield
     except DocumentError as exc:
         fail("request", exc.problems, json_output=json_output)
-    except (PlanError, ExecutionExistsError) as exc:
+    except (PlanError, ExecutionExistsError, SyncSettingsError) as exc:
         fail("request", [str(exc)], json_output=json_output)
     except RunnerUnavailableError as exc:
         fail("start", [str(exc)], json_output=json_output)

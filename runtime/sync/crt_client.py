@@ -33,6 +33,7 @@ from runtime.sync.errors import (
     IntegrityError,
     SyncError,
     SyncFailed,
+    SyncSettingsError,
     TransferCancelledError,
     TransientSyncError,
     error_for_response,
@@ -49,6 +50,7 @@ CHECKSUM_HEADER_PREFIX = "x-amz-checksum-"
 # Objects from this size on stream through a sink (small writes, MD5 on the way).
 STREAM_MIN = 4 * 2**20
 MD5_MISMATCH = "checksum mismatch: content does not match the ETag"
+MiB = 1 << 20
 
 
 class CrtTransfer:
@@ -77,21 +79,27 @@ class CrtBackend:
         signing = s3.create_default_s3_signing_config(
             region=config.region, credential_provider=credentials
         )
-        self._client = s3.S3Client(
-            bootstrap=bootstrap,
-            region=config.region,
-            signing_config=signing,
-            tls_mode=s3.S3RequestTlsMode.ENABLED if tls else s3.S3RequestTlsMode.DISABLED,
-            tls_connection_options=_tls_options(os.environ.get("AWS_CA_BUNDLE")) if tls else None,
-            part_size=config.part_size,
-            multipart_upload_threshold=config.multipart_threshold,
-            throughput_target_gbps=config.throughput_target_gbps,
-            memory_limit=config.memory_limit,
-            retry_config=s3.S3RetryConfig(
-                max_retries=config.max_retries,
-                backoff_scale_factor_ms=config.retry_backoff_ms,
-            ),
-        )
+        tls_options = _tls_options(os.environ.get("AWS_CA_BUNDLE")) if tls else None
+        try:
+            self._client = s3.S3Client(
+                bootstrap=bootstrap,
+                region=config.region,
+                signing_config=signing,
+                tls_mode=s3.S3RequestTlsMode.ENABLED if tls else s3.S3RequestTlsMode.DISABLED,
+                tls_connection_options=tls_options,
+                part_size=config.part_size,
+                multipart_upload_threshold=config.multipart_threshold,
+                throughput_target_gbps=config.throughput_target_gbps,
+                memory_limit=config.memory_limit,
+                retry_config=s3.S3RetryConfig(
+                    max_retries=config.max_retries,
+                    backoff_scale_factor_ms=config.retry_backoff_ms,
+                ),
+            )
+        except RuntimeError as exc:
+            # S3Config checks every limit known; should the CRT refuse a combination anyway
+            # (a rule of a later version), the settings are named, never a traceback.
+            raise SyncSettingsError(refused_settings(exc, config)) from None
 
     # -- addressing ---------------------------------------------------------------------------
 
@@ -380,6 +388,16 @@ def translate(error: BaseException, subject: str) -> SyncError:
         return SyncFailed(f"{subject}: {name}: {message}")
     # Connections refused or dropped, timeouts: the state machine may retry.
     return TransientSyncError(f"{subject}: {name}: {message}")
+
+
+def refused_settings(error: BaseException, config: S3Config) -> str:
+    """One line for a client the CRT would not create: its reason, and the settings in play."""
+    return (
+        f"the CRT refused the sync settings ({error}): DEMAND_SYNC_MEMORY_LIMIT="
+        f"{config.memory_limit // MiB}MiB, DEMAND_SYNC_PART_SIZE={config.part_size // MiB}MiB, "
+        f"DEMAND_SYNC_THROUGHPUT_GBPS={config.throughput_target_gbps:g}; the memory limit must "
+        "be at least 256MiB and twice the part size"
+    )
 
 
 def _single_part_etag(etag: str | None) -> bool:

@@ -17,6 +17,7 @@ Tuning, for endpoints and machines that need it: ``DEMAND_SYNC_PART_SIZE``,
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -30,6 +31,14 @@ MiB = 1 << 20
 GiB = 1 << 30
 SIZE_PATTERN = re.compile(r"^\s*(\d+)\s*([KMGT]?)(?:i?B)?\s*$", re.IGNORECASE)
 SIZE_UNITS = {"": 1, "K": 1 << 10, "M": MiB, "G": GiB, "T": 1 << 40}
+# Upper bounds of settings the CRT takes as fixed-width integers: its Python binding converts
+# without an overflow check, so a larger number silently wraps around (a memory limit of
+# 2**64 + 128 MiB reached the CRT as 128 MiB and failed with a traceback). Each is far above
+# any sensible value and far below the wrap.
+MAX_MEMORY_LIMIT = 1 << 40  # 1 TiB
+MAX_CONNECTIONS = 1024  # per object; the CRT's client-wide pool is smaller still
+MAX_IN_FLIGHT = 10_000  # objects; each in-flight upload holds an open file
+MAX_THROUGHPUT_GBPS = 1000.0  # the CRT sizes its connection pool from it
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -78,13 +87,23 @@ class S3Config:
                     5 * MiB <= self.multipart_threshold <= 5 * GiB,
                     "multipart_threshold must be between 5 MiB and 5 GiB",
                 ),
-                (self.throughput_target_gbps > 0, "throughput_target_gbps must be positive"),
                 (
-                    self.memory_limit >= 256 * MiB,
-                    "memory_limit must be at least 256 MiB (the CRT's minimum)",
+                    math.isfinite(self.throughput_target_gbps)
+                    and 0 < self.throughput_target_gbps <= MAX_THROUGHPUT_GBPS,
+                    f"throughput_target_gbps must be above 0 and at most {MAX_THROUGHPUT_GBPS:g}",
                 ),
-                (self.max_in_flight >= 1, "max_in_flight must be at least 1"),
-                (self.connections_per_object >= 1, "connections_per_object must be at least 1"),
+                (
+                    256 * MiB <= self.memory_limit <= MAX_MEMORY_LIMIT,
+                    "memory_limit must be between 256 MiB (the CRT's minimum) and 1 TiB",
+                ),
+                (
+                    1 <= self.max_in_flight <= MAX_IN_FLIGHT,
+                    f"max_in_flight must be between 1 and {MAX_IN_FLIGHT}",
+                ),
+                (
+                    1 <= self.connections_per_object <= MAX_CONNECTIONS,
+                    f"connections_per_object must be between 1 and {MAX_CONNECTIONS}",
+                ),
                 (self.max_retries >= 0, "max_retries must not be negative"),
                 (self.retry_backoff_ms >= 1, "retry_backoff_ms must be at least 1"),
             )
@@ -103,11 +122,22 @@ class S3Config:
                 "no AWS region for S3: pass --region, set AWS_REGION (or AWS_DEFAULT_REGION), "
                 f"or give profile {aws_config.profile_name(env)!r} a region"
             )
+        return cls._tuned(env, endpoint_url=endpoint, region=region or "us-east-1")
+
+    @classmethod
+    def _tuned(cls, env: Mapping[str, str], **fields: object) -> S3Config:
         tuning = _tuning(env)
         try:
-            return cls(endpoint_url=endpoint, region=region or "us-east-1", **tuning)  # type: ignore[arg-type]
+            return cls(**fields, **tuning)  # type: ignore[arg-type]
         except ValueError as exc:  # a limit of S3's or the CRT's
             raise SyncSettingsError(_named_for_the_environment(str(exc))) from None
+
+
+def check_tuning(environ: Mapping[str, str] | None = None) -> None:
+    """Raise :class:`SyncSettingsError` (one line naming each variable and what it takes) for
+    ``DEMAND_SYNC_*`` settings the engine or the CRT would refuse — without needing a region
+    or an endpoint, so a command can refuse them before anything starts."""
+    S3Config._tuned(os.environ if environ is None else environ)
 
 
 # The tuning variables: the field each sets, and how its text is read.

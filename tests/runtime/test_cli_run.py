@@ -120,3 +120,23 @@ def test_a_missing_output_is_named_with_the_keep_hint(tmp_path: Path) -> None:
     assert kept.exit_code == 126
     assert "(kept)" in kept.stderr
     assert "--keep" not in kept.stderr
+
+
+@pytest.mark.parametrize("table", [False, True])
+def test_a_sync_setting_the_crt_would_refuse_is_125_before_anything_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, table: bool
+) -> None:
+    """One line naming the setting and its range; no working dir made, no traceback."""
+    monkeypatch.setenv("DEMAND_SYNC_MEMORY_LIMIT", "128MiB")
+    spec = _write(tmp_path, script_spec("tuned", "echo ran > $OUT"))
+    arguments = ["run", str(spec), "--root", str(tmp_path / "root")]
+    if table:
+        rows = tmp_path / "rows.csv"
+        rows.write_text("execution_id\nrow-a\n")
+        arguments += ["--table", str(rows)]
+    result = runner.invoke(app, arguments)
+    assert result.exit_code == 125, result.output
+    assert result.stderr == (
+        "error: DEMAND_SYNC_MEMORY_LIMIT must be between 256 MiB (the CRT's minimum) and 1 TiB\n"
+    )
+    assert not (tmp_path / "root").exists()
