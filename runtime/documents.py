@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
-from yaml.nodes import CollectionNode, MappingNode, Node, ScalarNode, SequenceNode
 
 from runtime.errors import DocumentError
 
@@ -37,12 +35,11 @@ MAX_ALIAS_NODES = 10_000
 # Duplicate keys reported from one document, so that the answer stays bounded too.
 MAX_DUPLICATES_REPORTED = 20
 
-_MERGE_TAG = "tag:yaml.org,2002:merge"
 # A JSON string, or one of the characters that give a document its structure.
 _JSON_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[][{},]', re.DOTALL)
 
 
-class _RefusedError(Exception):
+class RefusedError(Exception):
     """A document breaks one of the limits: reading stops at once."""
 
     def __init__(self, line: int, where: Sequence[str | int], message: str) -> None:
@@ -50,8 +47,16 @@ class _RefusedError(Exception):
         self.line, self.where, self.message = line, list(where), message
 
 
+class DocumentSyntaxError(Exception):
+    """A parser's error: where it is (``line:column: `` or nothing) and what it is."""
+
+    def __init__(self, place: str, cause: str) -> None:
+        super().__init__(cause)
+        self.place, self.cause = place, cause
+
+
 @dataclass(frozen=True)
-class _Duplicate:
+class Duplicate:
     line: int
     where: list[str | int]
     first_line: int
@@ -83,15 +88,21 @@ def read_document(
         message = f"not UTF-8 text (byte {byte:#04x} at offset {exc.start})"
         raise error([f"{path}:{line}: {message}"]) from None
     try:
-        data, duplicates = _parse_json(text) if path.suffix == ".json" else _parse_yaml(text)
-    except _RefusedError as refused:
+        if path.suffix == ".json":
+            data, duplicates = _parse_json(text)
+        else:
+            # PyYAML is loaded for YAML documents only: the Lambda steps read none.
+            from runtime.yaml_documents import parse_yaml
+
+            data, duplicates = parse_yaml(text)
+    except RefusedError as refused:
         where = _where(refused.where)
         raise error([f"{path}:{refused.line}: {where}: {refused.message}"]) from None
     except json.JSONDecodeError as exc:
         raise error([f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}"]) from None
-    except yaml.MarkedYAMLError as exc:
-        raise error([f"{path}:{_yaml_place(exc)}not valid YAML: {_yaml_cause(exc)}"]) from None
-    except (ValueError, yaml.YAMLError) as exc:
+    except DocumentSyntaxError as exc:
+        raise error([f"{path}:{exc.place}not valid YAML: {exc.cause}"]) from None
+    except ValueError as exc:
         # ValueError: json's own errors, and the integer or date a parser could not convert
         # (e.g. an integer of more than 4300 digits).
         first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
@@ -106,19 +117,6 @@ def read_document(
             problems.append(f"{path}: {more} more duplicate keys")
         raise error(problems)
     return data
-
-
-def _yaml_place(exc: yaml.MarkedYAMLError) -> str:
-    """``line:column: `` of the problem, where PyYAML knows it."""
-    mark = exc.problem_mark or exc.context_mark
-    return "" if mark is None else f"{mark.line + 1}:{mark.column + 1}: "
-
-
-def _yaml_cause(exc: yaml.MarkedYAMLError) -> str:
-    """The problem, and what was being read when it showed (``while parsing a block
-    mapping``), on one line."""
-    problem = (exc.problem or type(exc).__name__).strip()
-    return f"{problem} ({exc.context.strip()})" if exc.context else problem
 
 
 def _kind(path: Path) -> str:
@@ -154,18 +152,18 @@ def _json_path(stack: list[_JsonFrame]) -> list[str | int]:
     return [part for frame in stack if (part := frame.part()) is not None]
 
 
-def _parse_json(text: str) -> tuple[object, list[_Duplicate]]:
+def _parse_json(text: str) -> tuple[object, list[Duplicate]]:
     """``json.loads(text)``, after a scan of its structure that refuses nesting deeper than
     :data:`MAX_DEPTH` (before the recursive parser sees it) and finds duplicate keys."""
     stack: list[_JsonFrame] = []
-    duplicates: list[_Duplicate] = []
+    duplicates: list[Duplicate] = []
     line, counted = 1, 0
     for match in _JSON_TOKEN.finditer(text):
         token = match.group()
         if token in ("[", "{"):
             if len(stack) >= MAX_DEPTH:
                 line += text.count("\n", counted, match.start())
-                raise _RefusedError(
+                raise RefusedError(
                     line, _json_path(stack), f"nested deeper than {MAX_DEPTH} levels"
                 )
             stack.append(_JsonFrame(is_object=token == "{"))
@@ -187,119 +185,10 @@ def _parse_json(text: str) -> tuple[object, list[_Duplicate]]:
             line += text.count("\n", counted, match.start())
             counted = match.start()
             if frame.key in frame.keys:
-                duplicates.append(_Duplicate(line, _json_path(stack), frame.keys[frame.key]))
+                duplicates.append(Duplicate(line, _json_path(stack), frame.keys[frame.key]))
             else:
                 frame.keys[frame.key] = line
     return json.loads(text), duplicates
-
-
-# --- YAML ------------------------------------------------------------------------------------
-
-
-class _YamlLoader(yaml.SafeLoader):
-    """PyYAML's safe loader, composing within the limits and recording duplicate keys."""
-
-    def __init__(self, text: str) -> None:
-        super().__init__(text)
-        self._where: list[str | int] = []
-        self._depth = 0
-        # The nodes each finished collection stands for, its aliases expanded (by node id).
-        self._sizes: dict[int, int] = {}
-        self._alias_nodes = 0
-        self.duplicates: list[_Duplicate] = []
-
-    def fetch_flow_collection_start(self, TokenClass: Any) -> None:  # noqa: N803
-        # The scanner looks ahead of the composer, and on one line it does so in time that
-        # grows with the flow nesting ("[[[[..."): refuse it here, before it runs ahead.
-        if self.flow_level >= MAX_DEPTH:
-            line = int(self.line) + 1
-            raise _RefusedError(line, self._where, f"nested deeper than {MAX_DEPTH} levels")
-        super().fetch_flow_collection_start(TokenClass)
-
-    def _line(self) -> int:
-        """The line of the next event."""
-        event: yaml.Event = self.peek_event()  # type: ignore[no-untyped-call]
-        return event.start_mark.line + 1 if event.start_mark is not None else 0
-
-    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
-        part: str | int | None = None
-        if isinstance(parent, SequenceNode):
-            part = index
-        elif isinstance(parent, MappingNode) and isinstance(index, Node):
-            part = index.value if isinstance(index, ScalarNode) else "?"
-        if part is not None:
-            self._where.append(part)
-        if self.check_event(yaml.AliasEvent):
-            node = self._compose_alias(parent, index)
-        else:
-            node = super().compose_node(parent, index)
-        if part is not None:
-            self._where.pop()
-        return node
-
-    def _compose_alias(self, parent: Node | None, index: Any) -> Node | None:
-        line = self._line()
-        node = super().compose_node(parent, index)
-        if isinstance(node, CollectionNode) and id(node) not in self._sizes:
-            raise _RefusedError(line, self._where, "alias to a node that contains it")
-        self._alias_nodes += self._sizes.get(id(node), 1)
-        if self._alias_nodes > MAX_ALIAS_NODES:
-            message = f"aliases expand to more than {MAX_ALIAS_NODES} nodes"
-            raise _RefusedError(line, self._where, message)
-        return node
-
-    def compose_sequence_node(self, anchor: Any) -> SequenceNode:
-        self._enter()
-        node = super().compose_sequence_node(anchor)
-        self._leave(node, node.value)
-        return node
-
-    def compose_mapping_node(self, anchor: Any) -> MappingNode:
-        self._enter()
-        node = super().compose_mapping_node(anchor)
-        self._leave(node, [item for pair in node.value for item in pair])
-        self._record_duplicates(node)
-        return node
-
-    def _enter(self) -> None:
-        self._depth += 1
-        if self._depth > MAX_DEPTH:
-            message = f"nested deeper than {MAX_DEPTH} levels"
-            raise _RefusedError(self._line(), self._where, message)
-
-    def _leave(self, node: CollectionNode, children: list[Node]) -> None:
-        self._depth -= 1
-        self._sizes[id(node)] = 1 + sum(self._sizes.get(id(child), 1) for child in children)
-
-    def _record_duplicates(self, node: MappingNode) -> None:
-        # The keys written in this mapping; what a merge (<<: *base) brings may be overridden.
-        first: dict[Hashable, int] = {}
-        for key_node, _ in node.value:
-            if not isinstance(key_node, ScalarNode) or key_node.tag == _MERGE_TAG:
-                continue
-            key = self._key(key_node)
-            line = key_node.start_mark.line + 1
-            if key in first:
-                where = [*self._where, key_node.value]
-                self.duplicates.append(_Duplicate(line, where, first[key]))
-            else:
-                first[key] = line
-
-    def _key(self, node: ScalarNode) -> Hashable:
-        """The key as the mapping will hold it (``1`` and ``0x1`` are one key), or its text."""
-        try:
-            key = self.construct_object(node)
-        except (ValueError, yaml.YAMLError):  # reported when the document is constructed
-            return (node.tag, node.value)
-        return key if isinstance(key, Hashable) else (node.tag, node.value)
-
-
-def _parse_yaml(text: str) -> tuple[object, list[_Duplicate]]:
-    loader = _YamlLoader(text)
-    try:
-        return loader.get_single_data(), loader.duplicates
-    finally:
-        loader.dispose()
 
 
 # --- validation ------------------------------------------------------------------------------

@@ -4,7 +4,8 @@ The Lambda package holds runtime/ and its Lambda dependencies only (infra/lambda
 handler that imported the CLI's or the CDK's libraries would fail on its first invocation. And
 each step loads only what it uses: no Powertools parser (the events are validated with pydantic
 directly, runtime.handlers.events), the X-Ray SDK only where boto3 calls are traced (and then
-patching botocore alone), and neither it nor botocore in the sync and cache-pruning steps.
+patching botocore alone), neither it nor botocore in the sync and cache-pruning steps, and no
+PyYAML (the steps read JSON).
 
 Each import runs in a fresh interpreter with the variables Lambda sets: the X-Ray SDK makes a
 botocore client at import when it is not in Lambda.
@@ -75,6 +76,7 @@ def test_a_handler_loads_only_what_its_step_uses(handler: str) -> None:
     loaded = _modules_loaded_by(handler)
     assert not NEVER & {name.split(".")[0] for name in loaded}
     assert "aws_lambda_powertools.utilities.parser" not in loaded
+    assert "yaml" not in loaded  # no step reads a YAML document (runtime.yaml_documents)
     if handler in BOTO3_STEPS:
         assert {"boto3", "aws_xray_sdk.core", "aws_xray_sdk.ext.botocore.patch"} <= loaded
         # botocore alone is patched: no http.client subsegment under each AWS request
