@@ -219,6 +219,17 @@ class CacheSettings(_Settings):
     prune_every_hours: int = Field(default=24, ge=1, le=24 * 7)
 
 
+class RunSetSettings(_Settings):
+    """Run sets (demand submit --table): how many rows of a set run at once, and how many may
+    fail before the set stops starting rows (docs/deploy.md, Run sets)."""
+
+    # The most, and the default, a set runs at once (Distributed Map allows 10,000).
+    max_concurrency: int = Field(default=100, ge=1, le=10_000)
+    # The most, and the default, percentage of a set's rows that may fail before the set
+    # fails and stops its other rows; 100: rows are independent, the set always runs them all.
+    tolerated_failure_percentage: float = Field(default=100, ge=0, le=100)
+
+
 class FunctionSettings(_Settings):
     service_name: str = Field(default="demand", pattern=r"^[A-Za-z0-9_-]{1,64}$")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -329,6 +340,7 @@ class EnvironmentSettings(_Settings):
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     cache: CacheSettings = Field(default_factory=CacheSettings)
     map_concurrency: int = Field(default=10, ge=1, le=1000)
+    run_sets: RunSetSettings = Field(default_factory=RunSetSettings)
     planning: PlanningSettings = Field(default_factory=PlanningSettings)
     removal_policy: Literal["retain", "destroy"] = "retain"
     log_retention_days: LogRetentionDays = 30

@@ -251,3 +251,54 @@ def accept_stopped_cleanup_findings(function: lambda_.Function) -> None:
             ),
         ],
     )
+
+
+def accept_run_set_findings(state_machine: sfn.StateMachine) -> None:
+    """The run-set state machine: what its Distributed Map needs, as CDK grants it."""
+    _suppress(
+        [state_machine],
+        [
+            NagPackSuppression(
+                id="AwsSolutions-IAM5",
+                reason=(
+                    "Resource '*' only where the API has no resource-level permissions: X-Ray "
+                    "tracing and CloudWatch Logs delivery (vended logs)."
+                ),
+                applies_to=["Resource::*"],
+            ),
+            NagPackSuppression(
+                id="AwsSolutions-IAM5",
+                reason=(
+                    "Describing and stopping the Distributed Map's own child workflows "
+                    "(execution:<this state machine>/Rows:*) and its executions "
+                    "(execution:<this state machine>:*), as CDK grants a Distributed Map: "
+                    "their names are made at run time."
+                ),
+                applies_to=[
+                    RegexAppliesTo(regex="/^Resource::arn:.*:states:.*:execution:.*:\\*$/")
+                ],
+            ),
+            NagPackSuppression(
+                id="AwsSolutions-IAM5",
+                reason=(
+                    "Describing and stopping the execution each row starts "
+                    "(execution:<the environment's state machine>*), as CDK grants "
+                    "startExecution.sync: a row's execution is named at run time."
+                ),
+                applies_to=[RegexAppliesTo(regex="/^Resource::arn:.*:states:.*:execution:.*\\*$/")],
+            ),
+            NagPackSuppression(
+                id="AwsSolutions-IAM5",
+                reason=(
+                    "The Distributed Map's item reader (the manifest) and result writer, as CDK "
+                    "grants them on the data bucket's objects: manifests and results are named "
+                    "per set and per map run at run time, under demand-run-sets/."
+                ),
+                applies_to=[
+                    RegexAppliesTo(
+                        regex="/^Resource::arn:.*:s3:::(<DataBucket[A-Za-z0-9]*>|[a-z0-9.-]+)\\/\\*$/"
+                    )
+                ],
+            ),
+        ],
+    )

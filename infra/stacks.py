@@ -21,6 +21,7 @@ from infra.constructs.functions import LAMBDA_RUNTIME, LambdaSteps, StepEnvironm
 from infra.constructs.network import Network
 from infra.constructs.notifications import Notifications
 from infra.constructs.orchestration import Orchestration
+from infra.constructs.run_sets import RunSets
 from infra.constructs.stopped_cleanup import StoppedExecutionCleanup
 from infra.constructs.storage import DataBucket, SharedFileSystem
 from infra.lambda_code import LambdaBundle
@@ -181,6 +182,7 @@ class DemandStack(Stack):
             log_execution_data=settings.log_execution_data,
             removal_policy=removal_policy,
         )
+        self._run_sets(settings, orchestration, data.bucket, log_retention, removal_policy)
         notifications = self._notifications(settings, steps, orchestration, log_retention)
         cache_pruning = CachePruning(
             self,
@@ -246,6 +248,38 @@ class DemandStack(Stack):
             [steps.prepare, steps.register, steps.cleanup, stopped.function]
         )
         nag.accept_batch_instance_role(compute.instance_role)
+
+    def _run_sets(
+        self,
+        settings: EnvironmentSettings,
+        orchestration: Orchestration,
+        data_bucket: s3.IBucket,
+        log_retention: logs.RetentionDays,
+        removal_policy: RemovalPolicy,
+    ) -> None:
+        run_sets = RunSets(
+            self,
+            "RunSets",
+            state_machine_name=f"{settings.stack_name}{contract.RUN_SET_STATE_MACHINE_SUFFIX}",
+            executions=orchestration.state_machine,
+            data_bucket=data_bucket,
+            max_concurrency=settings.run_sets.max_concurrency,
+            tolerated_failure_percentage=settings.run_sets.tolerated_failure_percentage,
+            log_retention=log_retention,
+            log_execution_data=settings.log_execution_data,
+            removal_policy=removal_policy,
+        )
+        nag.accept_run_set_findings(run_sets.state_machine)
+        self._output(
+            contract.OUTPUT_RUN_SET_STATE_MACHINE_ARN, run_sets.state_machine.state_machine_arn
+        )
+        self._output(
+            contract.OUTPUT_RUN_SET_MAX_CONCURRENCY, str(settings.run_sets.max_concurrency)
+        )
+        self._output(
+            contract.OUTPUT_RUN_SET_TOLERATED_FAILURE_PERCENTAGE,
+            f"{settings.run_sets.tolerated_failure_percentage:g}",
+        )
 
     def _notifications(
         self,

@@ -121,6 +121,27 @@ OUTPUT_NOTIFICATION_TOPIC_ARN: Final = "NotificationTopicArn"
 # The function that lists and prunes the shared input cache (`demand cache ... --env`).
 OUTPUT_CACHE_PRUNE_FUNCTION_NAME: Final = "CachePruneFunctionName"
 
+# The run-set state machine (infra/constructs/run_sets.py), and its limits: the most rows of a
+# set it runs at once and the most failures it tolerates before it stops (the environment's
+# run_sets settings; `demand submit --table` asks within them). Read when present: a stack
+# deployed before run sets serves everything else.
+OUTPUT_RUN_SET_STATE_MACHINE_ARN: Final = "RunSetStateMachineArn"
+OUTPUT_RUN_SET_MAX_CONCURRENCY: Final = "RunSetMaxConcurrency"
+OUTPUT_RUN_SET_TOLERATED_FAILURE_PERCENTAGE: Final = "RunSetToleratedFailurePercentage"
+
+# --- Run sets --------------------------------------------------------------------------------
+# Where `demand submit --table` puts a set's manifests in the data bucket
+# (<prefix><set id>/attempt-<N>/manifest.json and rows.json), and the Distributed Map its
+# results (<prefix>results/<map run id>/).
+RUN_SET_PREFIX: Final = "demand-run-sets/"
+# The run-set state machine's name: the environment's state machine's, and this.
+RUN_SET_STATE_MACHINE_SUFFIX: Final = "-sets"
+# Its states that runtime.cloud.run_sets looks for.
+STATE_ROWS: Final = "Rows"
+STATE_RUN_ROW: Final = "Run row"
+# The error of an input outside the environment's limits.
+ERROR_RUN_SET_REFUSED: Final = "RunSetRefused"
+
 # --- The state machine -----------------------------------------------------------------------
 # States that infra/constructs/orchestration.py defines and runtime.cloud.history looks for in
 # an execution's history: the ones that only handle a failure.

@@ -116,9 +116,29 @@ def resources(template: dict[str, Any], resource_type: str) -> dict[str, dict[st
     }
 
 
-def state_machine_definition(template: dict[str, Any]) -> dict[str, Any]:
-    """The state machine's definition, with each CloudFormation reference as ``"<ref>"``."""
-    (machine,) = resources(template, "AWS::StepFunctions::StateMachine").values()
+# The logical id prefixes of the stack's two state machines (infra/stacks.py's construct ids).
+EXECUTIONS_STATE_MACHINE = "Orchestration"
+RUN_SETS_STATE_MACHINE = "RunSets"
+
+
+def state_machine(
+    template: dict[str, Any], prefix: str = EXECUTIONS_STATE_MACHINE
+) -> tuple[str, dict[str, Any]]:
+    """The logical id and resource of one of the stack's state machines: the executions' (by
+    default) or the run sets' (``RUN_SETS_STATE_MACHINE``)."""
+    (found,) = (
+        (logical_id, resource)
+        for logical_id, resource in resources(template, "AWS::StepFunctions::StateMachine").items()
+        if logical_id.startswith(prefix)
+    )
+    return found
+
+
+def state_machine_definition(
+    template: dict[str, Any], prefix: str = EXECUTIONS_STATE_MACHINE
+) -> dict[str, Any]:
+    """A state machine's definition, with each CloudFormation reference as ``"<ref>"``."""
+    _, machine = state_machine(template, prefix)
     definition = machine["Properties"]["DefinitionString"]
     if isinstance(definition, dict):
         parts = definition["Fn::Join"][1]

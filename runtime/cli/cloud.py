@@ -30,9 +30,10 @@ from urllib.parse import urlsplit
 import typer
 
 from runtime import aws_config
+from runtime.cli import run_sets as run_set_commands
 from runtime.cli.errors import fail, reported_errors
 from runtime.cloud.clients import AwsClients
-from runtime.cloud.errors import JobNotFoundError
+from runtime.cloud.errors import ExecutionNotFoundError, JobNotFoundError
 from runtime.cloud.executions import (
     ExecutionStatus,
     cancel_execution,
@@ -44,6 +45,7 @@ from runtime.cloud.executions import (
 )
 from runtime.cloud.job_logs import JobLogStream, follow_log_lines, job_log_stream, log_lines
 from runtime.cloud.notify import with_recipients
+from runtime.cloud.run_sets import is_run_set
 from runtime.cloud.stack import DeployedEnvironment, deployment_variables, locate_environment
 from runtime.deployment import DeploymentSettings
 from runtime.errors import ConfigError
@@ -276,13 +278,79 @@ def submit(
     profile: ProfileOption = None,
     region: RegionOption = None,
     endpoint_url: EndpointOption = None,
+    table: Annotated[
+        Path | None,
+        typer.Option(
+            "--table",
+            metavar="ROWS",
+            help="A run set: SPEC is a template, each row of ROWS one execution (as for "
+            "demand run --table); prints the set's id.",
+        ),
+    ] = None,
+    set_id: Annotated[
+        str | None,
+        typer.Option(
+            "--set-id",
+            metavar="ID",
+            help="With --table: the set's id [default: derived from the template and the table].",
+            show_default=False,
+        ),
+    ] = None,
+    max_concurrency: Annotated[
+        int | None,
+        typer.Option(
+            "--max-concurrency",
+            metavar="N",
+            min=1,
+            help="With --table: run at most N rows at once [default: the environment's "
+            "run_sets.max_concurrency, also the most it allows].",
+            show_default=False,
+        ),
+    ] = None,
+    tolerated_failure_percentage: Annotated[
+        float | None,
+        typer.Option(
+            "--tolerated-failure-percentage",
+            metavar="P",
+            min=0,
+            max=100,
+            help="With --table: once more than P percent of the rows have failed, the set "
+            "fails and stops the rest [default: the environment's "
+            "run_sets.tolerated_failure_percentage].",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Start SPEC in a deployed environment; print the execution's ARN.
+    """Start SPEC in a deployed environment; print the execution's ARN (a run set's id).
 
     SPEC is planned first with the environment's own settings, as its Prepare step plans it: a
     request it would refuse (file:// locations, a bucket it may not use, more than its queues
     hold) is refused here, and its execution id stays unused. An id already used is refused.
+    With --table, every row is planned so before the set starts.
     """
+    set_flags = (set_id, max_concurrency, tolerated_failure_percentage)
+    if table is None and any(flag is not None for flag in set_flags):
+        fail(
+            "request",
+            [
+                "--set-id, --max-concurrency and --tolerated-failure-percentage are for a run "
+                "set: pass --table too"
+            ],
+            json_output=json_output,
+        )
+    if table is not None:
+        _submit_set(
+            spec,
+            table,
+            env=env,
+            set_id=set_id,
+            notify=notify or [],
+            limits=(max_concurrency, tolerated_failure_percentage),
+            wait=(wait, poll),
+            json_output=json_output,
+            aws=(profile, region, endpoint_url),
+        )
+        return
     with aws_settings(profile, region, endpoint_url), reported_errors(json_output=json_output):
         request = with_recipients(load_spec_file(spec), notify or [])
         clients = AwsClients.create()
@@ -307,6 +375,57 @@ def submit(
     _exit_with(result)
 
 
+def _submit_set(
+    template: Path,
+    table: Path,
+    *,
+    env: str,
+    set_id: str | None,
+    notify: list[str],
+    limits: tuple[int | None, float | None],
+    wait: tuple[bool, float],
+    json_output: bool,
+    aws: tuple[str | None, str | None, str | None],
+) -> None:
+    with aws_settings(*aws), reported_errors(json_output=json_output):
+        clients = AwsClients.create()
+        environment = _environment(env, clients)
+        chosen = run_set_commands.submit_set(
+            template,
+            table,
+            env=env,
+            environment=environment,
+            clients=clients,
+            planning=deployed_planning(env, clients),
+            set_id=set_id,
+            notify=notify,
+            max_concurrency=limits[0],
+            tolerated_failure_percentage=limits[1],
+            json_output=json_output and not wait[0],
+        )
+        if not wait[0]:
+            return
+        result = run_set_commands.wait_for_set(environment, chosen, clients, wait[1])
+    run_set_commands.print_set_status(result, json_output)
+    _exit_with_code(run_set_commands.set_exit_code(result))
+
+
+def _exit_with_code(code: int) -> None:
+    if code:
+        raise typer.Exit(code)
+
+
+def _set_or_raise(
+    environment: DeployedEnvironment,
+    execution_id: str,
+    clients: AwsClients,
+    not_found: ExecutionNotFoundError,
+) -> None:
+    """Nothing when ``execution_id`` names a run set; else the execution is not found."""
+    if not is_run_set(environment, execution_id, clients.stepfunctions):
+        raise not_found
+
+
 def status(
     execution_id: ExecutionIdArgument,
     env: EnvOption = "dev",
@@ -322,14 +441,30 @@ def status(
     region: RegionOption = None,
     endpoint_url: EndpointOption = None,
 ) -> None:
-    """Show an execution's state, its current step, and on failure the error and its cause."""
+    """Show an execution's state, its current step, and on failure the error and its cause.
+
+    A run set's id (demand submit --table): its rows' counts per state, and the rows that did
+    not succeed with their errors.
+    """
     with aws_settings(profile, region, endpoint_url), reported_errors(json_output=json_output):
         clients = AwsClients.create()
         environment = _environment(env, clients)
-        if wait:
-            result = _wait(environment, execution_id, clients, poll)
-        else:
-            result = execution_status(environment, execution_id, clients.stepfunctions)
+        try:
+            if wait:
+                result = _wait(environment, execution_id, clients, poll)
+            else:
+                result = execution_status(environment, execution_id, clients.stepfunctions)
+        except ExecutionNotFoundError as not_found:
+            _set_or_raise(environment, execution_id, clients, not_found)
+            found = (
+                run_set_commands.wait_for_set(environment, execution_id, clients, poll)
+                if wait
+                else run_set_commands.set_status(environment, execution_id, clients)
+            )
+            run_set_commands.print_set_status(found, json_output)
+            if wait:
+                _exit_with_code(run_set_commands.set_exit_code(found))
+            return
     _print_status(result, json_output)
     if wait:
         _exit_with(result)
@@ -417,12 +552,21 @@ def cancel(
     region: RegionOption = None,
     endpoint_url: EndpointOption = None,
 ) -> None:
-    """Stop a running execution and terminate its Batch job."""
+    """Stop a running execution and terminate its Batch job.
+
+    A run set's id: stop the set (no row starts after it) and every row of it that runs.
+    """
     with aws_settings(profile, region, endpoint_url), reported_errors():
         clients = AwsClients.create()
-        job_id = cancel_execution(
-            _environment(env, clients), execution_id, clients.stepfunctions, clients.batch
-        )
+        environment = _environment(env, clients)
+        try:
+            job_id = cancel_execution(
+                environment, execution_id, clients.stepfunctions, clients.batch
+            )
+        except ExecutionNotFoundError as not_found:
+            _set_or_raise(environment, execution_id, clients, not_found)
+            run_set_commands.cancel_set(environment, execution_id, clients)
+            return
     typer.echo(f"stopped execution {execution_id}")
     if job_id is not None:
         typer.echo(f"terminated Batch job {job_id}")

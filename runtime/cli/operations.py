@@ -22,9 +22,12 @@ from runtime.cli.cloud import (
     reported_cloud_errors,
 )
 from runtime.cli.errors import fail
+from runtime.cli.run_sets import retry_set
 from runtime.cloud.cache import invoke_cache_function
 from runtime.cloud.clients import AwsClients
+from runtime.cloud.errors import ExecutionNotFoundError
 from runtime.cloud.retry import retry_execution
+from runtime.cloud.run_sets import is_run_set
 from runtime.cloud.stack import locate_environment
 from runtime.local.root import LocalRoot
 from runtime.steps.cache_prune import CacheLayout, PruneSettings, list_cache, prune_cache
@@ -47,12 +50,19 @@ def retry(
     """Resume an execution that did not succeed, from the step it stopped in.
 
     Step Functions redrive: the steps that succeeded are not run again. Where a redrive cannot
-    apply, one line says why.
+    apply, one line says why. A run set's id: its rows that did not succeed run again, each
+    under a new execution id (<row id>-r<N>), as the set's next attempt.
     """
     with aws_settings(profile, region, endpoint_url), reported_cloud_errors():
         clients = AwsClients.create()
         environment = locate_environment(env, clients.cloudformation)
-        redriven = retry_execution(environment, execution_id, clients.stepfunctions)
+        try:
+            redriven = retry_execution(environment, execution_id, clients.stepfunctions)
+        except ExecutionNotFoundError:
+            if not is_run_set(environment, execution_id, clients.stepfunctions):
+                raise
+            retry_set(environment, execution_id, clients, env)
+            return
     where = f" from {redriven.resumes_at!r}" if redriven.resumes_at else ""
     typer.echo(
         f"{redriven.execution_arn}: resumed{where} (redrive {redriven.redrive_count}); "

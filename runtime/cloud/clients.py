@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
     from mypy_boto3_lambda import LambdaClient
     from mypy_boto3_logs import CloudWatchLogsClient
+    from mypy_boto3_s3 import S3Client
     from mypy_boto3_stepfunctions import SFNClient
 
 
@@ -22,6 +23,8 @@ class AwsClients:
     batch: BatchClient
     logs: CloudWatchLogsClient
     lambda_: LambdaClient
+    # Run sets' manifests (`demand submit --table`); tests that need none pass none.
+    s3: S3Client | None = None
 
     @classmethod
     def create(cls, region: str | None = None) -> AwsClients:
@@ -45,4 +48,5 @@ class AwsClients:
             batch=session.client("batch", endpoint_url=aws_config.endpoint_url("batch")),
             logs=session.client("logs", endpoint_url=aws_config.endpoint_url("cloudwatch_logs")),
             lambda_=session.client("lambda", endpoint_url=aws_config.endpoint_url("lambda")),
+            s3=session.client("s3", endpoint_url=aws_config.endpoint_url("s3")),
         )

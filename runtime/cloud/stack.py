@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from botocore.exceptions import ClientError
 
 from runtime import contract
 from runtime.cloud.errors import CloudError, EnvironmentNotFoundError
+
+Number = TypeVar("Number", int, float)
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
@@ -42,6 +44,10 @@ class DeployedEnvironment:
     job_log_group: str
     prepare_function: str | None = None
     cache_prune_function: str | None = None  # `demand cache --env`; older stacks have none
+    # Run sets (`demand submit --table`); older stacks have none.
+    run_set_state_machine_arn: str | None = None
+    run_set_max_concurrency: int | None = None
+    run_set_tolerated_failure_percentage: float | None = None
 
     @property
     def state_machine_name(self) -> str:
@@ -90,7 +96,19 @@ def locate_environment(name: str, cloudformation: CloudFormationClient) -> Deplo
         job_log_group=outputs[contract.OUTPUT_JOB_LOG_GROUP_NAME],
         prepare_function=outputs.get(contract.OUTPUT_PREPARE_FUNCTION_NAME),
         cache_prune_function=outputs.get(contract.OUTPUT_CACHE_PRUNE_FUNCTION_NAME),
+        run_set_state_machine_arn=outputs.get(contract.OUTPUT_RUN_SET_STATE_MACHINE_ARN),
+        run_set_max_concurrency=_number(outputs, contract.OUTPUT_RUN_SET_MAX_CONCURRENCY, int),
+        run_set_tolerated_failure_percentage=_number(
+            outputs, contract.OUTPUT_RUN_SET_TOLERATED_FAILURE_PERCENTAGE, float
+        ),
     )
+
+
+def _number(outputs: dict[str, str], key: str, kind: type[Number]) -> Number | None:
+    try:
+        return kind(outputs[key]) if key in outputs else None
+    except ValueError:  # not this project's output: as if it had none
+        return None
 
 
 def deployment_variables(

@@ -17,6 +17,12 @@ What is real and what stands in:
   volumes — each EFS root directory (or its access point's) of the stand-in bound at its mount
   point's container path, read-only where the mount point says so — and the host's system
   directories; without bubblewrap, with the container paths mapped onto the stand-in;
+- a **run set** runs on the synthesized run-set state machine (:meth:`Harness.deploy` creates
+  both): moto runs its Distributed Map (ItemReader from S3, MaxConcurrencyPath, the
+  ResultWriter) and each item's ``states:startExecution.sync:2`` of the execution state machine,
+  its field names translated as Step Functions translates them (as for Batch); it ignores
+  ToleratedFailurePercentagePath. :meth:`Harness.deploy_stack` adds the stack's outputs and the
+  Prepare function's variables, so the ``demand`` command itself finds the environment;
 - **S3** is moto's, also served over HTTP because the sync engine's CRT client speaks HTTP
   (the ``aws`` fixture in tests/conftest.py).
 
@@ -55,12 +61,17 @@ from moto.stepfunctions.parser.asl.component.common.error_name.error_name import
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_batch import (  # noqa: E501
     StateTaskServiceBatch,
 )
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn import (  # noqa: E501
+    StateTaskServiceSfn,
+)
 from moto.stepfunctions.parser.asl.component.state.fail import state_fail
 from moto.stepfunctions.parser.utils import camel_to_snake_case
 
 from runtime import contract
+from runtime.cloud.stack import DeployedEnvironment
 from runtime.local.sandbox import ISOLATION, find_bwrap, system_view, unavailable_reason
 from tests.lambda_context import FakeLambdaContext
+from tests.synthesis import EXECUTIONS_STATE_MACHINE, RUN_SETS_STATE_MACHINE, state_machine
 
 REGION: Final = "us-west-2"
 ACCOUNT = "123456789012"
@@ -86,6 +97,43 @@ def _batch_operation(action: str) -> OperationModel:
     wanted = camel_to_snake_case(action)
     (name,) = (name for name in model.operation_names if xform_name(name) == wanted)
     return model.operation_model(name)
+
+
+def _sfn_operation(action: str) -> OperationModel:
+    model = botocore.session.get_session().get_service_model("stepfunctions")
+    wanted = camel_to_snake_case(action)
+    (name,) = (name for name in model.operation_names if xform_name(name) == wanted)
+    return model.operation_model(name)
+
+
+def _sfn_request_as_sdk(
+    service: StateTaskServiceSfn,
+    parameters: dict[str, Any],
+    boto_service_name: str | None = None,
+    service_action_name: str | None = None,
+) -> None:
+    """Step Functions' PascalCase StartExecution parameters as the SDK's (stateMachineArn...),
+    the input as JSON text, as Step Functions (and LocalStack's interpreter) pass them."""
+    action = service_action_name or service.resource.api_action
+    if service_action_name is None and camel_to_snake_case(action) == "start_execution":
+        given = parameters.get("Input")
+        if not isinstance(given, str):
+            parameters["Input"] = json.dumps({} if given is None else given, separators=(",", ":"))
+    operation = _sfn_operation(action)
+    if operation.input_shape is not None:
+        service._to_boto_request(parameters, operation.input_shape)
+
+
+def _sfn_response_as_sfn(
+    service: StateTaskServiceSfn,
+    response: Any,
+    boto_service_name: str | None = None,
+    service_action_name: str | None = None,
+) -> None:
+    """The SDK's responses (executionArn...) as Step Functions gives them (ExecutionArn...)."""
+    operation = _sfn_operation(service_action_name or service.resource.api_action)
+    if operation.output_shape is not None:
+        service._from_boto_response(response, operation.output_shape)
 
 
 def _batch_request_as_sdk(
@@ -142,6 +190,9 @@ def _stand_in(reference: dict[str, Any], template: dict[str, Any]) -> str:
             return f"fsap-{name}"
         if resource_type == "AWS::S3::Bucket":
             return DATA_BUCKET
+        if resource_type == "AWS::StepFunctions::StateMachine":
+            machine = template["Resources"][name]["Properties"]["StateMachineName"]
+            return f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{machine}"
         return str(name)
     logical_id, attribute = reference["Fn::GetAtt"]
     resource_type = template["Resources"][logical_id]["Type"]
@@ -152,9 +203,10 @@ def _stand_in(reference: dict[str, Any], template: dict[str, Any]) -> str:
     return f"arn:aws:stand-in:{REGION}:{ACCOUNT}:{logical_id}/{attribute}"
 
 
-def resolved_definition(template: dict[str, Any]) -> str:
-    """The state machine's definition with stand-in ARNs for every CloudFormation reference."""
-    (machine,) = resources(template, "AWS::StepFunctions::StateMachine").values()
+def resolved_definition(template: dict[str, Any], prefix: str = EXECUTIONS_STATE_MACHINE) -> str:
+    """A state machine's definition (the executions', by default; the run sets' with
+    ``RUN_SETS_STATE_MACHINE``) with stand-in ARNs for every CloudFormation reference."""
+    _, machine = state_machine(template, prefix)
     definition = machine["Properties"]["DefinitionString"]
     if isinstance(definition, str):
         return definition
@@ -234,8 +286,10 @@ class Harness:
         self.handlers = lambda_handlers(self.template)
         self.variables = self.lambda_environment()
         self.job_queue = self.variables[contract.ENV_DEFAULT_JOB_QUEUE]
-        (machine,) = resources(self.template, "AWS::StepFunctions::StateMachine").values()
+        _, machine = state_machine(self.template)
         self.state_machine_name = str(machine["Properties"]["StateMachineName"])
+        _, run_sets = state_machine(self.template, RUN_SETS_STATE_MACHINE)
+        self.run_set_state_machine_name = str(run_sets["Properties"]["StateMachineName"])
 
     # --- set-up ------------------------------------------------------------------------------
 
@@ -270,6 +324,60 @@ class Harness:
             definition=resolved_definition(self.template),
             roleArn=role,
         )["stateMachineArn"]
+        self.run_set_state_machine_arn = self.stepfunctions.create_state_machine(
+            name=self.run_set_state_machine_name,
+            definition=resolved_definition(self.template, RUN_SETS_STATE_MACHINE),
+            roleArn=role,
+        )["stateMachineArn"]
+
+    def deploy_stack(self) -> None:
+        """What ``demand`` finds an environment by: the stack ``demand-dev`` with the template's
+        outputs (their stand-ins), and a Prepare function with the steps' variables."""
+        outputs = {
+            name: (
+                output["Value"]
+                if isinstance(output["Value"], str)
+                else _stand_in(output["Value"], self.template)
+            )
+            for name, output in self.template["Outputs"].items()
+        }
+        outputs |= {
+            contract.OUTPUT_STATE_MACHINE_ARN: self.state_machine_arn,
+            contract.OUTPUT_RUN_SET_STATE_MACHINE_ARN: self.run_set_state_machine_arn,
+        }
+        prepare = outputs[contract.OUTPUT_PREPARE_FUNCTION_NAME]
+        boto3.client("lambda", region_name=REGION).update_function_configuration(
+            FunctionName=prepare, Environment={"Variables": self.variables}
+        )
+        stack = {
+            "Resources": {"Stand": {"Type": "AWS::S3::Bucket"}},
+            "Outputs": {name: {"Value": value} for name, value in outputs.items()},
+        }
+        boto3.client("cloudformation", region_name=REGION).create_stack(
+            StackName="demand-dev", TemplateBody=json.dumps(stack)
+        )
+
+    def environment(self) -> DeployedEnvironment:
+        """The environment as ``demand`` finds it through its stack's outputs."""
+        outputs = {
+            name: output["Value"]
+            for name, output in self.template["Outputs"].items()
+            if isinstance(output["Value"], str)
+        }
+        return DeployedEnvironment(
+            name="dev",
+            stack_name="demand-dev",
+            state_machine_arn=self.state_machine_arn,
+            data_bucket=DATA_BUCKET,
+            file_system_id=FILE_SYSTEM_ID,
+            job_queue=self.job_queue,
+            job_log_group="/aws/batch/job",
+            run_set_state_machine_arn=self.run_set_state_machine_arn,
+            run_set_max_concurrency=int(outputs[contract.OUTPUT_RUN_SET_MAX_CONCURRENCY]),
+            run_set_tolerated_failure_percentage=float(
+                outputs[contract.OUTPUT_RUN_SET_TOLERATED_FAILURE_PERCENTAGE]
+            ),
+        )
 
     def lambda_environment(self) -> dict[str, str]:
         """What the stack sets on the functions, pointing at this harness's stand-ins.
@@ -309,6 +417,9 @@ class Harness:
                 StateTaskServiceBatch, "_normalise_parameters", _batch_request_as_sdk
             ),
             mock.patch.object(StateTaskServiceBatch, "_normalise_response", _batch_response_as_sfn),
+            # The same for the Step Functions integration a run set's rows start with.
+            mock.patch.object(StateTaskServiceSfn, "_normalise_parameters", _sfn_request_as_sdk),
+            mock.patch.object(StateTaskServiceSfn, "_normalise_response", _sfn_response_as_sfn),
             mock.patch.object(LambdaFunction, "_invoke_lambda", invoke),
             mock.patch.object(Job, "run", run_job),
             mock.patch.dict(os.environ, self.variables),

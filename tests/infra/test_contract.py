@@ -34,7 +34,7 @@ from runtime.cloud.stack import stack_name as cli_stack_name
 from runtime.deployment import DeploymentSettings
 from runtime.errors import DemandError
 from runtime.handlers import observability, tracing
-from tests.synthesis import ALL_ENVIRONMENTS, Synthesis, resources
+from tests.synthesis import ALL_ENVIRONMENTS, Synthesis, resources, state_machine
 
 HANDLER_PACKAGE = "runtime.handlers."
 POWERTOOLS_VARIABLES = {contract.ENV_POWERTOOLS_SERVICE_NAME, contract.ENV_POWERTOOLS_LOG_LEVEL}
@@ -91,7 +91,7 @@ def _all_states(states: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
 
 
 def _definition(template: dict[str, Any]) -> dict[str, Any]:
-    (machine,) = resources(template, "AWS::StepFunctions::StateMachine").values()
+    _, machine = state_machine(template)
     parsed: dict[str, Any] = json.loads(_token(machine["Properties"]["DefinitionString"]))
     return parsed
 
@@ -248,7 +248,7 @@ def test_the_cli_finds_the_stack_and_its_state_machine(
     (function, *_) = _step_functions(template).values()
     name = _variables(function)[contract.ENV_ENVIRONMENT]
     assert synthesis.stacks[environment].stack_name == cli_stack_name(name)
-    (machine,) = resources(template, "AWS::StepFunctions::StateMachine").values()
+    _, machine = state_machine(template)
     assert machine["Properties"]["StateMachineName"] == cli_stack_name(name)
 
 

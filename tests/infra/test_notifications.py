@@ -11,7 +11,7 @@ from aws_cdk.assertions import Match, Template
 
 from infra.config import EnvironmentSettingsError, parse_environment
 from runtime import contract
-from tests.synthesis import ALL_ENVIRONMENTS, Synthesis, resources
+from tests.synthesis import ALL_ENVIRONMENTS, Synthesis, resources, state_machine
 
 HANDLER = "runtime.handlers.notify.handler"
 
@@ -26,7 +26,7 @@ def _one(template: dict[str, Any], resource_type: str, prefix: str) -> tuple[str
 
 
 def _state_machine_id(template: dict[str, Any]) -> str:
-    (logical_id,) = resources(template, "AWS::StepFunctions::StateMachine")
+    logical_id, _ = state_machine(template)
     return logical_id
 
 

@@ -10,7 +10,7 @@ import pytest
 from infra.config import EnvironmentSettingsError, PlanningSettings, parse_environment
 from runtime import contract
 from runtime.deployment import DeploymentSettings
-from tests.synthesis import ALL_ENVIRONMENTS, Synthesis, resources
+from tests.synthesis import ALL_ENVIRONMENTS, Synthesis, resources, state_machine
 
 MINIMAL: dict[str, Any] = {
     "compute": {
@@ -116,7 +116,7 @@ def test_every_job_has_a_time_limit_and_the_state_machine_outlasts_it(
     longest = int(variables[contract.ENV_MAX_TIMEOUT_SECONDS]) * int(
         variables[contract.ENV_MAX_RETRY_ATTEMPTS]
     )
-    (machine,) = resources(template, "AWS::StepFunctions::StateMachine").values()
+    _, machine = state_machine(template)
     definition = machine["Properties"]["DefinitionString"]
     text = (
         definition

@@ -11,7 +11,7 @@ from infra.constructs.orchestration import (
     LAMBDA_SERVICE_ERRORS,
     TRANSIENT_STEP_ERRORS,
 )
-from tests.synthesis import Synthesis, resources, state_machine_definition
+from tests.synthesis import Synthesis, state_machine, state_machine_definition
 
 LAMBDA_STATES = ["Prepare", "Register", "Sync input", "Sync output", "Cleanup"]
 
@@ -215,7 +215,7 @@ def test_transitions_stay_within_the_budget(
 
 
 def test_logging_and_tracing(synthesis: Synthesis) -> None:
-    (machine,) = resources(synthesis.templates["dev"], "AWS::StepFunctions::StateMachine").values()
+    _, machine = state_machine(synthesis.templates["dev"])
     properties = machine["Properties"]
     assert properties["StateMachineName"] == "demand-dev"
     assert properties["StateMachineType"] == "STANDARD"
@@ -223,7 +223,5 @@ def test_logging_and_tracing(synthesis: Synthesis) -> None:
     assert properties["LoggingConfiguration"]["Level"] == "ALL"
     # Each request's parameters stay out of the logs unless the environment asks for them.
     assert properties["LoggingConfiguration"]["IncludeExecutionData"] is False
-    (imported,) = resources(
-        synthesis.templates["imported"], "AWS::StepFunctions::StateMachine"
-    ).values()
+    _, imported = state_machine(synthesis.templates["imported"])
     assert imported["Properties"]["LoggingConfiguration"]["IncludeExecutionData"] is True

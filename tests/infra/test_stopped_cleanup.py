@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from runtime import contract
-from tests.synthesis import ALL_ENVIRONMENTS, Synthesis, resources
+from tests.synthesis import ALL_ENVIRONMENTS, Synthesis, resources, state_machine
 
 HANDLER = "runtime.handlers.stopped.handler"
 
@@ -48,7 +48,7 @@ def test_the_rule_sends_this_state_machines_stops_to_the_function_and_the_queue(
     synthesis: Synthesis, environment: str
 ) -> None:
     template = synthesis.templates[environment]
-    (machine_id,) = resources(template, "AWS::StepFunctions::StateMachine")
+    machine_id, _ = state_machine(template)
     _, rule = _one(template, "AWS::Events::Rule", "StoppedCleanupExecutionStopped")
     assert rule["EventPattern"] == {
         "source": ["aws.states"],
@@ -149,7 +149,7 @@ def test_the_function_may_do_what_cleanup_does_and_stop_only_this_environments_j
     }
     describe = stopped["ConfirmStoppedExecutions"]
     assert describe["Action"] == "states:DescribeExecution"
-    (machine_id,) = resources(template, "AWS::StepFunctions::StateMachine")
+    machine_id, _ = state_machine(template)
     _, parts = describe["Resource"]["Fn::Join"]
     assert parts[-2:] == [{"Fn::GetAtt": [machine_id, "Name"]}, ":*"]
     assert stopped["FindExecutionJobs"]["Action"] == "batch:ListJobs"
