@@ -76,6 +76,35 @@ def accept_bucket_grants(grantees: Iterable[iam.IGrantable]) -> None:
     _suppress([role for role in roles if isinstance(role, iam.Role)], [_BUCKET_GRANTS])
 
 
+def accept_stored_request_reads(prepare: lambda_.Function, *, prefix: str) -> None:
+    """Prepare reads each execution's stored request, whose key is known at run time only."""
+    if prepare.role is None:
+        return
+    objects = prefix.replace("/", "\\/") + "\\*"
+    _suppress(
+        [prepare.role],
+        [
+            NagPackSuppression(
+                id="AwsSolutions-IAM5",
+                reason=(
+                    f"s3:GetObject on the data bucket's {prefix} prefix only: each execution's "
+                    f"stored request is {prefix}<execution id>.json, and Prepare reads only its "
+                    "own execution's (the key is derived from the execution's name)."
+                ),
+                applies_to=[
+                    RegexAppliesTo(regex=f"/^Resource::<[A-Za-z0-9]+\\.Arn>\\/{objects}$/"),
+                    RegexAppliesTo(
+                        regex=(
+                            "/^Resource::arn:(aws[a-z-]*|<AWS::Partition>):s3:::[a-z0-9.-]+"
+                            f"\\/{objects}$/"
+                        )
+                    ),
+                ],
+            )
+        ],
+    )
+
+
 def accept_register_findings(register: lambda_.Function, *, job_role_path: str) -> None:
     if register.role is None:
         return

@@ -146,6 +146,7 @@ class DemandStack(Stack):
                 default_job_role_arn=compute.default_job_role.role_arn,
                 queue_limits=compute.queue_limits,
                 mirror_outputs=settings.mirror_outputs,
+                request_bucket=data.bucket.bucket_name,
                 planning=settings.planning.variables(),
             ),
             vpc=vpc,
@@ -209,6 +210,7 @@ class DemandStack(Stack):
             Aspects.of(self).add(_EncryptLogGroups(settings.log_kms_key_arn))
 
         self._grant_data_access(settings, steps, data.bucket)
+        self._grant_stored_requests(steps, data.bucket)
         self._grant_job_registration(settings, steps, compute)
         self._grant_execution_resources(settings, steps, storage, stopped.function)
         storage.allow_clients(
@@ -242,6 +244,7 @@ class DemandStack(Stack):
 
         nag.accept_lambda_findings([*steps.all, layout.function])
         nag.accept_bucket_grants([steps.sync])
+        nag.accept_stored_request_reads(steps.prepare, prefix=contract.REQUESTS_PREFIX)
         nag.accept_register_findings(steps.register, job_role_path=compute.job_role_path)
         nag.accept_state_machine_findings(orchestration.state_machine)
         nag.accept_execution_resource_findings(
@@ -337,6 +340,26 @@ class DemandStack(Stack):
         for index, name in enumerate(settings.output_buckets):
             bucket = s3.Bucket.from_bucket_name(self, f"OutputBucket{index}", name)
             bucket.grant_read_write(steps.sync)
+
+    def _grant_stored_requests(self, steps: LambdaSteps, data_bucket: s3.IBucket) -> None:
+        """Prepare reads the requests ``demand submit`` stored (runtime.steps.stored_request,
+        in the bucket ``DEMAND_REQUEST_BUCKET`` names), and nothing else of the bucket. Staging
+        never touches them, so that no job's output can replace a request, nor an input read
+        one."""
+        requests = data_bucket.arn_for_objects(f"{contract.REQUESTS_PREFIX}*")
+        steps.prepare.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="ReadStoredRequests", actions=["s3:GetObject"], resources=[requests]
+            )
+        )
+        steps.sync.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="NeverStageStoredRequests",
+                effect=iam.Effect.DENY,
+                actions=["s3:GetObject*", "s3:PutObject*", "s3:DeleteObject*"],
+                resources=[requests],
+            )
+        )
 
     def _grant_job_registration(
         self, settings: EnvironmentSettings, steps: LambdaSteps, compute: BatchCompute

@@ -30,6 +30,9 @@ ENV_DEFAULT_JOB_ROLE_ARN: Final = "DEMAND_DEFAULT_JOB_ROLE_ARN"
 # {"vcpus": int | null, "memory": int | null, "gpu": int | null} (MiB; null: not known, so not
 # checked): runtime.plan.configuration.QueueLimits.
 ENV_QUEUE_LIMITS: Final = "DEMAND_QUEUE_LIMITS"
+# The bucket whose requests prefix holds the requests too large to start an execution with
+# inline (REQUESTS_PREFIX below): the data bucket. Only Prepare's role may read them.
+ENV_REQUEST_BUCKET: Final = "DEMAND_REQUEST_BUCKET"
 # The notification function's topic (runtime.handlers.notify): the environment's SNS topic.
 ENV_NOTIFICATION_TOPIC_ARN: Final = "DEMAND_NOTIFICATION_TOPIC_ARN"
 # The cache pruning function's bounds (runtime.handlers.cache_prune): an entry unused for more
@@ -101,6 +104,23 @@ def execution_resource_name(prefix: str, execution_id: str) -> str:
 def execution_resource_pattern(prefix: str) -> str:
     """Every execution's resource name under ``prefix`` (an IAM resource pattern)."""
     return f"{prefix}{EXECUTION_NAME_SEPARATOR}*"
+
+
+# --- Stored requests -------------------------------------------------------------------------
+# A request too large to be an execution's input inline is stored by `demand submit`
+# (runtime.cloud.requests) in the environment's data bucket at REQUESTS_PREFIX + "<execution
+# id>.json", and the execution starts with a small reference to it; Prepare (runtime.steps.
+# stored_request) reads it from there only, and only its own execution's. The data bucket's
+# lifecycle rule (infra/constructs/storage.py) expires each after REQUEST_RETENTION_DAYS: longer
+# than Step Functions lets an execution be redriven (14 days after it ended), the only other
+# time its Prepare may run again.
+REQUESTS_PREFIX: Final = "requests/"
+REQUEST_RETENTION_DAYS: Final = 30
+
+
+def request_key(execution_id: str) -> str:
+    """The key of an execution's stored request: ``requests/<execution id>.json``."""
+    return f"{REQUESTS_PREFIX}{execution_id}.json"
 
 
 # The stack's outputs, by output key (infra/stacks.py). runtime.cloud.stack reads some of them;

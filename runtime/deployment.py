@@ -49,6 +49,8 @@ class DeploymentSettings(BaseModel):
     efs_mount_path: Path = Field(
         default=Path(contract.LAMBDA_EFS_MOUNT_PATH), alias=contract.ENV_EFS_MOUNT_PATH
     )
+    # Where Prepare reads a request too large to be the execution's input (unset: nowhere).
+    request_bucket: str | None = Field(default=None, alias=contract.ENV_REQUEST_BUCKET)
     default_job_queue: str | None = Field(default=None, alias=contract.ENV_DEFAULT_JOB_QUEUE)
     gpu_job_queue: str | None = Field(default=None, alias=contract.ENV_GPU_JOB_QUEUE)
     default_job_role_arn: str | None = Field(default=None, alias=contract.ENV_DEFAULT_JOB_ROLE_ARN)

@@ -23,8 +23,9 @@ from runtime.errors import DocumentError
 
 Model = TypeVar("Model", bound=BaseModel)
 
-# Four times the largest state input Step Functions accepts (256 KiB), which a request must fit
-# into to run in the cloud at all: no real request or configuration comes near it.
+# Four times the largest state input Step Functions accepts (256 KiB): a request this large runs
+# in the cloud only as a stored request (runtime.cloud.requests), and no configuration comes near
+# it. About 14,000 inputs (a request of 4,000 inputs is some 290 KiB).
 MAX_DOCUMENT_BYTES = 1024 * 1024
 # Lists and objects inside each other: a request has five or six levels; JSON and YAML parsers
 # recurse, so an unbounded depth is a crash (RecursionError), not a bigger request.
@@ -78,17 +79,39 @@ def read_document(
             raw = stream.read(max_bytes + 1)
     except OSError as exc:
         raise error([f"{path}: cannot read: {exc.strerror or exc}"]) from None
+    return parse_document(
+        raw,
+        str(path),
+        error,
+        as_json=path.suffix == ".json",
+        max_bytes=max_bytes,
+        too_large=too_large,
+    )
+
+
+def parse_document(
+    raw: bytes,
+    source: str,
+    error: Callable[[list[str]], DocumentError],
+    *,
+    as_json: bool,
+    max_bytes: int = MAX_DOCUMENT_BYTES,
+    too_large: str = "more than any request needs",
+) -> object:
+    """Parse ``raw`` (read from ``source``, which each problem names) as JSON or YAML, within
+    the limits. A caller reads at most ``max_bytes + 1`` bytes: more is refused."""
     if len(raw) > max_bytes:
-        raise error([f"{path}: larger than {max_bytes // 1024} KiB, {too_large}"])
+        raise error([f"{source}: larger than {max_bytes // 1024} KiB, {too_large}"])
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw.count(b"\n", 0, exc.start) + 1
         byte = raw[exc.start]
         message = f"not UTF-8 text (byte {byte:#04x} at offset {exc.start})"
-        raise error([f"{path}:{line}: {message}"]) from None
+        raise error([f"{source}:{line}: {message}"]) from None
+    kind = "JSON" if as_json else "YAML"
     try:
-        if path.suffix == ".json":
+        if as_json:
             data, duplicates = _parse_json(text)
         else:
             # PyYAML is loaded for YAML documents only: the Lambda steps read none.
@@ -97,30 +120,26 @@ def read_document(
             data, duplicates = parse_yaml(text)
     except RefusedError as refused:
         where = _where(refused.where)
-        raise error([f"{path}:{refused.line}: {where}: {refused.message}"]) from None
+        raise error([f"{source}:{refused.line}: {where}: {refused.message}"]) from None
     except json.JSONDecodeError as exc:
-        raise error([f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}"]) from None
+        raise error([f"{source}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}"]) from None
     except DocumentSyntaxError as exc:
-        raise error([f"{path}:{exc.place}not valid YAML: {exc.cause}"]) from None
+        raise error([f"{source}:{exc.place}not valid YAML: {exc.cause}"]) from None
     except ValueError as exc:
         # ValueError: json's own errors, and the integer or date a parser could not convert
         # (e.g. an integer of more than 4300 digits).
         first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise error([f"{path}: not valid {_kind(path)}: {first_line}"]) from None
+        raise error([f"{source}: not valid {kind}: {first_line}"]) from None
     if duplicates:
         problems = [
-            f"{path}:{d.line}: {_where(d.where)}: duplicate key (first on line {d.first_line})"
+            f"{source}:{d.line}: {_where(d.where)}: duplicate key (first on line {d.first_line})"
             for d in duplicates[:MAX_DUPLICATES_REPORTED]
         ]
         if len(duplicates) > MAX_DUPLICATES_REPORTED:
             more = len(duplicates) - MAX_DUPLICATES_REPORTED
-            problems.append(f"{path}: {more} more duplicate keys")
+            problems.append(f"{source}: {more} more duplicate keys")
         raise error(problems)
     return data
-
-
-def _kind(path: Path) -> str:
-    return "JSON" if path.suffix == ".json" else "YAML"
 
 
 def _where(parts: Sequence[str | int]) -> str:

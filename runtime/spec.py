@@ -37,6 +37,7 @@ from runtime.references import (
     references_in,
     resolve,
 )
+from runtime.request_reference import REFERENCE_FIELD
 
 # Tag keys a request may not set, and how many it may (Batch: 50 per job, less the platform's).
 RESERVED_TAG_PREFIXES = ("demand:", "aws:")
@@ -468,11 +469,27 @@ def parse_spec(data: object) -> DemandExecution:
         raise SpecError(["spec: the document is empty (a request is an object of fields)"])
     if not isinstance(data, Mapping):
         raise SpecError([f"spec: expected an object at the top level, got {json_kind(data)}"])
+    if REFERENCE_FIELD in data:
+        # An execution's input, copied: only a deployed environment's Prepare reads what it
+        # refers to (runtime.steps.stored_request).
+        raise SpecError(
+            [
+                f"{REFERENCE_FIELD}: this refers to a request stored for a deployed execution; "
+                f"run the request itself (aws s3 cp {_shown(data[REFERENCE_FIELD])} request.json)"
+            ]
+        )
     spec = validate_document(DemandExecution, data, SpecError)
     problems = spec_problems(spec)
     if problems:
         raise SpecError(problems)
     return spec
+
+
+def _shown(value: object) -> str:
+    """A reference's URI for a message: a short printable word as it is, anything else not."""
+    if isinstance(value, str) and len(value) <= 300 and value.isprintable() and " " not in value:
+        return value
+    return "URI"
 
 
 # --- meaning ---------------------------------------------------------------------------------

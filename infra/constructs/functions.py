@@ -104,6 +104,9 @@ class StepEnvironment:
     # How each execution is planned: infra.config.PlanningSettings.variables().
     planning: dict[str, str]
     mirror_outputs: bool = False
+    # The data bucket, whose requests prefix holds the requests `demand submit` stored (only
+    # Prepare may read them: infra/stacks.py); empty: none are read.
+    request_bucket: str = ""
 
     def variables(self, settings: FunctionSettings) -> dict[str, str]:
         return self.planning | {
@@ -114,6 +117,7 @@ class StepEnvironment:
             contract.ENV_ALLOWED_BUCKETS: Fn.join(",", self.allowed_buckets),
             contract.ENV_EFS_MOUNT_PATH: contract.LAMBDA_EFS_MOUNT_PATH,
             contract.ENV_MIRROR_OUTPUTS: "true" if self.mirror_outputs else "false",
+            contract.ENV_REQUEST_BUCKET: self.request_bucket,
             contract.ENV_DEFAULT_JOB_QUEUE: self.default_job_queue,
             contract.ENV_GPU_JOB_QUEUE: self.gpu_job_queue,
             contract.ENV_DEFAULT_JOB_ROLE_ARN: self.default_job_role_arn,

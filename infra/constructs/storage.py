@@ -195,7 +195,11 @@ class SharedFileSystem(Construct):
 
 
 class DataBucket(Construct):
-    """The environment's default bucket for inputs and outputs: made here, or an existing one."""
+    """The environment's default bucket for inputs and outputs: made here, or an existing one.
+
+    It also holds the requests too large to start an execution with inline, under
+    ``requests/``; a bucket made here expires them (an existing one needs a rule of its own:
+    docs/deploy.md)."""
 
     def __init__(
         self,
@@ -230,7 +234,14 @@ class DataBucket(Construct):
             auto_delete_objects=auto_delete,
         )
         lifecycle_rules = [
-            s3.LifecycleRule(abort_incomplete_multipart_upload_after=Duration.days(7))
+            s3.LifecycleRule(abort_incomplete_multipart_upload_after=Duration.days(7)),
+            # The requests `demand submit` stored (runtime.cloud.requests): needed only until
+            # their execution's Prepare has read them, and kept however the execution ends.
+            s3.LifecycleRule(
+                id="ExpireStoredRequests",
+                prefix=contract.REQUESTS_PREFIX,
+                expiration=Duration.days(contract.REQUEST_RETENTION_DAYS),
+            ),
         ]
         if settings.versioned:
             lifecycle_rules.append(

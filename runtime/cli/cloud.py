@@ -357,7 +357,8 @@ def submit(
         environment = _environment(env, clients)
         planning = deployed_planning(env, clients)
         build_plan(request, planning.volumes, planning.context)
-        arn = submit_execution(environment, request.model_dump(mode="json"), clients.stepfunctions)
+        spec_json = request.model_dump(mode="json")
+        arn = submit_execution(environment, spec_json, clients.stepfunctions, clients.s3)
         if not wait:
             if json_output:
                 document = {"execution_id": request.execution_id, "execution_arn": arn}

@@ -23,7 +23,8 @@ class AwsClients:
     batch: BatchClient
     logs: CloudWatchLogsClient
     lambda_: LambdaClient
-    # Run sets' manifests (`demand submit --table`); tests that need none pass none.
+    # Run sets' manifests (`demand submit --table`) and the requests too large to start an
+    # execution with inline (runtime.cloud.requests); tests that need none pass none.
     s3: S3Client | None = None
 
     @classmethod

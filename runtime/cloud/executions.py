@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,11 +18,13 @@ from runtime.cloud.history import (
     job_exit_code,
     newest_events,
 )
+from runtime.cloud.requests import execution_input
 from runtime.cloud.stack import DeployedEnvironment
 from runtime.exit_codes import EXIT_CODES, EXIT_SUCCEEDED, EXIT_TERMINATED, Failure
 
 if TYPE_CHECKING:
     from mypy_boto3_batch import BatchClient
+    from mypy_boto3_s3 import S3Client
     from mypy_boto3_stepfunctions import SFNClient
 
 CANCEL_ERROR = "Cancelled"
@@ -104,12 +105,17 @@ def _describe(
 
 
 def submit_execution(
-    environment: DeployedEnvironment, spec: Mapping[str, Any], stepfunctions: SFNClient
+    environment: DeployedEnvironment,
+    spec: Mapping[str, Any],
+    stepfunctions: SFNClient,
+    s3: S3Client | None = None,
 ) -> str:
-    """Start the state machine on ``{"spec": spec}``, named after the spec's execution id.
+    """Start the state machine on ``{"spec": spec}``, named after the spec's execution id; a
+    large spec is stored in the data bucket with ``s3`` and referred to (runtime.cloud.requests).
 
     An id that was already used is refused — whether that execution is running or finished —
-    rather than run twice. Returns the new execution's ARN.
+    rather than run twice (and before its stored request is touched). Returns the new
+    execution's ARN.
     """
     execution_id = spec.get("execution_id")
     if not isinstance(execution_id, str) or not execution_id:
@@ -124,11 +130,12 @@ def submit_execution(
             f"({existing['status']}, started {existing['startDate']:%Y-%m-%d %H:%M:%S %Z}); "
             "give the spec a new execution_id to run it again"
         )
+    started_with = execution_input(environment, spec, execution_id, s3)
     try:
         response = stepfunctions.start_execution(
             stateMachineArn=environment.state_machine_arn,
             name=execution_id,
-            input=json.dumps({"spec": spec}),
+            input=started_with,
         )
     except ClientError as exc:
         if _error_code(exc) == "ExecutionAlreadyExists":  # started meanwhile

@@ -12,11 +12,13 @@ from runtime.deployment import DeploymentSettings
 from runtime.handlers.events import parsed_event
 from runtime.handlers.observability import logger
 from runtime.handlers.tracing import tracer
+from runtime.request_reference import is_reference
 from runtime.steps.prepare import ExecutionOwner, prepare_execution
+from runtime.steps.stored_request import resolved_request
 
 
 class PrepareEvent(BaseModel):
-    spec: dict[str, Any]
+    spec: dict[str, Any]  # the request, or a reference to it stored (runtime.request_reference)
     # The Step Functions execution (its ARN and name), which the state machine passes.
     execution: str | None = None
     execution_name: str | None = None
@@ -34,8 +36,10 @@ def handler(event: PrepareEvent, context: LambdaContext) -> dict[str, Any]:
         if event.execution and event.execution_name
         else None
     )
-    result = prepare_execution(
-        event.spec, settings.planning(), settings.mounts(), resources, owner=owner
-    )
+    spec: object = event.spec
+    if is_reference(spec):
+        name = owner.name if owner is not None else None
+        spec = resolved_request(spec, name, settings.request_bucket, boto3.client("s3"))
+    result = prepare_execution(spec, settings.planning(), settings.mounts(), resources, owner=owner)
     logger.info("planned", extra={"job_definition": result["job"]["definition"]})
     return result

@@ -26,6 +26,7 @@ CONTRACT_VARIABLES = {
     contract.ENV_ALLOWED_BUCKETS,
     contract.ENV_EFS_MOUNT_PATH,
     contract.ENV_MIRROR_OUTPUTS,
+    contract.ENV_REQUEST_BUCKET,
     contract.ENV_DEFAULT_JOB_QUEUE,
     contract.ENV_GPU_JOB_QUEUE,
     contract.ENV_DEFAULT_JOB_ROLE_ARN,
@@ -525,7 +526,8 @@ def _role_of(function: dict[str, Any]) -> str:
 
 @pytest.mark.parametrize("environment", ALL_ENVIRONMENTS)
 def test_only_the_sync_step_touches_the_data(synthesis: Synthesis, environment: str) -> None:
-    """No job role, and no step but sync, has any S3 right: staging is the sync step's work."""
+    """No job role, and no step but sync, has any S3 right: staging is the sync step's work.
+    (Prepare reads stored requests, and only those: tests/infra/test_stored_requests.py.)"""
     template = synthesis.templates[environment]
     steps = _step_functions(template)
     roles = resources(template, "AWS::IAM::Role")
@@ -538,6 +540,7 @@ def test_only_the_sync_step_touches_the_data(synthesis: Synthesis, environment: 
         actions = {
             action
             for statement in _role_statements(template, holder)
+            if statement.get("Sid") != "ReadStoredRequests"
             for action in _as_list(statement["Action"])
         }
         assert not {a for a in actions if a.startswith("s3:")}, holder

@@ -36,6 +36,7 @@ PREPARE_VARIABLES = {
     "DEMAND_ALLOWED_BUCKETS": DATA_BUCKET,
     "DEMAND_EFS_MOUNT_PATH": "/mnt/efs",
     "DEMAND_MIRROR_OUTPUTS": "false",
+    "DEMAND_REQUEST_BUCKET": DATA_BUCKET,
     "DEMAND_DEFAULT_JOB_QUEUE": "demand-dev-default",
     "DEMAND_GPU_JOB_QUEUE": "",
     "DEMAND_DEFAULT_JOB_ROLE_ARN": "arn:aws:iam::123456789012:role/demand/dev/jobs/default",
