@@ -244,7 +244,6 @@ class DemandStack(Stack):
 
         nag.accept_lambda_findings([*steps.all, layout.function])
         nag.accept_bucket_grants([steps.sync])
-        nag.accept_stored_request_reads(steps.prepare, prefix=contract.REQUESTS_PREFIX)
         nag.accept_register_findings(steps.register, job_role_path=compute.job_role_path)
         nag.accept_state_machine_findings(orchestration.state_machine)
         nag.accept_execution_resource_findings(
@@ -360,6 +359,7 @@ class DemandStack(Stack):
                 resources=[requests],
             )
         )
+        nag.accept_stored_request_reads(steps.prepare, prefix=contract.REQUESTS_PREFIX)
 
     def _grant_job_registration(
         self, settings: EnvironmentSettings, steps: LambdaSteps, compute: BatchCompute
