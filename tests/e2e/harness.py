@@ -68,6 +68,7 @@ from moto.stepfunctions.parser.asl.component.state.fail import state_fail
 from moto.stepfunctions.parser.utils import camel_to_snake_case
 
 from runtime import contract
+from runtime.cloud.executions import submit_execution
 from runtime.cloud.stack import DeployedEnvironment
 from runtime.local.sandbox import ISOLATION, find_bwrap, system_view, unavailable_reason
 from tests.lambda_context import FakeLambdaContext
@@ -464,6 +465,11 @@ class Harness:
                 input=json.dumps({"spec": spec}),
             )["executionArn"]
         )
+
+    def submit(self, spec: dict[str, Any]) -> str:
+        """Start ``spec`` as ``demand submit`` does: a large request stored in the data bucket,
+        the execution started with a reference to it (runtime.cloud.requests)."""
+        return submit_execution(self.environment(), spec, self.stepfunctions, self.s3)
 
     def wait(self, execution_arn: str, timeout: float = 600.0) -> dict[str, Any]:
         """The execution's description once it has ended (the timeout guards against a hang only:
