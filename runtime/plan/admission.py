@@ -9,13 +9,15 @@ has an instance big enough for it.
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import PurePosixPath
 
 from runtime.documents import field_part
 from runtime.plan.configuration import ContextConfiguration, QueueLimits
 from runtime.spec import (
+    PLATFORM_DIR,
     DemandExecution,
     InputBinding,
     OutputBinding,
@@ -58,10 +60,40 @@ def admission_problems(
     placed = [(o.name, PurePosixPath(o.local), "") for o in outputs]
     if isolate_inputs:
         # One input given twice lands once: the same source with the same filters.
-        placed += [
-            (i.name, PurePosixPath(i.local or remote_name(i.remote)), _selection(i)) for i in inputs
-        ]
+        places = isolated_places(inputs, outputs)
+        placed += [(i.name, places[i.name], _selection(i)) for i in inputs]
     return problems + _collisions(placed)
+
+
+def isolated_places(
+    inputs: Sequence[InputBinding], outputs: Sequence[OutputBinding]
+) -> dict[str, PurePosixPath]:
+    """Where each isolated input lands, relative to the working dir: its ``local``, else the
+    object's own name — unless the request puts something else there (an output, a named input,
+    another source of that name) or around it: then under ``.demand/inputs/<its selection's
+    hash>/``, which no request can name, so a name the request did not choose never collides.
+    (The established system names every such input at random, ``tmpXXXXXXXX``.)"""
+    chosen = [PurePosixPath(o.local) for o in outputs]
+    chosen += [PurePosixPath(i.local) for i in inputs if i.local]
+    unnamed = {i.name: PurePosixPath(remote_name(i.remote)) for i in inputs if not i.local}
+    selections = {i.name: _selection(i) for i in inputs}
+    places = {i.name: PurePosixPath(i.local) for i in inputs if i.local}
+    for name, own in unnamed.items():
+        others = chosen + [
+            other
+            for other_name, other in unnamed.items()
+            if selections[other_name] != selections[name]
+        ]
+        place = own
+        if any(_overlap(own, other) for other in others):
+            digest = hashlib.sha256(selections[name].encode("utf-8")).hexdigest()[:16]
+            place = PurePosixPath(PLATFORM_DIR, "inputs", digest, own)
+        places[name] = place
+    return places
+
+
+def _overlap(one: PurePosixPath, other: PurePosixPath) -> bool:
+    return one == other or one in other.parents or other in one.parents
 
 
 def _selection(binding: InputBinding) -> str:

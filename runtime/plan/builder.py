@@ -16,6 +16,7 @@ from runtime import contract
 from runtime.errors import SpecError
 from runtime.plan.admission import (
     admission_problems,
+    isolated_places,
     job_queue,
     option_problems,
     resource_problems,
@@ -127,8 +128,9 @@ def build_plan(
     input_filters = {
         b.name: established_filters(b.include, b.exclude) for b in input_bindings(spec)
     }
+    places = isolated_places(input_bindings(spec), output_bindings(spec))
     inputs = [
-        _planned_input(binding, input_filters[binding.name], layout)
+        _planned_input(binding, input_filters[binding.name], layout, places[binding.name])
         for binding in input_bindings(spec)
     ]
     output_filters = {}
@@ -185,11 +187,11 @@ def build_plan(
 
 
 def _planned_input(
-    binding: InputBinding, filters: Sequence[FilterRule], layout: _Layout
+    binding: InputBinding, filters: Sequence[FilterRule], layout: _Layout, place: PurePosixPath
 ) -> PlannedInput:
     remote = binding.remote
     if layout.context.isolate_inputs:
-        path = layout.working / (binding.local or remote_name(remote))
+        path = layout.working / place
     else:
         # Keep the object's own name under the hash: tools often read a format from the suffix.
         path = PurePosixPath(

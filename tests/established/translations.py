@@ -14,9 +14,10 @@ from collections.abc import Mapping
 from pathlib import PurePosixPath
 from typing import Any
 
+from runtime.plan.admission import isolated_places
 from runtime.plan.builder import established_filters, shared_cache_key
 from runtime.plan.models import ExecutionPlan
-from runtime.spec import remote_name
+from runtime.spec import input_bindings, output_bindings, parse_spec, remote_name
 
 SHARED = PurePosixPath("/opt/efs/shared")
 
@@ -40,12 +41,14 @@ def shared_input_path(established: str, remote: str, include: list[str], exclude
     return str(SHARED / key / remote_name(remote))
 
 
-def isolated_input_path(established: str, remote: str, working: str) -> str:
+def isolated_input_path(established: str, working: str, ours: PurePosixPath) -> str:
     """Isolated input given no ``local``: established names it ``tmpXXXXXXXX``, fresh at random
     each time the request is read (a retry or a re-plan stages it again under another name, and
-    nothing a user reads says which); ours names it after the object, the same every time."""
+    nothing a user reads says which); ours names it after the object, the same every time — or,
+    when the request puts something else at that name, under ``.demand/inputs/<hash>/``
+    (runtime.plan.admission.isolated_places)."""
     if re.fullmatch(re.escape(working) + r"/tmp[0-9a-z_]{8}", established):
-        return f"{working}/{remote_name(remote)}"
+        return f"{working}/{ours}"
     return established
 
 
@@ -126,8 +129,14 @@ def our_view(plan: ExecutionPlan) -> dict[str, Any]:
     }
 
 
-def established_view(result: Mapping[str, Any], execution_id: str, isolate: bool) -> dict[str, Any]:
-    """The established plan in the comparison's terms, every translation above applied."""
+def established_view(
+    result: Mapping[str, Any], asked: Mapping[str, Any], isolate: bool
+) -> dict[str, Any]:
+    """The established plan in the comparison's terms (``asked``: the request both planned),
+    every translation above applied."""
+    execution_id = asked["execution_id"]
+    spec = parse_spec(dict(asked))
+    places = isolated_places(input_bindings(spec), output_bindings(spec))
     # "/shared/<established key>" -> "/shared/<our key>/<name>": in container paths and EFS
     # locations alike
     moved: dict[str, str] = {}
@@ -138,7 +147,7 @@ def established_view(result: Mapping[str, Any], execution_id: str, isolate: bool
     for name, item in result["inputs"].items():
         path = item["path"]
         if isolate:
-            ours = isolated_input_path(path, item["remote"], f"/opt/efs/scratch/{execution_id}")
+            ours = isolated_input_path(path, f"/opt/efs/scratch/{execution_id}", places[name])
         else:
             include, exclude = filters_of.get(item["remote"], ([], []))
             ours = shared_input_path(path, item["remote"], include, exclude)
@@ -187,3 +196,14 @@ def established_view(result: Mapping[str, Any], execution_id: str, isolate: bool
         "stage_in": stage_in,
         "stage_out": [sync(r) for r in result["stage_out"]],
     }
+
+
+def collides(result: Mapping[str, Any]) -> bool:
+    """Two parameters placed at one path: established accepts it (one overwrites the other, or
+    an input is staged where an output is written); ours refuses it, one line naming both."""
+    places = [item["path"] for item in (*result["inputs"].values(), *result["outputs"].values())]
+    shared = [p for p in places if p.startswith(str(SHARED))]
+    own = [p for p in places if not p.startswith(str(SHARED))]
+    return len(set(own)) < len(own) or any(
+        a != b and b.startswith(a + "/") for a in own for b in own + shared
+    )

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import PurePosixPath
 from typing import Any
 
 import pytest
@@ -286,19 +287,26 @@ def test_an_environment_can_refuse_file_locations() -> None:
 
 
 def test_isolated_inputs_and_outputs_may_not_collide() -> None:
-    same_name = spec_dict(
+    same_place = spec_dict(
         command=["run"],
-        params={"a": "s3://one/x/data.csv", "b": "s3://two/y/data.csv", "o": "out"},
+        params={
+            "a": {"remote": "s3://one/x/data.csv", "local": "data.csv"},
+            "b": {"remote": "s3://two/y/data.csv", "local": "data.csv"},
+            "o": "out",
+        },
         inputs=["a", "b"],
         outputs=["o"],
     )
     with pytest.raises(SpecError, match=r"params.b: data.csv is where 'a' goes too"):
-        plan_of(same_name, isolate_inputs=True)
+        plan_of(same_place, isolate_inputs=True)
     # Shared inputs live in the cache under their own hashes: no collision there.
-    assert len(plan_of(same_name).stage_in) == 2
+    assert len(plan_of(same_place).stage_in) == 2
     inside = spec_dict(
         command=["run"],
-        params={"a": "s3://one/x/results/", "o": "results/summary.txt"},
+        params={
+            "a": {"remote": "s3://one/x/results/", "local": "results"},
+            "o": "results/summary.txt",
+        },
         inputs=["a"],
         outputs=["o"],
     )
@@ -311,6 +319,33 @@ def test_isolated_inputs_and_outputs_may_not_collide() -> None:
         outputs=["o"],
     )
     assert len(plan_of(twice, isolate_inputs=True).stage_in) == 1
+
+
+def test_an_isolated_input_never_collides_by_a_name_the_request_did_not_choose() -> None:
+    # The established system names an input without ``local`` at random (tmpXXXXXXXX), so
+    # these run there: ours keeps the object's name unless something else is at it.
+    request = spec_dict(
+        command=["run"],
+        params={
+            "a": "s3://one/x/data.csv",
+            "b": "s3://two/y/data.csv",
+            "ref": "s3://one/genome/",
+            "o": "genome/summary.txt",
+            "plain": "s3://one/x/plain.txt",
+        },
+        inputs=["a", "b", "ref", "plain"],
+        outputs=["o"],
+    )
+    plan = plan_of(request, isolate_inputs=True)
+    working = PurePosixPath(plan.working_dir.container_path)
+    places = {i.name: PurePosixPath(i.container_path).relative_to(working) for i in plan.inputs}
+    assert places["plain"] == PurePosixPath("plain.txt")
+    moved = [places[name] for name in ("a", "b", "ref")]
+    assert [p.parts[:2] for p in moved] == [(".demand", "inputs")] * 3
+    assert [p.name for p in moved] == ["data.csv", "data.csv", "genome"]
+    assert len({p.parent for p in moved}) == 3  # one directory per source
+    assert plan_of(request, isolate_inputs=True) == plan  # the same every time it is planned
+    assert len(plan.stage_in) == 4
 
 
 def resources(**requested: int) -> dict[str, Any]:
@@ -408,9 +443,9 @@ def test_one_remote_with_two_filters_is_two_transfers() -> None:
     params = {"input": FILTERED_INPUT, "again": "s3://bucket/run1/", "output": "o"}
     plan = plan_of(spec_dict(params=params, inputs=["input", "again"]))
     assert len(plan.stage_in) == 2
-    isolated = spec_dict(params=params, inputs=["input", "again"])
-    with pytest.raises(SpecError, match="is where 'input' goes too"):
-        plan_of(isolated, isolate_inputs=True)
+    # Isolated, the two selections land in two places, neither at the other's.
+    isolated = plan_of(spec_dict(params=params, inputs=["input", "again"]), isolate_inputs=True)
+    assert len({i.container_path for i in isolated.inputs}) == 2
 
 
 def test_mirroring_deletes_at_each_output_destination_when_the_environment_says_so() -> None:
