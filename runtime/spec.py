@@ -346,6 +346,9 @@ class ExecutionOptions(_Model):
     env_file_mode: Literal["NEVER", "ALWAYS", "IF_REQUIRED"] | None = None
     timeout_seconds: Count | None = Field(default=None, ge=60)
     retry_attempts: Count | None = Field(default=None, ge=1, le=10)
+    # False: run even when the result is already known (docs/reuse.md); true: only where the
+    # environment reuses results.
+    reuse: bool | None = None
 
 
 class DemandExecution(_Model):

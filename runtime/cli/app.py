@@ -7,7 +7,7 @@ import os
 import re
 import sys
 from contextlib import redirect_stdout
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -22,7 +22,7 @@ from typer.core import TyperGroup
 from runtime.cli import cloud as cloud_commands
 from runtime.cli import operations
 from runtime.cli.errors import fail, reported_errors
-from runtime.cli.plan_summary import render_plan
+from runtime.cli.plan_summary import render_plan, render_reuse
 from runtime.cli.progress import staging_progress
 from runtime.cli.report import report as report_command
 from runtime.cli.run_report import render_report
@@ -36,6 +36,7 @@ from runtime.local.runner import LocalRun
 from runtime.local.set_runner import MAX_JOBS, LocalRunSet
 from runtime.plan.builder import build_plan
 from runtime.plan.configuration import load_configuration
+from runtime.reuse.key import without_reuse
 from runtime.runsets.expansion import check_rows, expand_run_set
 from runtime.spec import load_spec_file, spec_json_schema
 from runtime.sync.settings import check_tuning
@@ -137,6 +138,22 @@ ConfigOption = Annotated[
     Path | None,
     typer.Option("--config", metavar="FILE", help="Volumes and context settings, JSON or YAML."),
 ]
+NoReuseOption = Annotated[
+    bool,
+    typer.Option(
+        "--no-reuse",
+        help="Run even when the result is already known (docs/reuse.md): no earlier result is "
+        "reused, and this one is not recorded.",
+    ),
+]
+RootOption = Annotated[
+    Path | None,
+    typer.Option(
+        metavar="DIR",
+        help="Directory standing in for EFS [default: ~/.cache/demand].",
+        show_default=False,
+    ),
+]
 
 
 @app.command()
@@ -161,8 +178,17 @@ def plan(
     profile: cloud_commands.ProfileOption = None,
     region: cloud_commands.RegionOption = None,
     endpoint_url: cloud_commands.EndpointOption = None,
+    root: RootOption = None,
+    runner: Annotated[
+        RunnerName,
+        typer.Option(help="Without --env: check for a reusable result as demand run would."),
+    ] = "process",
 ) -> None:
-    """Validate SPEC and print the ExecutionPlan it becomes; nothing is run."""
+    """Validate SPEC and print the ExecutionPlan it becomes; nothing is run.
+
+    Without --json, also whether its result is already known (docs/reuse.md): its reuse key
+    and the execution a run would reuse, as demand run --root DIR --runner R would find it.
+    """
     if env is not None and (config is not None or file_system is not None):
         fail(
             "request",
@@ -189,21 +215,24 @@ def plan(
         execution_plan = build_plan(request, configuration.volumes, configuration.context)
     if json_output:
         typer.echo(execution_plan.model_dump_json(indent=2))
-    else:
-        render_plan(execution_plan, output_console())
+        return
+    console = output_console()
+    render_plan(execution_plan, console)
+    if env is None:
+        with cloud_commands.aws_settings(profile, region, endpoint_url):
+            check = LocalRun(
+                spec=request,
+                root=LocalRoot((root or default_root()).expanduser().resolve()),
+                launcher=launcher_named(runner),
+                configuration=configuration,
+            ).reuse_check()
+        render_reuse(check, console)
 
 
 @app.command()
 def run(
     spec: SpecArgument,
-    root: Annotated[
-        Path | None,
-        typer.Option(
-            metavar="DIR",
-            help="Directory standing in for EFS [default: ~/.cache/demand].",
-            show_default=False,
-        ),
-    ] = None,
+    root: RootOption = None,
     runner: Annotated[
         RunnerName,
         typer.Option(help="Run the job as a local process or in a Docker container."),
@@ -244,6 +273,7 @@ def run(
             "of the same set.",
         ),
     ] = False,
+    no_reuse: NoReuseOption = False,
 ) -> None:
     """Run SPEC here: prepare, stage in, run the job, stage out, clean up.
 
@@ -273,6 +303,7 @@ def run(
                 jobs=jobs or os.cpu_count() or 1,
                 set_id=set_id,
                 again=again,
+                no_reuse=no_reuse,
             ),
             json_output=json_output,
             aws=(profile, region, endpoint_url),
@@ -281,8 +312,9 @@ def run(
         cloud_commands.aws_settings(profile, region, endpoint_url),
         reported_errors(json_output=json_output),
     ):
+        request = load_spec_file(spec)
         execution = LocalRun(
-            spec=load_spec_file(spec),
+            spec=without_reuse(request) if no_reuse else request,
             root=LocalRoot((root or default_root()).expanduser().resolve()),
             launcher=launcher_named(runner),
             configuration=load_configuration(config),
@@ -311,6 +343,7 @@ class RunSetOptions:
     jobs: int
     set_id: str | None
     again: bool
+    no_reuse: bool = False
 
 
 def _run_set(
@@ -326,6 +359,9 @@ def _run_set(
     with cloud_commands.aws_settings(*aws), reported_errors(json_output=json_output):
         configuration = load_configuration(options.config)
         run_set = expand_run_set(template, table, set_id=options.set_id)
+        if options.no_reuse:
+            rows = [replace(row, request=without_reuse(row.request)) for row in run_set.rows]
+            run_set = replace(run_set, rows=rows)
         root = LocalRoot((options.root or default_root()).expanduser().resolve())
         launcher = launcher_named(options.runner)
         volumes = root.volumes(in_container=launcher.in_container, base=configuration.volumes)

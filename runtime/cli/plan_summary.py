@@ -14,6 +14,7 @@ from rich.tree import Tree
 
 from runtime.cli.terminal import emit
 from runtime.plan.models import ExecutionPlan
+from runtime.reuse.lookup import ReuseCheck
 
 
 def _row(label: str, value: object) -> Text:
@@ -67,4 +68,13 @@ def render_plan(plan: ExecutionPlan, console: Console) -> None:
         cleanup = tree.add(Text("Cleanup", style="bold"))
         for request in plan.cleanup:
             cleanup.add(Text(request.path))
+    emit(console, tree)
+
+
+def render_reuse(check: ReuseCheck, console: Console) -> None:
+    """Whether a run of the plan would reuse an earlier result: its key and what was found."""
+    tree = Tree(Text("Reuse", style="bold"))
+    tree.add(_row("key", check.key or "(none)"))
+    tree.add(_row("would", "reuse " + check.hit.execution_id if check.hit else "run"))
+    tree.add(_row("because", check.describe()))
     emit(console, tree)

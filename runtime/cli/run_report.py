@@ -22,6 +22,8 @@ def render_report(report: RunReport, console: Console) -> None:
     table.add_column(overflow="fold")
     table.add_row("status", Text(report.status, style="bold green" if succeeded else "bold red"))
     table.add_row("exit code", Text(str(report.exit_code)))
+    if report.reused_from:
+        table.add_row("reused from", Text(report.reused_from))
     if report.failure:
         table.add_row("failure", Text(report.failure))
     if report.failed_step:
@@ -41,6 +43,8 @@ def render_report(report: RunReport, console: Console) -> None:
             ),
         )
     table.add_row("cache hits", Text(str(report.stage_in.cache_hits)))
+    if report.reuse_key:  # a reusable request: whether it was (or now is) recorded
+        table.add_row("reuse", Text(report.reuse or ""))
     if report.sandbox:
         table.add_row("sandbox", Text(report.sandbox))
     if report.log_file:

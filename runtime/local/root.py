@@ -40,6 +40,11 @@ class LocalRoot:
         """Each execution id's lock file (runtime/local/claim.py): outside every job's view."""
         return self.path / "locks"
 
+    @property
+    def reuse_records(self) -> Path:
+        """The results recorded for reuse (runtime/reuse/sqlite_records.py)."""
+        return self.path / "reuse.sqlite"
+
     def mounts(self) -> list[EfsMount]:
         return [EfsMount(file_system_id=LOCAL_FILE_SYSTEM_ID, local_path=self.path)]
 

@@ -35,6 +35,9 @@ from runtime.local.stop import Interrupted, stopped_by_signals
 from runtime.plan.builder import build_plan
 from runtime.plan.configuration import PlanningConfiguration
 from runtime.plan.models import CleanupRequest, ExecutionPlan, Resources
+from runtime.reuse.lookup import ReuseCheck, check_reuse, record_result
+from runtime.reuse.outputs import ResultGoneError, deliver
+from runtime.reuse.sqlite_records import SqliteRecords
 from runtime.spec import DemandExecution
 from runtime.steps.cleanup import CleanupItem, clean_up_execution
 from runtime.steps.roots import ExecutionRoots
@@ -91,6 +94,12 @@ class RunReport(BaseModel):
     image: str | None = None
     resources: Resources | None = None
     record_file: str | None = None
+    # Results reused (docs/reuse.md): the request's key (None: not reusable), the execution
+    # whose result this run delivered instead of running (None: it ran), and what the check and
+    # the record found ("hit: …", "miss: …", "not reusable: …", "recorded", …).
+    reuse_key: str | None = None
+    reused_from: str | None = None
+    reuse: str | None = None
 
 
 class StepFailedError(DemandError):
@@ -192,23 +201,18 @@ class LocalRun:
         succeeded = False
         try:
             with self._step(report, "prepare"):
-                roots = ExecutionRoots.of(plan.execution_id, volumes)
-                prepare_working_dir(plan, roots, mounts)
-            with self._step(report, "stage_in"):
-                self._stage(plan, "stage_in", mounts, report.stage_in, report.transfers)
-            with self._step(report, "run"):
-                try:
-                    code = self._run_job(plan, mounts, report)
-                except OSError as exc:
-                    report.failure, report.exit_code = "start", EXIT_CODES["start"]
-                    raise JobNotStartedError(f"the job could not start: {exc}") from exc
-            if code != 0:
-                report.failed_step, report.error = "run", f"exit code {code}"
-                report.failure, report.exit_code = "job", code
-            else:
-                with self._step(report, "stage_out"):
-                    self._stage(plan, "stage_out", mounts, report.stage_out, report.transfers)
+                check = self._check_reuse(volumes, report)
+                reused = check.hit is not None and self._deliver(check, plan, report)
+                if not reused:
+                    roots = ExecutionRoots.of(plan.execution_id, volumes)
+                    prepare_working_dir(plan, roots, mounts)
+            if reused:
+                # No job, no staging: the recorded outputs are where this request wants them.
                 succeeded = True
+            else:
+                succeeded = self._run_and_stage(plan, mounts, report)
+                if succeeded:
+                    self._record(check, plan, volumes, mounts, report)
         except StepFailedError:
             pass
         except Interrupted as exc:
@@ -220,6 +224,87 @@ class LocalRun:
             # As in the state machine, a failed cleanup fails the execution.
             succeeded = self._clean_up(plan, volumes, mounts, report, succeeded=succeeded)
         return succeeded
+
+    def _run_and_stage(
+        self, plan: ExecutionPlan, mounts: Sequence[EfsMount], report: RunReport
+    ) -> bool:
+        """Stage in, run the job, stage out (not after a failed job); whether all succeeded."""
+        with self._step(report, "stage_in"):
+            self._stage(plan, "stage_in", mounts, report.stage_in, report.transfers)
+        with self._step(report, "run"):
+            try:
+                code = self._run_job(plan, mounts, report)
+            except OSError as exc:
+                report.failure, report.exit_code = "start", EXIT_CODES["start"]
+                raise JobNotStartedError(f"the job could not start: {exc}") from exc
+        if code != 0:
+            report.failed_step, report.error = "run", f"exit code {code}"
+            report.failure, report.exit_code = "job", code
+            return False
+        with self._step(report, "stage_out"):
+            self._stage(plan, "stage_out", mounts, report.stage_out, report.transfers)
+        return True
+
+    def _runner_kind(self) -> str:
+        return "container" if self.launcher.in_container else "process"
+
+    def reuse_check(self) -> ReuseCheck:
+        """Whether this run would reuse an earlier result (``demand plan``); never raises."""
+        volumes = self.root.volumes(
+            in_container=self.launcher.in_container, base=self.configuration.volumes
+        )
+        return check_reuse(
+            self.spec,
+            volumes,
+            self.configuration.context,
+            runner=self._runner_kind(),
+            store=SqliteRecords(self.root.reuse_records),
+        )
+
+    def _check_reuse(self, volumes: VolumeConfiguration, report: RunReport) -> ReuseCheck:
+        """Before anything is staged: whether this result is already known (never raises)."""
+        check = check_reuse(
+            self.spec,
+            volumes,
+            self.configuration.context,
+            runner=self._runner_kind(),
+            store=SqliteRecords(self.root.reuse_records),
+        )
+        report.reuse_key, report.reuse = check.key, check.describe()
+        return check
+
+    def _deliver(self, check: ReuseCheck, plan: ExecutionPlan, report: RunReport) -> bool:
+        """Copy the recorded outputs to this request's destinations; False (and the run goes
+        on as a miss) when they changed meanwhile."""
+        assert check.hit is not None
+        try:
+            deliver(check.hit, plan)
+        except (ResultGoneError, DemandError, OSError) as exc:
+            report.reuse = f"miss: {exc}"
+            return False
+        report.reused_from = check.hit.execution_id
+        return True
+
+    def _record(
+        self,
+        check: ReuseCheck,
+        plan: ExecutionPlan,
+        volumes: VolumeConfiguration,
+        mounts: Sequence[EfsMount],
+        report: RunReport,
+    ) -> None:
+        if check.key is None:
+            return
+        report.reuse = record_result(
+            check,
+            self.spec,
+            plan,
+            volumes,
+            self.configuration.context,
+            mounts,
+            runner=self._runner_kind(),
+            store=SqliteRecords(self.root.reuse_records),
+        )
 
     @contextmanager
     def _step(self, report: RunReport, name: str) -> Iterator[None]:

@@ -220,6 +220,10 @@ def option_problems(spec: DemandExecution, context: ContextConfiguration) -> lis
             f"{OPTIONS}.retry_attempts: {options.retry_attempts} exceeds this environment's "
             f"limit of {context.max_retry_attempts} attempts"
         )
+    if options.reuse and not context.reuse:
+        problems.append(
+            f"{OPTIONS}.reuse: this environment does not reuse results (its reuse setting is off)"
+        )
     return problems
 
 

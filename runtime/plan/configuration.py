@@ -66,6 +66,11 @@ class ContextConfiguration(BaseModel):
     max_retry_attempts: int = Field(default=10, ge=1, le=10)
     requests_may_isolate_inputs: bool = True
     requests_may_keep_working_dir: bool = True
+    # Results reused (docs/reuse.md): an execution whose result is already recorded, with its
+    # outputs still unchanged, is not run again. A request may turn it off for itself.
+    reuse: bool = True
+    # How long a record is kept (a DynamoDB TTL when deployed); an older one is a miss.
+    reuse_ttl_days: int = Field(default=30, ge=1, le=3650)
 
     @model_validator(mode="after")
     def _defaults_within_limits(self) -> Self:
