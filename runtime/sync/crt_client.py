@@ -20,7 +20,7 @@ import mimetypes
 import os
 import re
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -28,7 +28,8 @@ from urllib.parse import quote, urlsplit
 from awscrt import auth, http, s3  # type: ignore[import-untyped]
 from awscrt import io as crt_io
 
-from runtime.sync.backend import BytesCallback, DoneCallback
+from runtime.sync.backend import BytesCallback, Cancellable, DoneCallback, S3Backend
+from runtime.sync.budget import ByteBudget
 from runtime.sync.errors import (
     IntegrityError,
     SyncError,
@@ -49,6 +50,14 @@ STATUS_CODES = {403: "AccessDenied", 404: "NoSuchKey", 412: "PreconditionFailed"
 CHECKSUM_HEADER_PREFIX = "x-amz-checksum-"
 # Objects from this size on stream through a sink (small writes, MD5 on the way).
 STREAM_MIN = 4 * 2**20
+# The CRT reads a single PUT's whole body into memory (a 2 GiB PUT took 2.1 GB resident):
+# single PUTs larger than this stream from the file through s3transfer instead.
+IN_MEMORY_PUT_MAX = 16 * 2**20
+# The share of the memory limit that bodies held outside the CRT's own buffers may take: single
+# PUTs' bodies and streamed downloads' queued chunks (runtime.sync.budget).
+BODIES_SHARE = 4
+# Uploads streamed through s3transfer at once (a thread each, one part in memory each).
+STREAMING_UPLOADS = 8
 MD5_MISMATCH = "checksum mismatch: content does not match the ETag"
 MiB = 1 << 20
 
@@ -56,10 +65,16 @@ MiB = 1 << 20
 class CrtTransfer:
     def __init__(self) -> None:
         self.request: Any = None  # the CRT's S3Request: kept alive until the transfer ends
+        # The streamed transfer that took over (an upload the CRT could not do, see upload).
+        self.fallback: Cancellable | None = None
+        self.cancelled = False
 
     def cancel(self) -> None:
+        self.cancelled = True
         if self.request is not None:
             self.request.cancel()
+        if self.fallback is not None:
+            self.fallback.cancel()
 
 
 class CrtBackend:
@@ -100,6 +115,13 @@ class CrtBackend:
             # S3Config checks every limit known; should the CRT refuse a combination anyway
             # (a rule of a later version), the settings are named, never a traceback.
             raise SyncSettingsError(refused_settings(exc, config)) from None
+        self.bodies = ByteBudget(config.memory_limit // BODIES_SHARE)
+        # Uploads the CRT cannot do well go through s3transfer, which streams from the file:
+        # single PUTs too large to hold in memory, and multipart uploads on an endpoint whose
+        # CreateMultipartUpload reply the CRT cannot read (rclone serve s3). Made on first use.
+        self._streamer: S3Backend | None = None
+        self._streamer_lock = threading.Lock()
+        self.crt_multipart = True  # False once the endpoint's multipart reply failed the CRT
 
     # -- addressing ---------------------------------------------------------------------------
 
@@ -256,7 +278,7 @@ class CrtBackend:
         sink = None
         if obj.size >= STREAM_MIN:
             wants_md5 = not obj.checksum_algorithm and _single_part_etag(obj.etag)
-            sink = StreamSink.open(path, md5=wants_md5, on_written=on_bytes)
+            sink = StreamSink.open(path, md5=wants_md5, on_written=on_bytes, budget=self.bodies)
         transfer = CrtTransfer()
 
         def report(error: BaseException | None, validated: bool) -> None:
@@ -303,10 +325,49 @@ class CrtBackend:
         size: int,
         on_bytes: BytesCallback,
         on_done: DoneCallback,
-    ) -> CrtTransfer:
-        subject = f"s3://{bucket}/{key}"
-        part = part_size_for(size, self.config.part_size)
+    ) -> Cancellable:
         multipart = size > self.config.multipart_threshold
+        if (not multipart and size > IN_MEMORY_PUT_MAX) or (multipart and not self.crt_multipart):
+            return self.streamer().upload(path, bucket, key, size, on_bytes, on_done)
+        transfer = CrtTransfer()
+        # A single PUT's body is held whole (outside the CRT's own buffers): within budget.
+        held = 0 if multipart else self.bodies.take(size)
+
+        def finished(error: BaseException | None) -> None:
+            self.bodies.give_back(held)
+            if error is not None and _names(error, "AWS_ERROR_S3_MISSING_UPLOAD_ID"):
+                # rclone serve s3 answers CreateMultipartUpload with <InitiateMultipartUpload>
+                # where S3 says <InitiateMultipartUploadResult>: the CRT finds no UploadId.
+                # Nothing was sent; this upload and every later one go through s3transfer.
+                self.crt_multipart = False
+                if not transfer.cancelled:
+                    transfer.fallback = self.streamer().upload(
+                        path, bucket, key, size, on_bytes, on_done
+                    )
+                    if transfer.cancelled:  # cancelled meanwhile
+                        transfer.fallback.cancel()
+                    return
+            on_done(None if error is None else translate(error, f"s3://{bucket}/{key}"), False)
+
+        try:
+            self._crt_upload(path, bucket, key, size, multipart, on_bytes, finished, transfer)
+        except BaseException:
+            self.bodies.give_back(held)
+            raise
+        return transfer
+
+    def _crt_upload(
+        self,
+        path: str,
+        bucket: str,
+        key: str,
+        size: int,
+        multipart: bool,
+        on_bytes: BytesCallback,
+        finished: Callable[[BaseException | None], None],
+        transfer: CrtTransfer,
+    ) -> None:
+        part = part_size_for(size, self.config.part_size)
         # S3 checks the body against this checksum and keeps it, so later downloads can be
         # verified by CRC (cheap, in C) instead of MD5.
         checksum = s3.S3ChecksumConfig(
@@ -315,11 +376,10 @@ class CrtBackend:
         )
         content_type = mimetypes.guess_type(key)[0] or "application/octet-stream"
         headers = [("Content-Length", str(size)), ("Content-Type", content_type)]
-        transfer = CrtTransfer()
 
-        def finished(error: BaseException | None = None, **_: object) -> None:
+        def done(error: BaseException | None = None, **_: object) -> None:
             transfer.request = None
-            on_done(None if error is None else translate(error, subject), False)
+            finished(error)
 
         transfer.request = self._client.make_request(
             type=s3.S3RequestType.PUT_OBJECT,
@@ -329,9 +389,15 @@ class CrtBackend:
             multipart_upload_threshold=part if multipart else max(size, part),
             checksum_config=checksum,
             on_progress=on_bytes,
-            on_done=finished,
+            on_done=done,
         )
-        return transfer
+
+    def streamer(self) -> S3Backend:
+        """The s3transfer path for uploads the CRT cannot stream (boto3 imported only then)."""
+        with self._streamer_lock:
+            if self._streamer is None:
+                self._streamer = _streaming_backend(self.config, virtual=self._virtual)
+            return self._streamer
 
     # -- deletes ------------------------------------------------------------------------------
 
@@ -366,14 +432,6 @@ def translate(error: BaseException, subject: str) -> SyncError:
         return IntegrityError(f"{subject}: checksum mismatch: the bytes received are not S3's")
     if name == "AWS_ERROR_S3_CANCELED":
         return TransferCancelledError(subject)
-    if name == "AWS_ERROR_S3_MISSING_UPLOAD_ID":
-        # rclone serve s3 answers CreateMultipartUpload with <InitiateMultipartUpload> where
-        # S3 says <InitiateMultipartUploadResult>; the CRT finds no UploadId. Not retryable.
-        return SyncFailed(
-            f"{subject}: {name}: this endpoint's CreateMultipartUpload reply is not S3's "
-            "(rclone serve s3's is not): set DEMAND_SYNC_MULTIPART_THRESHOLD=5GiB to upload "
-            "files up to 5 GiB in single PUTs"
-        )
     if isinstance(error, s3.S3ResponseError) and error.status_code:
         code, message = parse_error(error.body or b"")
         return error_for_response(
@@ -388,6 +446,32 @@ def translate(error: BaseException, subject: str) -> SyncError:
         return SyncFailed(f"{subject}: {name}: {message}")
     # Connections refused or dropped, timeouts: the state machine may retry.
     return TransientSyncError(f"{subject}: {name}: {message}")
+
+
+def _names(error: BaseException, name: str) -> bool:
+    return str(getattr(error, "name", "")) == name
+
+
+def _streaming_backend(config: S3Config, *, virtual: bool) -> S3Backend:
+    """A boto3 client for the same endpoint, region and addressing, and credentials from the
+    same default chain; s3transfer reads each part (or a single PUT's body) from the file as
+    it sends it, so memory does not grow with the object."""
+    import boto3
+    from botocore.config import Config
+
+    from runtime.sync.boto_backend import BotoBackend
+
+    client = boto3.client(
+        "s3",
+        endpoint_url=config.endpoint_url,
+        region_name=config.region,
+        config=Config(
+            s3={"addressing_style": "virtual" if virtual else "path"},
+            retries={"max_attempts": config.max_retries + 1, "mode": "standard"},
+            max_pool_connections=STREAMING_UPLOADS,
+        ),
+    )
+    return BotoBackend(client, config, workers=STREAMING_UPLOADS)
 
 
 def refused_settings(error: BaseException, config: S3Config) -> str:

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import math
-import mmap
 import os
 from collections.abc import Iterable
+from io import FileIO
+from typing import Any
 
 StrPath = str | os.PathLike[str]
-# Files up to this size are hashed from one read; larger ones through mmap (no copy into
-# Python memory, and hashlib drops the GIL while it hashes).
-READ_WHOLE = 1 << 20
+# Files are hashed in reads of this size into one reused buffer (hashlib drops the GIL while
+# it hashes). Not mmap: every page of a mapped file counts as the process's resident memory
+# while it is mapped (hashing a 320 MiB download through mmap took the sync to 390 MiB
+# resident), and a sync's memory is bounded (runtime.sync.budget).
+READ_SIZE = 1 << 20
 
 MiB = 1 << 20
 GiB = 1 << 30
@@ -40,27 +43,39 @@ def is_multipart_etag(etag: str) -> bool:
 
 
 def md5_hex(path: StrPath) -> str:
+    digest = hashlib.md5()
     with open(path, "rb", buffering=0) as handle:
-        size = os.fstat(handle.fileno()).st_size
-        if size <= READ_WHOLE:
-            return hashlib.md5(handle.read()).hexdigest()
-        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as view:
-            return hashlib.md5(view).hexdigest()
+        _hash_into(handle, digest, None)
+    return digest.hexdigest()
 
 
 def multipart_etag(path: StrPath, part_size: int) -> str:
     """The ETag S3 gives a multipart upload of this file in parts of ``part_size``."""
     digests = bytearray()
     count = 0
-    with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as view:
-        buffer = memoryview(view)  # slices of a memoryview are views, not copies
-        try:
-            for start in range(0, len(buffer), part_size):
-                digests += hashlib.md5(buffer[start : start + part_size]).digest()
-                count += 1
-        finally:
-            buffer.release()
+    with open(path, "rb", buffering=0) as handle:
+        while True:
+            part = hashlib.md5()
+            if not _hash_into(handle, part, part_size):
+                break
+            digests += part.digest()
+            count += 1
     return f"{hashlib.md5(digests).hexdigest()}-{count}"
+
+
+def _hash_into(handle: FileIO, digest: Any, limit: int | None) -> int:
+    """Feed up to ``limit`` bytes (all, if None) of ``handle`` to ``digest``; the count fed."""
+    buffer = bytearray(READ_SIZE if limit is None else min(READ_SIZE, limit))
+    view = memoryview(buffer)
+    fed = 0
+    while limit is None or fed < limit:
+        want = len(view) if limit is None else min(len(view), limit - fed)
+        got = handle.readinto(view[:want])
+        if not got:
+            break
+        digest.update(view[:got])
+        fed += got
+    return fed
 
 
 def candidate_part_sizes(size: int, parts: int, extra: Iterable[int] = ()) -> list[int]:

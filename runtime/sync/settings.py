@@ -55,8 +55,10 @@ class S3Config:
     # Uploads up to this size are a single PUT. S3 takes at most 5 GiB in one PUT.
     multipart_threshold: int = 16 * MiB
     throughput_target_gbps: float = 5.0
-    # Buffer memory of the transfer client: bounded so a Lambda's memory is not exhausted.
-    memory_limit: int = 512 * MiB
+    # The sync's memory budget (the CRT's minimum): the CRT's part buffers stay within it, and
+    # the bodies held outside them take a quarter of it (runtime.sync.budget). Measured peak
+    # resident memory stays under it: tests/runtime/sync/test_memory.py.
+    memory_limit: int = 256 * MiB
     # Objects whose transfers may be in flight at once (the client pools the connections).
     max_in_flight: int = 256
     # Connections one object's parts may use: more makes one large file fight itself for

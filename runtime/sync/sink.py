@@ -10,7 +10,10 @@ Two measured reasons not to let the CRT write large objects itself (``recv_filep
   computed while the bytes arrive instead of by reading the whole file again afterwards.
 
 The CRT's callback only copies the chunk and queues it; a thread per download writes and
-hashes, so the client's event loop is never held up by the disk or the hash.
+hashes, so the client's event loop is never held up by the disk or the hash. The copies
+queued across all downloads take their bytes from the client's budget
+(:mod:`runtime.sync.budget`): when writers fall behind the network, the callback waits for one
+of them rather than memory growing with the objects in flight.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ import queue
 import threading
 from collections.abc import Callable
 from typing import Any
+
+from runtime.sync.budget import ByteBudget
 
 SLICE = 32 * 1024
 # Chunks (parts) queued per download before the client's callback waits for the writer.
@@ -35,8 +40,14 @@ Finished = Callable[[str | None, BaseException | None], None]
 
 class StreamSink:
     def __init__(
-        self, path: str, *, md5: bool, on_written: Callable[[int], None] | None = None
+        self,
+        path: str,
+        *,
+        md5: bool,
+        on_written: Callable[[int], None] | None = None,
+        budget: ByteBudget | None = None,
     ) -> None:
+        self._budget = budget
         # Never through a link: the partial file is the engine's own (see localfs).
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o666)
         self._md5: Any = hashlib.md5() if md5 else None
@@ -44,7 +55,7 @@ class StreamSink:
         # apart at best, see runtime.cli.progress).
         self._on_written: Callable[[int], None] = on_written or (lambda _count: None)
         self._expected_offset = 0
-        self._chunks: queue.Queue[tuple[bytes, int] | None] = queue.Queue(QUEUE_DEPTH)
+        self._chunks: queue.Queue[tuple[bytes, int, int] | None] = queue.Queue(QUEUE_DEPTH)
         self._error: BaseException | None = None
         self._then: Finished = lambda _md5, _error: None
         self._thread = threading.Thread(target=self._drain, name="sync-sink", daemon=True)
@@ -52,20 +63,26 @@ class StreamSink:
 
     @classmethod
     def open(
-        cls, path: str, *, md5: bool, on_written: Callable[[int], None] | None = None
+        cls,
+        path: str,
+        *,
+        md5: bool,
+        on_written: Callable[[int], None] | None = None,
+        budget: ByteBudget | None = None,
     ) -> StreamSink | None:
         """A sink for ``path``, or None when enough downloads are streaming already."""
         if not _streams.acquire(blocking=False):
             return None
         try:
-            return cls(path, md5=md5, on_written=on_written)
+            return cls(path, md5=md5, on_written=on_written, budget=budget)
         except BaseException:
             _streams.release()
             raise
 
     def on_body(self, chunk: Any, offset: int, **_: object) -> None:
         """The CRT's body callback: copy the chunk (its buffer is reused) and queue it."""
-        self._chunks.put((bytes(chunk), offset))
+        held = self._budget.take(len(chunk)) if self._budget is not None else 0
+        self._chunks.put((bytes(chunk), offset, held))
 
     def finish(self, then: Finished) -> None:
         """The body is complete (or abandoned): once the writer has caught up, it calls
@@ -76,13 +93,16 @@ class StreamSink:
 
     def _drain(self) -> None:
         while (item := self._chunks.get()) is not None:
-            if self._error is not None:
-                continue  # keep taking chunks so the client is never blocked
-            data, offset = item
+            data, offset, held = item
             try:
-                self._write(data, offset)
+                if self._error is None:  # else keep taking chunks: the client never blocks
+                    self._write(data, offset)
             except OSError as exc:
                 self._error = exc
+            finally:
+                del data
+                if self._budget is not None:
+                    self._budget.give_back(held)
         try:
             os.close(self._fd)
         finally:

@@ -3,7 +3,6 @@ sync, and multipart uploads — on a moto server behind a fault-injecting front.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import subprocess
 import sys
@@ -268,21 +267,30 @@ def test_a_composite_checksum_does_not_vouch_for_a_corrupted_body(
     assert partials(tmp_path) == []
 
 
-def test_an_endpoint_answering_multipart_uploads_as_rclone_does_is_named_with_the_fix(
+def test_an_endpoint_answering_multipart_uploads_as_rclone_does_gets_them_through_s3transfer(
     faults: Faults, server_client: S3Client, bucket: str, crt_config: S3Config, tmp_path: Path
 ) -> None:
     """rclone serve s3 (measured with rclone v1.75.2) replies to CreateMultipartUpload with
     <InitiateMultipartUpload>, not S3's <InitiateMultipartUploadResult>: the CRT finds no
-    UploadId. The error says so and names the setting that avoids multipart uploads."""
+    UploadId (AWS_ERROR_S3_MISSING_UPLOAD_ID). The upload goes through s3transfer instead,
+    in parts read from the file, and so does every later multipart upload to that endpoint."""
+    from runtime.sync.crt_client import CrtBackend
+
     faults.rclone_initiate = True
     source = tmp_path / "src"
     source.mkdir()
-    (source / "big.bin").write_bytes(b"r" * (6 * 2**20))  # over crt_config's 5 MiB threshold
-    failed = sync(SyncRequest(source=str(source), destination=f"s3://{bucket}/rc/"), s3=crt_config)
-    assert (failed.failed, failed.retryable) == (1, False)
-    assert "DEMAND_SYNC_MULTIPART_THRESHOLD=5GiB" in failed.errors[0]
-    single_puts = dataclasses.replace(crt_config, multipart_threshold=5 * 2**30)
-    done = sync(SyncRequest(source=str(source), destination=f"s3://{bucket}/rc/"), s3=single_puts)
-    assert (done.transferred, done.failed) == (1, 0)
-    body = server_client.get_object(Bucket=bucket, Key="rc/big.bin")["Body"].read()
-    assert body == b"r" * (6 * 2**20)
+    files = {f"big-{n}.bin": bytes([65 + n]) * (11 * 2**20 + n) for n in range(3)}
+    for name, body in files.items():
+        (source / name).write_bytes(body)  # over crt_config's 5 MiB threshold: 3 parts each
+    backend = CrtBackend(crt_config)
+    done = sync(SyncRequest(source=str(source), destination=f"s3://{bucket}/rc/"), s3=backend)
+    assert (done.transferred, done.failed) == (3, 0), done.errors
+    assert not backend.crt_multipart
+    for name, body in files.items():
+        stored = server_client.get_object(Bucket=bucket, Key=f"rc/{name}")
+        assert stored["Body"].read() == body
+        assert stored["ETag"].strip('"').endswith("-3")  # in parts, not one PUT
+    again = sync(
+        SyncRequest(source=str(source), destination=f"s3://{bucket}/rc/", force=True), s3=backend
+    )
+    assert (again.transferred, again.failed) == (3, 0)
