@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -21,6 +22,11 @@ os.environ.setdefault("AWS_SECURITY_TOKEN", "testing")
 os.environ.setdefault("AWS_SESSION_TOKEN", "testing")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-west-2")
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+# The sync's record of verified files: the suite's own, never the user's (~/.cache/demand).
+os.environ.setdefault(
+    "DEMAND_SYNC_DIGESTS",
+    os.path.join(tempfile.mkdtemp(prefix="demand-digests-"), "sync-digests.sqlite"),
+)
 
 # One synthesis of every environment per session, shared by tests/infra and tests/e2e.
 pytest_plugins = ["tests.synthesis"]

@@ -15,6 +15,8 @@ from runtime.sync import engine
 from runtime.sync.backend import S3Backend
 from runtime.sync.cache import CachedStageIn
 from runtime.sync.cursor import Cursor
+from runtime.sync.digests import DigestRecord
+from runtime.sync.digests import default_path as digests_path
 from runtime.sync.download import Download
 from runtime.sync.engine import EngineOptions
 from runtime.sync.filters import PathFilter
@@ -72,6 +74,7 @@ def sync(
     fingerprint = job.fingerprint()
     position = Cursor.decode(cursor, fingerprint) if cursor else None
     access = _Access(s3)
+    digests: DigestRecord | None = None
     try:
         route = resolve(source, destination, access.backend)
         options = EngineOptions(
@@ -84,6 +87,13 @@ def sync(
             max_in_flight=access.max_in_flight,
             dry_run=dry_run,
         )
+        if (
+            not job.cached
+            and not dry_run
+            and isinstance(route.source, S3Side) != isinstance(route.destination, S3Side)
+        ):
+            # S3 <-> files: remember which files were found to hold which ETag.
+            options.digests = digests = DigestRecord(digests_path())
         with open_mover(route, read_only=job.cached) as mover:
             if job.cached:
                 staging = CachedStageIn(route, job, mover, options, fingerprint=fingerprint)
@@ -99,6 +109,8 @@ def sync(
             )
             return outcome.summary
     finally:
+        if digests is not None:
+            digests.close()
         access.close()
 
 

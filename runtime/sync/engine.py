@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from runtime.sync.backend import Cancellable
 from runtime.sync.compare import Verdict, quick_verdict
 from runtime.sync.cursor import Cursor
+from runtime.sync.digests import DigestRecord
 from runtime.sync.errors import (
     EmptySourceError,
     SyncError,
@@ -74,6 +75,8 @@ class EngineOptions:
     # Decide as usual (contents compared, nothing read that a real run would not read) but
     # move, delete and clean up nothing: what would be copied / deleted is reported as done.
     dry_run: bool = False
+    # Files already verified (S3 <-> files): a file the record vouches for is not read again.
+    digests: DigestRecord | None = None
 
 
 @dataclass(frozen=True)
@@ -250,6 +253,8 @@ class _Run:
             verdict = quick_verdict(
                 src, dst, size_only=self.options.size_only, force=self.options.force
             )
+            if verdict is Verdict.CHECK_CONTENT and self._vouched(src, dst):
+                verdict = Verdict.CURRENT
             if verdict is Verdict.CURRENT:
                 self.ledger.record(relpath, contribution)
                 self._count_skip(relpath)
@@ -269,6 +274,10 @@ class _Run:
                 self._start(src, slot, attempt=1)
         self._delete(deletes)
         return False
+
+    def _vouched(self, src: Entry, dst: Entry | None) -> bool:
+        digests = self.options.digests
+        return digests is not None and dst is not None and digests.vouches(src, dst)
 
     def _refuse(self, src: Entry) -> None:
         """A source entry that is not a regular file of its tree: failed, named, not retried."""
@@ -322,10 +331,14 @@ class _Run:
             handle.cancel()
 
     def _check_then_start(self, src: Entry, dst: Entry, slot: Slot) -> None:
+        checked_from = time.time_ns()
         try:
             current = self.mover.content_matches(src, dst)
         except Exception:
             current = False
+        if current and self.options.digests is not None:
+            local, remote = (src, dst) if src.ino is not None else (dst, src)
+            self.options.digests.add(local, remote.etag, checked_from_ns=checked_from)
         if current:
             self.ledger.close(slot, ok=True)
             self._count_skip(src.relpath)
@@ -351,6 +364,9 @@ class _Run:
                 self.bytes += src.size
         name = self.route.display_name(src.relpath)
         if error is None:
+            destination = self.route.destination
+            if self.options.digests is not None and isinstance(destination, LocalSide):
+                self.options.digests.placed(str(destination.path(src.relpath)), src.size, src.etag)
             try:
                 self.ledger.close(slot, ok=True)
                 self.progress.on_done(name, "transferred")

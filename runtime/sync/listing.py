@@ -8,11 +8,14 @@ memory: a million-object prefix costs one page (and one directory) at a time.
 
 from __future__ import annotations
 
+import heapq
 import os
 import stat
+import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +89,8 @@ def walk_local(
     """Everything under ``root`` but directories, in S3 order, after ``start_after``.
 
     Sorting each directory by ``name + "/"`` for subdirectories makes a depth-first walk come
-    out in the same order as the sorted list of full relative paths (``a-b`` before ``a/x``).
+    out in the same order as the sorted list of full relative paths (``a-b`` before ``a/x``);
+    memory stays bounded however many names one directory holds (:func:`sorted_names`).
     Nothing is followed: a symbolic link (to a file or to a directory), a device, a FIFO or a
     socket is listed with ``refused`` saying what it is — so that a sending side reports it
     and a receiving side replaces it — and so is a hard link when ``sending``.
@@ -97,27 +101,77 @@ def walk_local(
 
 def _walk(directory: Path, base: str, start_after: str | None, sending: bool) -> Iterator[Entry]:
     try:
-        with os.scandir(directory) as scan:
-            names = sorted(
-                (entry.name + "/" if entry.is_dir(follow_symlinks=False) else entry.name, entry)
-                for entry in scan
-            )
+        keys = sorted_names(directory)
     except (FileNotFoundError, NotADirectoryError):
         return
-    for key, entry in names:
+    prefix = f"{directory}/"
+    for key in keys:
         relpath = base + key
         if key.endswith("/"):
             # Skip a subtree only when all of it sorts before the resume point.
             if start_after is None or relpath > start_after or start_after.startswith(relpath):
-                yield from _walk(Path(entry.path), relpath, start_after, sending)
+                yield from _walk(Path(prefix + key[:-1]), relpath, start_after, sending)
             continue
         if start_after is not None and relpath <= start_after:
             continue
         try:
-            info = entry.stat(follow_symlinks=False)
+            info = os.lstat(prefix + key)
         except FileNotFoundError:
             continue
         yield file_entry(relpath, info, sending=sending)
+
+
+# Names of one directory sorted in memory at most this many at a time; beyond, in sorted runs
+# spilled to temporary files and merged, so a walk's memory does not grow with a directory.
+SORT_RUN = 50_000
+
+
+def sorted_names(directory: Path) -> Iterator[str]:
+    """The names in ``directory``, a subdirectory's with ``/`` appended, in code-point order
+    (what makes a depth-first walk come out in S3 order), streamed: the whole directory is
+    read before the first name comes out (the scan must end before anything is known to be
+    first), but at most :data:`SORT_RUN` names are held in memory at once."""
+    runs: list[IO[bytes]] = []
+    batch: list[str] = []
+    try:
+        with os.scandir(directory) as scan:
+            for entry in scan:
+                batch.append(
+                    entry.name + "/" if entry.is_dir(follow_symlinks=False) else entry.name
+                )
+                if len(batch) >= SORT_RUN:
+                    runs.append(_spill(batch))
+                    batch = []
+        batch.sort()
+        if not runs:
+            yield from batch
+            return
+        if batch:
+            runs.append(_spill(batch))
+            batch = []
+        yield from heapq.merge(*(_read_run(run) for run in runs))
+    finally:
+        for run in runs:
+            run.close()
+
+
+def _spill(names: list[str]) -> IO[bytes]:
+    """A sorted run in a temporary file (removed when closed), NUL-separated: a file name can
+    hold any character but NUL and ``/``; undecodable bytes round-trip as surrogates."""
+    names.sort()
+    run = tempfile.TemporaryFile()  # noqa: SIM115 (closed by sorted_names once merged)
+    for name in names:
+        run.write(name.encode("utf-8", "surrogatepass") + b"\0")
+    run.seek(0)
+    return run
+
+
+def _read_run(run: IO[bytes]) -> Iterator[str]:
+    pending = b""
+    while chunk := run.read(1 << 16):
+        *whole, pending = (pending + chunk).split(b"\0")
+        for name in whole:
+            yield name.decode("utf-8", "surrogatepass")
 
 
 def local_entry(path: Path, *, sending: bool = False) -> Entry | None:

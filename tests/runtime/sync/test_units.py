@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from runtime.sync import listing
 from runtime.sync.cursor import Cursor
 from runtime.sync.errors import InvalidCursorError, SyncLocationError, SyncSettingsError
 from runtime.sync.filters import PathFilter
@@ -126,6 +128,30 @@ class TestWalk:
             for after in sorted(relpaths)[:3]:
                 resumed = [entry.relpath for entry in walk_local(root, start_after=after)]
                 assert resumed == [p for p in sorted(relpaths) if p > after]
+
+    @given(trees())
+    def test_a_directory_sorted_in_spilled_runs_comes_out_the_same(
+        self, relpaths: list[str]
+    ) -> None:
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as raw, pytest.MonkeyPatch.context() as patch:
+            patch.setattr(listing, "SORT_RUN", 2)  # every directory of 3 or more spills
+            root = Path(raw)
+            for relpath in relpaths:
+                (root / relpath).parent.mkdir(parents=True, exist_ok=True)
+                (root / relpath).write_bytes(relpath.encode())
+            assert [entry.relpath for entry in walk_local(root)] == sorted(relpaths)
+
+    def test_spilled_names_keep_every_byte(self, tmp_path: Path, monkeypatch: Any) -> None:
+        monkeypatch.setattr(listing, "SORT_RUN", 3)
+        raw_names = [b"line\nbreak", b"caf\xc3\xa9", b"not-utf8-\xff", b"tab\t", b"z", b"a"]
+        for name in raw_names:
+            with open(os.path.join(os.fsencode(tmp_path), name), "wb") as handle:
+                handle.write(b"1")
+        walked = [entry.relpath for entry in walk_local(tmp_path)]
+        assert walked == sorted(os.fsdecode(name) for name in raw_names)
+        assert all(entry.size == 1 for entry in walk_local(tmp_path))
 
     def test_names_like_the_old_partial_names_are_listed_as_files(self, tmp_path: Path) -> None:
         # The engine's partial files live outside the tree: no name in it is taken for one.
