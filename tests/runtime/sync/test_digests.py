@@ -39,8 +39,8 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
         return check
 
-    monkeypatch.setattr(download, "file_matches_etag", counting(download.file_matches_etag))
-    monkeypatch.setattr(upload, "file_matches_etag", counting(upload.file_matches_etag))
+    for mover in (download, upload):
+        monkeypatch.setattr(mover, "file_matches_etag", counting(mover.file_matches_etag))
     return seen
 
 
