@@ -163,19 +163,23 @@ STATE_RUN_ROW: Final = "Run row"
 ERROR_RUN_SET_REFUSED: Final = "RunSetRefused"
 
 # --- The state machine -----------------------------------------------------------------------
-# States that infra/constructs/orchestration.py defines and runtime.cloud.history looks for in
-# an execution's history: the ones that only handle a failure.
+# States that handled a failure inside the execution in the state machine's earlier definitions
+# (before failures were left to end the execution, so that it can be redriven): the current one
+# has neither, but runtime.cloud and runtime.report still read the histories of executions that
+# ran those definitions (Step Functions keeps them 90 days).
 STATE_CLEANUP_AFTER_FAILURE: Final = "Cleanup after failure"
 STATE_FAIL: Final = "Fail"
 
-# The ends no state can catch: an abort (demand cancel, the console, StopExecution) or the
+# The ends that run no cleanup state: a step failed (no state catches it, so that the execution
+# can be redriven from that step), an abort (demand cancel, the console, StopExecution) or the
 # state machine's timeout. An EventBridge rule on them (infra/constructs/stopped_cleanup.py)
 # invokes runtime.handlers.stopped at once, to terminate the execution's Batch job, and again
-# through an SQS queue after STOPPED_CLEANUP_DELAY_SECONDS, to clean up what it left: by then no
-# Lambda step the execution started can still be writing (the longest, Sync, times out after
-# 15 minutes; 900 s is also the longest delivery delay SQS allows). runtime.cloud.retry reads
-# the delay: a redrive must start before the cleanup runs.
-STOPPED_STATUSES: Final = ("ABORTED", "TIMED_OUT")
+# through an SQS queue after STOPPED_CLEANUP_DELAY_SECONDS, to clean up what it left, unless
+# it was redriven since: by then no Lambda step the execution started can still be writing (the
+# longest, Sync, times out after 15 minutes; 900 s is also the longest delivery delay SQS
+# allows). The delay is also the redrive window: runtime.cloud.retry reads it, since a redrive
+# must start before the cleanup runs.
+UNSUCCESSFUL_STATUSES: Final = ("FAILED", "ABORTED", "TIMED_OUT")
 STOPPED_CLEANUP_DELAY_SECONDS: Final = 900
 
 # Jobs that cannot start. For each RUNNABLE reason that means "not soon" and that Batch's

@@ -1,7 +1,12 @@
 """The state machine that carries one demand execution from spec to finished job.
 
-Prepare → (Register ∥ Stage in) → Run job → Stage out → Cleanup; any failure after Prepare runs
-the cleanup for failures and then fails the execution with the original error and cause.
+Prepare → (Register ∥ Stage in) → Run job → Stage out → Cleanup. No state catches a failure:
+the step that fails (its retries spent) fails the execution itself, with its own error and
+cause, so that ``demand retry`` can redrive the execution from that step — Step Functions
+redrives the states that did not exit, and a caught failure exits its state (a redrive would
+only run the catcher again). What a failed execution leaves is cleaned up from outside, as for
+an abort or a timeout: the environment's rule on unsuccessful ends
+(infra/constructs/stopped_cleanup.py), once the redrive window has passed.
 
 The stage-in and stage-out loops re-run their Map while any sync reports ``done: false``: a
 sync that nears the Lambda time limit returns its cursor instead of finishing, and the next
@@ -89,31 +94,6 @@ class Orchestration(Construct):
         self._map_concurrency = map_concurrency
         self._environment = environment
 
-        fail = sfn.Fail(
-            self, contract.STATE_FAIL, error_path="$.error.Error", cause_path="$.error.Cause"
-        )
-        cleanup_after_failure = self._invoke(
-            contract.STATE_CLEANUP_AFTER_FAILURE,
-            functions.cleanup,
-            payload={
-                "cleanup": sfn.JsonPath.object_at("$.plan.cleanup"),
-                "status": "FAILED",
-                "error": sfn.JsonPath.object_at("$.error"),
-            },
-            # The error the execution fails with, as the cleanup states it (a job that never
-            # started gets a cause that says why: runtime.steps.failure).
-            result_selector={
-                "Error": sfn.JsonPath.string_at("$.error.Error"),
-                "Cause": sfn.JsonPath.string_at("$.error.Cause"),
-            },
-            result_path="$.error",
-        )
-        # A failing cleanup must not hide the error that brought the execution here.
-        cleanup_after_failure.add_catch(
-            fail, errors=[sfn.Errors.ALL], result_path="$.cleanup_error"
-        )
-        cleanup_after_failure.next(fail)
-
         # Prepare learns which execution it serves from Step Functions itself: the request's
         # execution_id must be this execution's name (unique per state machine), so no request
         # can take over another's working dir or stored plan.
@@ -127,7 +107,6 @@ class Orchestration(Construct):
             },
             result_path="$.plan",
         )
-        prepare.add_catch(fail, errors=[sfn.Errors.ALL], result_path="$.error")
 
         # The branch's output is the ARN itself, so the Parallel reads it as "$[0]": a path
         # that every JSONPath reading agrees on ("$[0].key" is a list to some, moto's included).
@@ -147,17 +126,10 @@ class Orchestration(Construct):
         )
         register_and_stage_in.branch(register)
         register_and_stage_in.branch(stage_in.map)
-        register_and_stage_in.add_catch(
-            cleanup_after_failure, errors=[sfn.Errors.ALL], result_path="$.error"
-        )
 
         run_job = self._run_job()
-        run_job.add_catch(cleanup_after_failure, errors=[sfn.Errors.ALL], result_path="$.error")
 
         stage_out = self._sync_loop("Stage out", "$.plan.stage_out", "Sync output", functions.sync)
-        stage_out.map.add_catch(
-            cleanup_after_failure, errors=[sfn.Errors.ALL], result_path="$.error"
-        )
 
         cleanup = self._invoke(
             "Cleanup",
@@ -165,7 +137,6 @@ class Orchestration(Construct):
             payload={"cleanup": sfn.JsonPath.object_at("$.plan.cleanup"), "status": "SUCCEEDED"},
             result_path=sfn.JsonPath.DISCARD,
         )
-        cleanup.add_catch(cleanup_after_failure, errors=[sfn.Errors.ALL], result_path="$.error")
         stage_out.choice.otherwise(cleanup)
 
         definition = prepare.next(register_and_stage_in).next(run_job).next(stage_out.map)

@@ -1,11 +1,14 @@
-"""The cleanup of the ends no state can catch: an execution aborted, or timed out.
+"""The cleanup of the ends that run no cleanup state: an execution failed, aborted, or timed out.
 
-An EventBridge rule on the state machine's ABORTED and TIMED_OUT status changes sends each to
-``runtime.handlers.stopped`` twice: to the function itself at once (terminate the execution's
+A failing step fails the execution itself, so that ``demand retry`` can redrive it from that
+step (infra/constructs/orchestration.py), and no state runs after an abort or a timeout. An
+EventBridge rule on the state machine's FAILED, ABORTED and TIMED_OUT status changes sends each
+to ``runtime.handlers.stopped`` twice: to the function itself at once (terminate the execution's
 Batch job), and through an SQS queue that delays it ``STOPPED_CLEANUP_DELAY_SECONDS`` (release
 and remove what the execution left) — by then no Lambda step it started can still be writing,
-since no step's timeout is longer. A message the function keeps failing on goes to a
-dead-letter queue after five tries.
+since no step's timeout is longer; until then the execution may be redriven (the function
+leaves one that was). A message the function keeps failing on goes to a dead-letter queue
+after five tries.
 """
 
 from __future__ import annotations
@@ -57,7 +60,7 @@ class StoppedExecutionCleanup(Construct):
             "Function",
             placement,
             log_group_id="Logs",
-            description="Stops and cleans up an execution that was aborted or timed out",
+            description="Stops and cleans up an execution that failed, was aborted or timed out",
             handler="runtime.handlers.stopped.handler",
             timeout=TIMEOUT,
             memory_size=512,
@@ -90,11 +93,11 @@ class StoppedExecutionCleanup(Construct):
             self,
             "ExecutionStopped",
             description=(
-                "Each abort or timeout of the environment's executions: to the function at once "
-                "(stop the job), and through the delay queue (clean up)"
+                "Each failure, abort or timeout of the environment's executions: to the function "
+                "at once (stop the job), and through the delay queue (clean up unless redriven)"
             ),
             event_pattern=execution_status_rule_pattern(
-                state_machine, list(contract.STOPPED_STATUSES)
+                state_machine, list(contract.UNSUCCESSFUL_STATUSES)
             ),
             targets=[
                 targets.LambdaFunction(

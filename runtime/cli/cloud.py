@@ -199,6 +199,8 @@ def status_document(result: ExecutionStatus) -> dict[str, Any]:
         "cause": result.cause,
         "failure": result.failure,
         "exit_code": result.exit_code,
+        "redrive_count": result.redrive_count,
+        "redrive_status": result.redrive_status,
     }
 
 

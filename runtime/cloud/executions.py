@@ -21,6 +21,7 @@ from runtime.cloud.history import (
 from runtime.cloud.requests import execution_input
 from runtime.cloud.stack import DeployedEnvironment
 from runtime.exit_codes import EXIT_CODES, EXIT_SUCCEEDED, EXIT_TERMINATED, Failure
+from runtime.steps.failure import explained
 
 if TYPE_CHECKING:
     from mypy_boto3_batch import BatchClient
@@ -46,6 +47,8 @@ class ExecutionStatus:
     error: str | None
     cause: str | None
     redrive_count: int = 0  # times `demand retry` (RedriveExecution) resumed it
+    # Step Functions' word on whether it can be redriven now: REDRIVABLE, NOT_REDRIVABLE.
+    redrive_status: str | None = None
     # How it ended (docs/cli.md's table): None while it runs.
     failure: Failure | None = None
     exit_code: int | None = None
@@ -154,6 +157,7 @@ def execution_status(
     events = list(newest_events(stepfunctions, arn))
     state = described["status"]
     failure, exit_code = outcome(state, described.get("error"), events)
+    error, cause = explained(described.get("error"), described.get("cause"))
     return ExecutionStatus(
         execution_id=execution_id,
         execution_arn=arn,
@@ -163,9 +167,10 @@ def execution_status(
         current_step=current_step(events),
         failed_step=failed_step(events) if state == "FAILED" else None,
         batch_job_id=batch_job_id(events),
-        error=described.get("error"),
-        cause=described.get("cause"),
+        error=error,
+        cause=cause,
         redrive_count=int(described.get("redriveCount", 0)),
+        redrive_status=described.get("redriveStatus"),
         failure=failure,
         exit_code=exit_code,
     )

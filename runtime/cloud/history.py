@@ -15,7 +15,9 @@ from runtime import contract
 if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
 
-# States that only handle a failure: the step that failed is the one entered before them.
+# States that only handled a failure, in the state machine's earlier definitions (the current
+# one catches none: the failing step ends the execution). In the histories of executions that
+# ran those, the step that failed is the one entered before them.
 FAILURE_HANDLING_STATES = frozenset({contract.STATE_CLEANUP_AFTER_FAILURE, contract.STATE_FAIL})
 # How far back to look: a page holds up to 1000 events; an execution with a few thousand
 # syncs has more, but its current step and its job are near the end.
@@ -57,7 +59,8 @@ def current_step(newest_first: Iterable[Event]) -> str | None:
 
 
 def failed_step(newest_first: Iterable[Event]) -> str | None:
-    """The last state entered before the failure handling took over."""
+    """The last state entered before the execution ended (before an earlier definition's
+    failure handling took over)."""
     return next(
         (name for name in entered_states(newest_first) if name not in FAILURE_HANDLING_STATES),
         None,

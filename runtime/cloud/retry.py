@@ -1,15 +1,21 @@
 """``demand retry``: resume an execution that did not succeed, from the step where it stopped.
 
 Step Functions' RedriveExecution restarts an execution under the same ARN from its
-unsuccessful state; the states that succeeded (a finished stage-in, say) are not run again.
+unsuccessful state; the states that succeeded (a finished stage-in, say) are not run again. No
+state of the state machine catches a failure, so the step that failed is the one a redrive runs
+again, and its working files are still there: an execution that did not succeed is cleaned up
+from outside, ``STOPPED_CLEANUP_DELAY_SECONDS`` after it ended, unless it was redriven by then
+(runtime.steps.stopped). That delay is the redrive window (``REDRIVE_WINDOW``).
+
 Before asking, this module checks what makes a redrive impossible or useless and says it in
-one line: an execution still running, one that succeeded, one that ended more than 14 days
-ago, one Step Functions itself calls not redrivable (its ``redriveStatusReason``), one whose
-state machine was redeployed since it started (a redrive runs the old definition against the
-new steps), one whose failure the state machine already handled — it ran *Cleanup after
-failure*, which removes the working files, and ended in the Fail state, which is all a
-redrive would run again — and one that was aborted or timed out longer ago than the cleanup of
-stopped executions waits (``STOPPED_RETRY_WINDOW``): its working files are gone too.
+one line, with what to do instead: an execution still running, one that succeeded, one that
+ended more than 14 days ago, one Step Functions itself calls not redrivable (its
+``redriveStatusReason``), one that ended longer ago than the redrive window (its working
+files, access points and job definition are gone), one whose state machine was redeployed
+since it started (a redrive runs the old definition against the new steps), one whose request
+Prepare refused (a redrive runs the same request again), and one whose failure an earlier
+definition of the state machine already handled — it ran *Cleanup after failure*, which
+removes the working files, and ended in the Fail state, which is all a redrive would run again.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from botocore.exceptions import ClientError
 
 from runtime import contract
 from runtime.cloud.errors import CloudError, ExecutionNotFoundError
+from runtime.cloud.executions import REQUEST_ERRORS
 from runtime.cloud.history import entered_states, failed_step, newest_events
 from runtime.cloud.stack import DeployedEnvironment
 
@@ -33,11 +40,13 @@ if TYPE_CHECKING:
 # Step Functions redrives an execution only within this long after it ended.
 REDRIVE_PERIOD = timedelta(days=14)
 ENDS_A_REDRIVE_RESUMES = frozenset({"FAILED", "TIMED_OUT", "ABORTED"})
-# An aborted or timed-out execution is cleaned up STOPPED_CLEANUP_DELAY_SECONDS after it
-# stopped (runtime.steps.stopped), unless it is running again by then: a redrive must start
-# before, with a minute to spare.
-STOPPED_RETRY_WINDOW = timedelta(seconds=contract.STOPPED_CLEANUP_DELAY_SECONDS - 60)
+# An execution that failed, was aborted or timed out is cleaned up STOPPED_CLEANUP_DELAY_SECONDS
+# after it ended (runtime.steps.stopped), unless it is running again by then: a redrive must
+# start before, with a minute to spare.
+REDRIVE_WINDOW = timedelta(seconds=contract.STOPPED_CLEANUP_DELAY_SECONDS - 60)
 NEW_ID = "submit the spec again under a new execution_id"
+# The state that validates and plans the request (infra/constructs/orchestration.py).
+PREPARE = "Prepare"
 
 
 class RetryRefusedError(CloudError):
@@ -86,17 +95,15 @@ def refusal(
     if described.get("redriveStatus") == "NOT_REDRIVABLE":
         reason = str(described.get("redriveStatusReason") or "no reason given").rstrip(".")
         return f"Step Functions says it is not redrivable: {reason}; {NEW_ID}"
-    if (
-        status in contract.STOPPED_STATUSES
-        and stopped is not None
-        and now - stopped > STOPPED_RETRY_WINDOW
-    ):
-        minutes = contract.STOPPED_CLEANUP_DELAY_SECONDS // 60
-        return (
-            f"it stopped ({status}) at {stopped:%Y-%m-%d %H:%M %Z}, and a stopped execution's "
-            f"working files, access points and job definition are removed {minutes} minutes "
-            f"after it stops; {NEW_ID}"
-        )
+    if status in contract.UNSUCCESSFUL_STATUSES and stopped is not None:
+        ago = now - stopped
+        if ago > REDRIVE_WINDOW:
+            minutes = contract.STOPPED_CLEANUP_DELAY_SECONDS // 60
+            return (
+                f"it ended ({status}) at {stopped:%Y-%m-%d %H:%M %Z}, {_minutes(ago)} ago, and "
+                f"what an execution that did not succeed holds (its working files, access "
+                f"points and job definition) is removed {minutes} minutes after it ends; {NEW_ID}"
+            )
     if definition_then is not None and definition_now is not None:
         then, current = definition_then.get("revisionId"), definition_now.get("revisionId")
         if then and current and then != current:
@@ -106,13 +113,28 @@ def refusal(
                 f"the state machine was redeployed{when} after it started: a redrive would run "
                 f"the old definition against the new steps; {NEW_ID}"
             )
-    if contract.STATE_CLEANUP_AFTER_FAILURE in set(entered_states(newest_first)):
+    entered = list(entered_states(newest_first))
+    if contract.STATE_CLEANUP_AFTER_FAILURE in entered:
         return (
             f"its failure was already handled: '{contract.STATE_CLEANUP_AFTER_FAILURE}' removed "
             f"its working files and it ended in the '{contract.STATE_FAIL}' state, which is all "
             f"a redrive would run again; {NEW_ID}"
         )
+    error = described.get("error")
+    if status == "FAILED" and error in REQUEST_ERRORS and entered[:1] == [PREPARE]:
+        return (
+            f"Prepare refused its request ({error}): a redrive would run the same request "
+            f"again; correct the spec and {NEW_ID}"
+        )
     return None
+
+
+def _minutes(elapsed: timedelta) -> str:
+    minutes = int(elapsed.total_seconds() // 60)
+    if minutes < 120:
+        return f"{minutes} minutes"
+    hours = minutes // 60
+    return f"{hours} hours" if hours < 48 else f"{hours // 24} days"
 
 
 def retry_execution(

@@ -18,6 +18,9 @@ from runtime.steps.failure import explained_error
 
 class CleanupEvent(BaseModel):
     cleanup: CleanupItem
+    # FAILED: from the "Cleanup after failure" state of the state machine's earlier definition,
+    # which executions started before a deploy still run; the current one cleans up failures
+    # from outside (runtime.handlers.stopped), so that they can be redriven first.
     status: Literal["SUCCEEDED", "FAILED"]
     error: dict[str, Any] | None = None
 

@@ -1,9 +1,10 @@
-"""An execution aborted or timed out: stop its job now, clean up later (runtime.steps.stopped).
+"""An execution failed, aborted or timed out: stop its job now, clean up later, unless it was
+redriven since (runtime.steps.stopped).
 
-Invoked by the environment's EventBridge rule on the state machine's ABORTED and TIMED_OUT
-status changes, in two shapes: the event itself, at once (terminate the execution's Batch job),
-and the same event in an SQS message, delivered ``STOPPED_CLEANUP_DELAY_SECONDS`` later (clean
-up what the execution left). Not by the state machine: a stopped execution runs no state.
+Invoked by the environment's EventBridge rule on the state machine's FAILED, ABORTED and
+TIMED_OUT status changes, in two shapes: the event itself, at once (terminate the execution's
+Batch job), and the same event in an SQS message, delivered ``STOPPED_CLEANUP_DELAY_SECONDS``
+later (clean up what the execution left). Not by the state machine: no state runs after such an end.
 """
 
 from __future__ import annotations

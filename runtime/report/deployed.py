@@ -33,6 +33,7 @@ from runtime.report.model import (
     StepKind,
     Transfer,
 )
+from runtime.steps.failure import explained
 
 if TYPE_CHECKING:
     from mypy_boto3_batch import BatchClient
@@ -100,6 +101,11 @@ def _json(text: object) -> Any:
         return json.loads(text)
     except ValueError:
         return None
+
+
+def _explained(described: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """The execution's error and cause, or for a job its queue cancelled, why it never ran."""
+    return explained(described.get("error"), described.get("cause"))
 
 
 def _utc(moment: datetime) -> datetime:
@@ -483,10 +489,7 @@ def deployed_report(
         started_at=_utc(described["startDate"]),
         ended_at=stopped_at,
         failed_step=failed_step(newest_first) if state == "FAILED" else None,
-        error=(
-            ": ".join(part for part in (described.get("error"), described.get("cause")) if part)
-            or None
-        ),
+        error=": ".join(part for part in _explained(described) if part) or None,
         exit_code=job.attempts[-1].exit_code if job and job.attempts else None,
         steps=steps,
         transfers=transfers,

@@ -3,7 +3,8 @@
 A queue cancels a job that stayed RUNNABLE too long for a reason that means "not soon"
 (``runtime.contract.RUNNABLE_TIME_LIMIT_REASONS``); the state machine then holds Batch's whole
 job description as the error's cause. :func:`explained_error` replaces it by one sentence that
-names the reason and what to change. Every other error passes through unchanged.
+names the reason and what to change. Every other error passes through unchanged. The readers
+of an execution's end apply it: ``demand status`` and the notifications.
 """
 
 from __future__ import annotations
@@ -72,6 +73,14 @@ def explained_error(error: dict[str, Any] | None) -> dict[str, Any] | None:
             f"compute.runnable_time_limits.{setting} allows and was cancelled; {REMEDIES[reason]}"
         ),
     }
+
+
+def explained(error: str | None, cause: str | None) -> tuple[str | None, str | None]:
+    """An execution's error and cause as :func:`explained_error` gives them: the execution's
+    own (a step's, since no state catches a failure), or for a job its queue cancelled, one
+    that says which reason and what to change."""
+    explanation = explained_error({"Error": error, "Cause": cause}) or {}
+    return explanation.get("Error"), explanation.get("Cause")
 
 
 def _job_description(cause: object) -> dict[str, Any] | None:

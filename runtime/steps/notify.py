@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from runtime.spec import MAX_RECIPIENTS, ExecutionMetadata
+from runtime.steps.failure import explained
 
 if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
@@ -204,14 +205,15 @@ def notification_of(
         described = stepfunctions.describe_execution(executionArn=change.execution_arn)
         execution_input = described.get("input")
     requester = requester_of(execution_input)
+    error, cause = explained(change.error or None, change.cause or None)
     return Notification(
         environment=environment,
         execution_id=change.name,
         execution_arn=change.execution_arn,
         status=status,
         user=requester.user,
-        error=change.error or None,
-        cause=change.cause or None,
+        error=error,
+        cause=cause,
         recipients=requester.notify_list if requester.wants(status) else (),
         redrive_count=change.redrive_count,
         note=requester.problem,

@@ -1,16 +1,21 @@
-"""Cleaning up after an execution that stopped without its cleanup: aborted, or timed out.
+"""Cleaning up after an execution that ended without its cleanup: failed, aborted, or timed out.
 
-No state of the state machine runs after an abort (``demand cancel``, the console,
-StopExecution) or the state machine's own timeout, so the environment's EventBridge rule on
-those status changes calls this twice (``runtime.contract.STOPPED_STATUSES``): at once, to
-terminate the execution's Batch job if it is still queued or running (:func:`stop_jobs`), and
-again once no Lambda step it started can still be writing, to release and remove what it left
-(:func:`clean_up_stopped`). Both are idempotent: a second trigger of either finds nothing left.
+No state of the state machine runs after a step fails (no state catches a failure, so that the
+execution can be redriven from that step: infra/constructs/orchestration.py), after an abort
+(``demand cancel``, the console, StopExecution) or after the state machine's own timeout, so
+the environment's EventBridge rule on those status changes calls this twice
+(``runtime.contract.UNSUCCESSFUL_STATUSES``): at once, to terminate the execution's Batch job
+if it is still queued or running (:func:`stop_jobs`), and again once no Lambda step it started
+can still be writing — which is also the window in which ``demand retry`` may redrive it — to
+release and remove what it left (:func:`clean_up_stopped`). Both are idempotent: a second
+trigger of either finds nothing left.
 
 Nothing here is taken on the event's word. The event names an execution; Step Functions itself
-must then say that it is this environment's, that it is stopped, and that it was not redriven
-since; the execution's control dir (which no job mounts) must hold the claim its Prepare made
-for that same execution ARN; and what is removed is what the stored plan's cleanup asks for,
+must then say that it is this environment's, that it is still in the status the event gives,
+and that it was not redriven since (a redriven execution is RUNNING again, or has a higher
+``redriveCount``: that run's own end cleans up, so nothing is removed under it); the
+execution's control dir (which no job mounts) must hold the claim its Prepare made for that
+same execution ARN; and what is removed is what the stored plan's cleanup asks for,
 within the execution's own roots (``clean_up_execution``), never a path from the event or from
 anything a job could write.
 """
@@ -46,7 +51,8 @@ UNFINISHED_JOB_STATES = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNIN
 
 @dataclass(frozen=True)
 class StoppedExecution:
-    """An execution of this environment's state machine that Step Functions says is stopped."""
+    """An execution of this environment's state machine that Step Functions says ended without
+    its cleanup (failed, aborted, timed out) and was not redriven since."""
 
     arn: str
     execution_id: str
@@ -78,9 +84,10 @@ def confirmed_stop(
     change: ExecutionStatusChange, state_machine_name: str, stepfunctions: SFNClient
 ) -> StoppedExecution | str:
     """The execution ``change`` names, once Step Functions confirms that it is this state
-    machine's and still stopped as the event says; else why it is left alone."""
-    if change.status not in contract.STOPPED_STATUSES:
-        return f"{change.status} is not a stop the state machine misses"
+    machine's and still ended as the event says (not redriven since); else why it is left
+    alone."""
+    if change.status not in contract.UNSUCCESSFUL_STATUSES:
+        return f"{change.status} is not an end the state machine leaves to this cleanup"
     if (
         _machine_name(change.execution_arn, "execution") != state_machine_name
         or _machine_name(change.state_machine_arn, "stateMachine") != state_machine_name
@@ -197,8 +204,8 @@ def clean_up_stopped(
         return stopping
     roots = ExecutionRoots.of(stopped.execution_id, volumes)
     plan = _stored_plan(roots, mounts)
-    # Without a stored plan, Prepare stopped between its claim and storing the plan: no job
-    # ran, so nothing in the execution's own dirs is worth keeping.
+    # Without a stored plan, Prepare failed or stopped between its claim and storing the plan:
+    # no job ran, so nothing in the execution's own dirs is worth keeping.
     requests = (
         plan.cleanup if plan is not None else [CleanupRequest(path=str(root)) for root in roots.own]
     )

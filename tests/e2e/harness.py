@@ -24,7 +24,12 @@ What is real and what stands in:
   ToleratedFailurePercentagePath. :meth:`Harness.deploy_stack` adds the stack's outputs and the
   Prepare function's variables, so the ``demand`` command itself finds the environment;
 - **S3** is moto's, also served over HTTP because the sync engine's CRT client speaks HTTP
-  (the ``aws`` fixture in tests/conftest.py).
+  (the ``aws`` fixture in tests/conftest.py);
+- **RedriveExecution**, which moto lacks, is the harness's (:func:`_redrive`): the execution
+  runs on from the top-level state that did not exit, with the input that state was entered
+  with, under the same ARN, its history going on after the first run's and ``redriveCount``
+  one higher. Unlike Step Functions, a Parallel or Map state that failed is run again whole,
+  not only its failed branches or iterations; GetExecutionHistory honours ``reverseOrder``.
 
 A new scenario is a few lines::
 
@@ -42,6 +47,7 @@ import os
 import subprocess
 import threading
 import time
+import weakref
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -57,6 +63,9 @@ from botocore import xform_name
 from botocore.model import OperationModel
 from moto.awslambda.models import LambdaFunction
 from moto.batch.models import Job
+from moto.core.exceptions import JsonRESTError
+from moto.core.responses import ActionResult
+from moto.stepfunctions.parser.api import ExecutionStatus
 from moto.stepfunctions.parser.asl.component.common.error_name.error_name import ErrorName
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_batch import (  # noqa: E501
     StateTaskServiceBatch,
@@ -65,7 +74,14 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
     StateTaskServiceSfn,
 )
 from moto.stepfunctions.parser.asl.component.state.fail import state_fail
+from moto.stepfunctions.parser.asl.eval.evaluation_details import (
+    EvaluationDetails,
+    ExecutionDetails,
+    StateMachineDetails,
+)
+from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 from moto.stepfunctions.parser.utils import camel_to_snake_case
+from moto.stepfunctions.responses import StepFunctionResponse
 
 from runtime import contract
 from runtime.cloud.executions import submit_execution
@@ -159,6 +175,152 @@ def _batch_response_as_sfn(
     operation = _batch_operation(service_action_name or service.resource.api_action)
     if operation.output_shape is not None:
         service._from_boto_response(response, operation.output_shape)
+
+
+_REDRIVABLE = (ExecutionStatus.FAILED, ExecutionStatus.ABORTED, ExecutionStatus.TIMED_OUT)
+
+
+class _NotRedrivableError(Exception):
+    """What RedriveExecution refuses (ExecutionNotRedrivable)."""
+
+
+@dataclass
+class _Redrives:
+    """What the harness keeps of an execution's redrives (moto keeps nothing of them)."""
+
+    count: int = 0
+    date: datetime | None = None
+    earlier_events: list[dict[str, Any]] = field(default_factory=list)
+
+
+# Per moto execution object: a new test's executions are new objects.
+_REDRIVES: weakref.WeakKeyDictionary[Any, _Redrives] = weakref.WeakKeyDictionary()
+
+
+def _unexited_state(definition: dict[str, Any], events: list[dict[str, Any]]) -> dict[str, Any]:
+    """The entered event of the top-level state that did not exit (the one that failed)."""
+    top = set(definition["States"])
+    open_states: dict[str, dict[str, Any]] = {}
+    for event in events:
+        kind = str(event.get("type", ""))
+        if kind.endswith("StateEntered") and event["stateEnteredEventDetails"]["name"] in top:
+            open_states[event["stateEnteredEventDetails"]["name"]] = event
+        elif kind.endswith("StateExited"):
+            open_states.pop(event["stateExitedEventDetails"]["name"], None)
+    if not open_states:
+        raise _NotRedrivableError("no state of the execution failed")
+    return max(open_states.values(), key=lambda event: int(event["id"]))
+
+
+def _history(execution: Any) -> list[dict[str, Any]]:
+    """The execution's events so far, the first runs' included, numbered on."""
+    redrives = _REDRIVES.get(execution, _Redrives())
+    earlier = redrives.earlier_events
+    worker = execution.exec_worker
+    current = worker.env.event_manager.get_event_history() if worker and worker.env else []
+    offset = len(earlier)
+    numbered = [
+        {
+            **event,
+            "id": event["id"] + offset,
+            "previousEventId": (event.get("previousEventId") or 0) + offset,
+        }
+        for event in current
+    ]
+    if earlier and numbered and numbered[0]["type"] == "ExecutionStarted":
+        numbered[0] = {
+            key: value
+            for key, value in numbered[0].items()
+            if key != "executionStartedEventDetails"
+        } | {
+            "type": "ExecutionRedriven",
+            "executionRedrivenEventDetails": {"redriveCount": redrives.count},
+        }
+    return [*earlier, *numbered]
+
+
+def _redrive(execution: Any) -> datetime:
+    """What RedriveExecution does, as far as this harness needs it (see the module's docstring)."""
+    if execution.exec_status not in _REDRIVABLE:
+        raise _NotRedrivableError(f"Execution is {execution.exec_status} and cannot be redriven.")
+    events = _history(execution)
+    definition = json.loads(execution.state_machine.definition)
+    failed = _unexited_state(definition, events)
+    details = failed["stateEnteredEventDetails"]
+    redriven_definition = json.dumps(definition | {"StartAt": details["name"]})
+    redrives = _REDRIVES.setdefault(execution, _Redrives())
+    redrives.earlier_events = events
+    redrives.count += 1
+    execution.exec_status = ExecutionStatus.RUNNING
+    execution.stop_date = None
+    execution.error = execution.cause = None
+    execution.exec_worker = ExecutionWorker(
+        evaluation_details=EvaluationDetails(
+            aws_execution_details=execution._get_start_aws_execution_details(),
+            execution_details=ExecutionDetails(
+                arn=execution.exec_arn,
+                name=execution.name,
+                role_arn=execution.role_arn,
+                inpt=json.loads(details["input"]),
+                start_time=execution.start_date,
+            ),
+            state_machine_details=StateMachineDetails(
+                arn=execution.state_machine.arn,
+                name=execution.state_machine.name,
+                typ=execution.state_machine.sm_type,
+                definition=redriven_definition,
+            ),
+        ),
+        exec_comm=execution._get_start_execution_worker_comm(),
+        cloud_watch_logging_session=None,
+        activity_store=execution._activity_store,
+    )
+    redrives.date = datetime.now().astimezone()
+    execution.exec_worker.start()
+    return redrives.date
+
+
+def _redrive_response(response: StepFunctionResponse) -> ActionResult:
+    execution = response.stepfunction_backend.describe_execution(
+        response._get_param("executionArn")
+    )
+    try:
+        redriven_at = _redrive(execution)
+    except _NotRedrivableError as exc:
+        raise JsonRESTError("ExecutionNotRedrivable", str(exc)) from None
+    return ActionResult({"redriveDate": redriven_at})
+
+
+def _history_response(response: StepFunctionResponse) -> ActionResult:
+    execution = response.stepfunction_backend.describe_execution(
+        response._get_param("executionArn")
+    )
+    events = _history(execution)
+    if response._get_param("reverseOrder"):
+        events.reverse()
+    return ActionResult({"events": events})
+
+
+def _described_with_redrives(
+    original: Callable[[StepFunctionResponse], ActionResult],
+) -> Callable[[StepFunctionResponse], ActionResult]:
+    """DescribeExecution with the redrive fields Step Functions gives (moto gives none)."""
+
+    def describe(response: StepFunctionResponse) -> ActionResult:
+        described = original(response).result
+        assert isinstance(described, dict)
+        execution = response.stepfunction_backend.describe_execution(
+            response._get_param("executionArn")
+        )
+        redrives = _REDRIVES.get(execution, _Redrives())
+        described["redriveCount"] = redrives.count
+        if redrives.date is not None:
+            described["redriveDate"] = redrives.date
+        if getattr(execution, "exec_status", None) in _REDRIVABLE:
+            described["redriveStatus"] = "REDRIVABLE"
+        return ActionResult(described)
+
+    return describe
 
 
 def resources(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
@@ -422,6 +584,16 @@ class Harness:
             mock.patch.object(StateTaskServiceSfn, "_normalise_parameters", _sfn_request_as_sdk),
             mock.patch.object(StateTaskServiceSfn, "_normalise_response", _sfn_response_as_sfn),
             mock.patch.object(LambdaFunction, "_invoke_lambda", invoke),
+            # RedriveExecution, which moto lacks, and a history that goes on across redrives.
+            mock.patch.object(
+                StepFunctionResponse, "redrive_execution", _redrive_response, create=True
+            ),
+            mock.patch.object(StepFunctionResponse, "get_execution_history", _history_response),
+            mock.patch.object(
+                StepFunctionResponse,
+                "describe_execution",
+                _described_with_redrives(StepFunctionResponse.describe_execution),
+            ),
             mock.patch.object(Job, "run", run_job),
             mock.patch.dict(os.environ, self.variables),
         ):
@@ -531,15 +703,18 @@ class Harness:
             },
         }
 
-    def deliver_stop(self, execution_arn: str, *, queued: bool) -> dict[str, Any]:
-        """What the rule on aborts and timeouts does with this execution's status change:
-        invoke the stopped-execution function with the event itself (``queued`` False: at
-        once), or with the SQS record the delay queue hands it (``queued`` True: the delay is
-        not waited for here). Returns the function's result; raises what it raised."""
+    def deliver_stop(
+        self, execution_arn: str, *, queued: bool, event: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """What the rule on unsuccessful ends does with this execution's status change
+        (``event``, or the one for its current status): invoke the stopped-execution function
+        with the event itself (``queued`` False: at once), or with the SQS record the delay
+        queue hands it (``queued`` True: the delay is not waited for here). Returns the
+        function's result; raises what it raised."""
         (function,) = (
             name for name, entry in self.handlers.items() if entry.endswith(".stopped.handler")
         )
-        event = self.status_change(execution_arn)
+        event = event if event is not None else self.status_change(execution_arn)
         if queued:
             event = {"Records": [{"eventSource": "aws:sqs", "body": json.dumps(event)}]}
         payload, failed, _ = self._invoke(function, event)

@@ -78,7 +78,7 @@ def test_a_large_prefix_loops_on_the_continuation_until_done(
     assert sum(reads) - 300 <= cuts * in_flight
 
 
-def test_a_failing_job_cleans_up_and_fails_with_its_error(harness: Harness) -> None:
+def test_a_failing_job_fails_with_its_error_and_is_cleaned_up_after(harness: Harness) -> None:
     harness.put_object(INPUT, b"words\n")
     command = ["bash", "-c", 'echo partial > "$COUNTS"; exit 3']
     arn = harness.start(spec("fail-1", command))
@@ -90,10 +90,15 @@ def test_a_failing_job_cleans_up_and_fails_with_its_error(harness: Harness) -> N
     assert cause["StatusReason"] == "Essential container in task exited"
     assert [attempt["Container"]["ExitCode"] for attempt in cause["Attempts"]] == [3]
     entered = harness.states_entered(arn)
-    assert entered[-2:] == ["Cleanup after failure", "Fail"]
+    assert entered[-1] == "Run job"  # the step that failed ends the execution: redrivable
     assert "Stage out" not in entered
     assert harness.keys("e2e-data", "outputs/") == []
-    assert list((harness.efs / "scratch").iterdir()) == []
+    # Kept for the redrive window; the rule on unsuccessful ends cleans up after it.
+    assert (harness.efs / "scratch/fail-1/counts.txt").read_text() == "partial\n"
+    ((later,),) = harness.deliver_stop(arn, queued=True).values()
+    assert later["ignored"] is None
+    for directory in ("scratch", "tmp", "control"):
+        assert list((harness.efs / directory).iterdir()) == [], directory
 
 
 def test_a_bad_spec_fails_in_prepare_and_starts_nothing(harness: Harness) -> None:
@@ -102,7 +107,7 @@ def test_a_bad_spec_fails_in_prepare_and_starts_nothing(harness: Harness) -> Non
     assert described["status"] == "FAILED"
     assert described["error"] == "SpecError"
     assert "${missing} names no parameter" in described["cause"]
-    assert harness.states_entered(arn) == ["Prepare", "Fail"]
+    assert harness.states_entered(arn) == ["Prepare"]
     assert harness.batch.describe_job_definitions()["jobDefinitions"] == []
     assert harness.job_submissions() == 0
     assert not (harness.efs / "scratch").exists()

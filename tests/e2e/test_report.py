@@ -110,7 +110,7 @@ def test_a_failed_job_is_its_attempt_and_the_failed_step(harness: Harness) -> No
     assert attempt.note.startswith("exit code 3")
     names = [step.name for step in report.steps]
     assert "Stage out" not in names
-    assert names[-1] == "Cleanup after failure"
+    assert names[-1] == "Attempt 1"  # the failed job ends the execution: no failure handling
 
 
 def test_a_spot_reclamation_is_an_attempt_on_the_timeline(

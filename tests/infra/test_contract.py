@@ -10,7 +10,8 @@ for — so that a name changed on one side only fails here, not in a deployed en
 - the outputs the CLI reads exist;
 - every error a Retry or Catch matches is a ``States.*`` error, an error of the service the
   state calls, or an exception class a handler can raise;
-- the states the CLI looks for exist; names derived from the stack name agree with it.
+- no state is named as the failure handling the CLI skips in older histories; names derived
+  from the stack name agree with it.
 """
 
 from __future__ import annotations
@@ -256,11 +257,15 @@ def test_the_cli_finds_the_stack_and_its_state_machine(
 
 
 @pytest.mark.parametrize("environment", ALL_ENVIRONMENTS)
-def test_every_state_the_cli_looks_for_exists(synthesis: Synthesis, environment: str) -> None:
+def test_no_state_has_the_name_of_an_earlier_definitions_failure_handling(
+    synthesis: Synthesis, environment: str
+) -> None:
+    """The CLI skips those names when it looks for the step that failed (histories of
+    executions that ran an earlier definition): a current state of that name would be skipped."""
     names = {
         name for name, _ in _all_states(_definition(synthesis.templates[environment])["States"])
     }
-    assert FAILURE_HANDLING_STATES - names == set(), "the CLI looks for states that do not exist"
+    assert FAILURE_HANDLING_STATES & names == set()
 
 
 def _errors_a_state_can_report(

@@ -11,6 +11,7 @@ from infra.constructs.orchestration import (
     LAMBDA_SERVICE_ERRORS,
     TRANSIENT_STEP_ERRORS,
 )
+from runtime import contract
 from tests.synthesis import Synthesis, state_machine, state_machine_definition
 
 LAMBDA_STATES = ["Prepare", "Register", "Sync input", "Sync output", "Cleanup"]
@@ -50,7 +51,6 @@ def test_flow_follows_the_design(definition: dict[str, Any]) -> None:
     assert top["Stage out"]["Next"] == "Stage out pending?"
     assert top["Stage out pending?"]["Default"] == "Cleanup"
     assert top["Cleanup"]["End"] is True
-    assert top["Cleanup after failure"]["Next"] == "Fail"
 
 
 def test_prepare_puts_the_plan_beside_the_input(states: dict[str, Any]) -> None:
@@ -63,9 +63,6 @@ def test_prepare_puts_the_plan_beside_the_input(states: dict[str, Any]) -> None:
         "execution.$": "$$.Execution.Id",
         "execution_name.$": "$$.Execution.Name",
     }
-    assert prepare["Catch"] == [
-        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Fail"}
-    ]
 
 
 def test_register_runs_beside_the_stage_in_loop(states: dict[str, Any]) -> None:
@@ -131,40 +128,19 @@ def test_cleanup_payloads(states: dict[str, Any]) -> None:
         "cleanup.$": "$.plan.cleanup",
         "status": "SUCCEEDED",
     }
-    assert states["Cleanup after failure"]["Parameters"] == {
-        "cleanup.$": "$.plan.cleanup",
-        "status": "FAILED",
-        "error.$": "$.error",
-    }
     assert states["Cleanup"]["ResultPath"] is None  # the execution's output stays the state
-    # After a failure, the error the execution fails with is the one the cleanup states (the
-    # original, or for a job that never started, one that says why).
-    assert states["Cleanup after failure"]["ResultPath"] == "$.error"
-    assert states["Cleanup after failure"]["ResultSelector"] == {
-        "Error.$": "$.error.Error",
-        "Cause.$": "$.error.Cause",
-    }
 
 
-@pytest.mark.parametrize("name", ["Register and stage in", "Run job", "Stage out", "Cleanup"])
-def test_failures_after_prepare_run_the_failure_cleanup(states: dict[str, Any], name: str) -> None:
-    assert states[name]["Catch"] == [
-        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Cleanup after failure"}
-    ]
+def test_no_state_catches_a_failure(definition: dict[str, Any], states: dict[str, Any]) -> None:
+    """A step that fails ends the execution itself, with its own error: Step Functions redrives
+    the states that did not exit, and a caught failure exits its state (a redrive would run
+    only the catcher again). The rule on unsuccessful ends cleans up (test_stopped_cleanup)."""
+    assert [name for name, state in states.items() if "Catch" in state] == []
+    assert [name for name, state in states.items() if state["Type"] == "Fail"] == []
+    assert {contract.STATE_CLEANUP_AFTER_FAILURE, contract.STATE_FAIL} & set(states) == set()
 
 
-def test_a_failing_cleanup_keeps_the_original_error(states: dict[str, Any]) -> None:
-    assert states["Cleanup after failure"]["Catch"] == [
-        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.cleanup_error", "Next": "Fail"}
-    ]
-    assert states["Fail"] == {
-        "Type": "Fail",
-        "ErrorPath": "$.error.Error",
-        "CausePath": "$.error.Cause",
-    }
-
-
-@pytest.mark.parametrize("name", [*LAMBDA_STATES, "Cleanup after failure"])
+@pytest.mark.parametrize("name", LAMBDA_STATES)
 def test_lambda_steps_retry_service_and_transient_errors_with_jitter(
     states: dict[str, Any], name: str
 ) -> None:

@@ -1,6 +1,6 @@
-"""The cleanup of stopped executions in each environment's template: the rule on the state
-machine's aborts and timeouts, its two targets (the function at once, the delay queue), the
-queue's delay and dead letters, and what the function sees and may do."""
+"""The cleanup of unsuccessful executions in each environment's template: the rule on the state
+machine's failures, aborts and timeouts, its two targets (the function at once, the delay
+queue), the queue's delay and dead letters, and what the function sees and may do."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ def _queues(template: dict[str, Any]) -> tuple[tuple[str, dict[str, Any]], tuple
 
 
 @pytest.mark.parametrize("environment", ALL_ENVIRONMENTS)
-def test_the_rule_sends_this_state_machines_stops_to_the_function_and_the_queue(
+def test_the_rule_sends_this_state_machines_unsuccessful_ends_to_the_function_and_the_queue(
     synthesis: Synthesis, environment: str
 ) -> None:
     template = synthesis.templates[environment]
@@ -55,7 +55,7 @@ def test_the_rule_sends_this_state_machines_stops_to_the_function_and_the_queue(
         "detail-type": ["Step Functions Execution Status Change"],
         "detail": {
             "stateMachineArn": [{"Ref": machine_id}],
-            "status": ["ABORTED", "TIMED_OUT"],
+            "status": ["FAILED", "ABORTED", "TIMED_OUT"],
         },
     }
     function_id, _ = _function(template, HANDLER)

@@ -74,15 +74,39 @@ def running_job(job_id: str = "job-123") -> History:
     )
 
 
-def failed_job(job_id: str = "job-123") -> History:
-    """The Batch job failed: cleanup for failures, then the Fail state."""
+def _job_failed(job_id: str) -> History:
     history = running_job(job_id)
-    history.batch_task(
+    return history.batch_task(
         "TaskFailed",
         "taskFailedEventDetails",
         error="States.TaskFailed",
         cause=json.dumps({"JobId": job_id, "Status": "FAILED", "StatusReason": "exit 3"}),
     )
+
+
+def job_failed(job_id: str = "job-123") -> History:
+    """The Batch job failed, and with it the execution (no state catches a failure)."""
+    return _job_failed(job_id).add(
+        "ExecutionFailed",
+        executionFailedEventDetails={"error": "States.TaskFailed", "cause": "exit 3"},
+    )
+
+
+def prepare_refused(error: str = "SpecError") -> History:
+    """Prepare refused the request: its Lambda failed, and with it the execution."""
+    history = History().enter("Task", "Prepare")
+    history.add(
+        "LambdaFunctionScheduled",
+        lambdaFunctionScheduledEventDetails={"resource": "arn:aws:lambda:fn"},
+    )
+    history.add("LambdaFunctionFailed", lambdaFunctionFailedEventDetails={"error": error})
+    return history.add("ExecutionFailed", executionFailedEventDetails={"error": error})
+
+
+def failed_job(job_id: str = "job-123") -> History:
+    """The Batch job failed, under the state machine's earlier definition: cleanup for
+    failures, then the Fail state."""
+    history = _job_failed(job_id)
     history.lambda_step("Cleanup after failure").enter("Fail", "Fail")
     return history.add(
         "ExecutionFailed",

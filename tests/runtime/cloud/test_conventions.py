@@ -36,6 +36,8 @@ STATUS_KEYS = {
     "cause",
     "failure",
     "exit_code",
+    "redrive_count",
+    "redrive_status",
 }
 
 

@@ -7,6 +7,7 @@ validated against the service model and answered as Step Functions answers it.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -56,7 +57,12 @@ def timed_out_in_run_job() -> list[dict[str, Any]]:
 
 
 def failed_and_handled() -> list[dict[str, Any]]:
+    """Under the state machine's earlier definition, which caught failures."""
     return as_step_functions_sends(histories.failed_job().newest_first())
+
+
+def failed_in_run_job() -> list[dict[str, Any]]:
+    return as_step_functions_sends(histories.job_failed().newest_first())
 
 
 @pytest.fixture
@@ -131,6 +137,23 @@ def test_a_timed_out_execution_is_redriven_from_where_it_stopped(
     assert redriven.resumes_at == "Run job"
 
 
+def test_a_failed_execution_is_redriven_from_the_step_that_failed(
+    stepfunctions: tuple[Any, Stubber],
+) -> None:
+    """The job failed and nothing caught it: its working files wait for the redrive window."""
+    client, stubber = stepfunctions
+    failed = described(status="FAILED", error="States.TaskFailed", cause="{}")
+    expect_checks(stubber, failed, failed_in_run_job())
+    stubber.add_response(
+        "redrive_execution",
+        {"redriveDate": NOW},
+        {"executionArn": EXECUTION, "clientToken": ANY},
+    )
+    redriven = retry_execution(ENVIRONMENT, "run-1", client, now=NOW)
+    assert redriven.redrive_count == 1
+    assert redriven.resumes_at == "Run job"
+
+
 @pytest.mark.parametrize(
     ("execution", "events", "revision_now", "reason"),
     [
@@ -151,14 +174,28 @@ def test_a_timed_out_execution_is_redriven_from_where_it_stopped(
             described(stopDate=NOW - timedelta(minutes=14, seconds=1)),
             [],
             "r1",
-            "it stopped (TIMED_OUT) at 2026-12-02 11:45 UTC, and a stopped execution's working "
-            "files, access points and job definition are removed 15 minutes after it stops",
+            "it ended (TIMED_OUT) at 2026-12-02 11:45 UTC, 14 minutes ago, and what an "
+            "execution that did not succeed holds (its working files, access points and job "
+            "definition) is removed 15 minutes after it ends; submit the spec again",
         ),
         (
             described(status="ABORTED", stopDate=NOW - timedelta(days=2)),
             [],
             "r1",
-            "it stopped (ABORTED) at",
+            "it ended (ABORTED) at 2026-11-30 12:00 UTC, 2 days ago, and what",
+        ),
+        (
+            described(status="FAILED", stopDate=NOW - timedelta(hours=3)),
+            failed_in_run_job(),
+            "r1",
+            "it ended (FAILED) at 2026-12-02 09:00 UTC, 3 hours ago, and what",
+        ),
+        (
+            described(status="FAILED", error="SpecError"),
+            as_step_functions_sends(histories.prepare_refused().newest_first()),
+            "r1",
+            "Prepare refused its request (SpecError): a redrive would run the same request "
+            "again; correct the spec and submit the spec again under a new execution_id",
         ),
         (
             described(
@@ -248,9 +285,20 @@ def test_demand_status_shows_how_often_it_was_redriven(
     clients.stepfunctions.start_execution(
         stateMachineArn=environment.state_machine_arn, name="run-1", input="{}"
     )
-    recorded = with_history(clients, timed_out_in_run_job(), status="RUNNING", redriveCount=2)
+    recorded = with_history(
+        clients,
+        timed_out_in_run_job(),
+        status="RUNNING",
+        redriveCount=2,
+        redriveStatus="NOT_REDRIVABLE",
+    )
     monkeypatch.setattr(AwsClients, "create", staticmethod(lambda region=None: recorded))
     result = CliRunner().invoke(_app(), ["status", "run-1"])
     assert result.exit_code == 0, result.output
     lines = {line[:10].strip(): line[11:] for line in result.stdout.splitlines()}
     assert lines["redriven"] == "2 time(s) (demand retry)"
+    result = CliRunner().invoke(_app(), ["status", "run-1", "--json"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["redrive_count"] == 2
+    assert document["redrive_status"] == "NOT_REDRIVABLE"  # running, as Step Functions says

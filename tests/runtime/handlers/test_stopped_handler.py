@@ -1,6 +1,7 @@
 """The stopped-execution function on each shape the rule sends it, against moto: Step Functions'
 status-change event itself (at once: stop the job) and the same event in an SQS record (later:
-clean up), for ABORTED and TIMED_OUT, and the events it must leave alone."""
+clean up), for FAILED, ABORTED and TIMED_OUT, and the events it must leave alone — an
+execution redriven since among them."""
 
 from __future__ import annotations
 
@@ -80,8 +81,10 @@ def active_definitions() -> list[str]:
     return sorted(d["jobDefinitionName"] for d in described["jobDefinitions"])
 
 
-@pytest.mark.parametrize("status", ["ABORTED", "TIMED_OUT"])
-def test_a_stop_is_cleaned_up_from_the_queue_and_not_at_once(efs: Path, status: str) -> None:
+@pytest.mark.parametrize("status", ["FAILED", "ABORTED", "TIMED_OUT"])
+def test_an_unsuccessful_end_is_cleaned_up_from_the_queue_and_not_at_once(
+    efs: Path, status: str
+) -> None:
     arn, other = start("exec-1"), start("exec-2")
     prepared(efs, "exec-1", arn)
     prepared(efs, "exec-2", other)
@@ -108,16 +111,14 @@ def test_a_stop_is_cleaned_up_from_the_queue_and_not_at_once(efs: Path, status: 
     assert again["cleaned_up"][0]["ignored"].startswith("no claim in its control dir")
 
 
-@pytest.mark.parametrize(
-    "fixture", ["sfn_status_succeeded", "sfn_status_failed", "sfn_status_running"]
-)
+@pytest.mark.parametrize("fixture", ["sfn_status_succeeded", "sfn_status_running"])
 def test_the_ends_the_state_machine_handles_are_ignored(efs: Path, fixture: str) -> None:
     arn = start("exec-1")
     prepared(efs, "exec-1", arn)
     event = status_change(arn, load_event(fixture)["detail"]["status"], fixture)
     for shape in (event, queued(event)):
         ((result,),) = stopped.handler(shape, FakeLambdaContext()).values()
-        assert result["ignored"].endswith("is not a stop the state machine misses")
+        assert result["ignored"].endswith("is not an end the state machine leaves to this cleanup")
     assert (efs / "scratch/exec-1/out.txt").exists()
 
 
@@ -143,6 +144,24 @@ def test_an_event_step_functions_contradicts_is_ignored(efs: Path) -> None:
     ).values()
     assert result["ignored"] == "it is RUNNING now (redriven 0 time(s)), not ABORTED"
     assert (efs / "scratch/exec-1/out.txt").exists()
+
+
+def test_a_failure_redriven_since_is_left_to_the_redriven_run(efs: Path) -> None:
+    """`demand retry` within the window: the failure's delayed message finds the execution
+    running again, and removes nothing from under it."""
+    arn = start("exec-1")
+    prepared(efs, "exec-1", arn)
+    end(arn, "FAILED")
+    failure = status_change(arn, "FAILED")
+    ((at_once,),) = stopped.handler(failure, FakeLambdaContext()).values()
+    assert at_once["ignored"] is None
+    end(arn, "RUNNING")  # redriven: moto has no RedriveExecution
+    ((later,),) = stopped.handler(queued(failure), FakeLambdaContext()).values()
+    assert later["ignored"] == "it is RUNNING now (redriven 0 time(s)), not FAILED"
+    assert later["removed"] == []
+    assert (efs / "scratch/exec-1/out.txt").exists()
+    assert (efs / "control/exec-1").is_dir()
+    assert active_definitions() == ["demand-test_exec-1"]
 
 
 @pytest.mark.parametrize("shape", [{"Records": []}, {"detail-type": "x"}, {"Records": [{}]}])

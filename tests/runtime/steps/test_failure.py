@@ -1,4 +1,4 @@
-"""The error an execution fails with when its job never started."""
+"""The error an execution's readers show when its job never started."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import json
 import pytest
 
 from runtime import contract
-from runtime.steps.failure import REMEDIES, explained_error
+from runtime.steps.failure import REMEDIES, explained, explained_error
+from runtime.steps.notify import ExecutionStatusChange, notification_of
 
 
 def _batch_failure(status_reason: str) -> dict[str, str]:
@@ -74,3 +75,39 @@ def test_the_reason_is_found_whatever_follows_it(status_reason: str) -> None:
 def test_every_other_error_passes_through_unchanged(error: dict[str, str]) -> None:
     assert explained_error(error) == error
     assert explained_error(None) is None
+
+
+def test_the_readers_of_an_end_get_the_explanation_as_error_and_cause() -> None:
+    """What `demand status`, the report and the notifications show: the execution's own error
+    and cause (a step's, since nothing catches a failure), explained when the job never ran."""
+    failure = _batch_failure(
+        contract.CANCELLED_BY_TIME_LIMIT + "CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY"
+    )
+    error, cause = explained(failure["Error"], failure["Cause"])
+    assert error == "JobCouldNotStart"
+    assert cause is not None
+    assert "(CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY)" in cause
+    assert explained("SpecError", "bad") == ("SpecError", "bad")
+    assert explained(None, None) == (None, None)
+
+
+def test_a_notification_of_a_job_that_never_ran_says_why() -> None:
+    failure = _batch_failure(
+        contract.CANCELLED_BY_TIME_LIMIT + "CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY"
+    )
+    change = ExecutionStatusChange.model_validate(
+        {
+            "executionArn": "arn:aws:states:us-west-2:123456789012:execution:demand-dev:exec-1",
+            "stateMachineArn": "arn:aws:states:us-west-2:123456789012:stateMachine:demand-dev",
+            "name": "exec-1",
+            "status": "FAILED",
+            "input": json.dumps({"spec": {}}),
+            "error": failure["Error"],
+            "cause": failure["Cause"],
+        }
+    )
+    notification = notification_of(change, "dev")
+    assert notification is not None
+    assert notification.error == "JobCouldNotStart"
+    assert notification.cause is not None
+    assert notification.cause.startswith("the job demand-dev_exec-1 in queue demand-dev-default")

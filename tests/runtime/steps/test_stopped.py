@@ -126,11 +126,11 @@ def clean(root: Path, batch: FakeBatch | None = None, status: str = "ABORTED") -
 # --- what Step Functions must confirm ------------------------------------------------------
 
 
-@pytest.mark.parametrize("status", ["SUCCEEDED", "FAILED", "RUNNING", "PENDING_REDRIVE"])
+@pytest.mark.parametrize("status", ["SUCCEEDED", "RUNNING", "PENDING_REDRIVE"])
 def test_an_end_the_state_machine_handles_itself_is_ignored_unasked(status: str) -> None:
     stepfunctions = FakeStepFunctions(described(status))
     reason = confirmed_stop(change(status), "demand-test", cast(Any, stepfunctions))
-    assert reason == f"{status} is not a stop the state machine misses"
+    assert reason == f"{status} is not an end the state machine leaves to this cleanup"
     assert stepfunctions.asked == []
 
 
@@ -171,7 +171,26 @@ def test_what_step_functions_does_not_confirm_is_left_alone(
     assert confirmed_stop(change(), "demand-test", cast(Any, FakeStepFunctions(answer))) == reason
 
 
-@pytest.mark.parametrize("status", ["ABORTED", "TIMED_OUT"])
+@pytest.mark.parametrize(
+    ("answer", "reason"),
+    [
+        (
+            described("RUNNING", redriveCount=1),
+            "it is RUNNING now (redriven 1 time(s)), not FAILED",
+        ),
+        (described("FAILED", redriveCount=1), "it is FAILED now (redriven 1 time(s)), not FAILED"),
+    ],
+)
+def test_a_failure_redriven_since_is_left_to_the_redriven_run(
+    answer: dict[str, Any], reason: str
+) -> None:
+    """Running again, or ended again: that run's own end (its cleanup, or its own event)
+    cleans up; the first failure's delayed message removes nothing from under it."""
+    stepfunctions = cast(Any, FakeStepFunctions(answer))
+    assert confirmed_stop(change("FAILED"), "demand-test", stepfunctions) == reason
+
+
+@pytest.mark.parametrize("status", ["FAILED", "ABORTED", "TIMED_OUT"])
 def test_a_confirmed_stop_is_the_execution_step_functions_describes(status: str) -> None:
     confirmed = confirmed_stop(
         change(status), "demand-test", cast(Any, FakeStepFunctions(described(status)))

@@ -1,0 +1,83 @@
+"""`demand retry` of a failed execution: Step Functions redrive, from the step that failed.
+
+The job fails once (its first run marks its working dir, and exits 3; a run that finds the mark
+counts the words). Nothing catches the failure, so the execution ends FAILED in *Run job* with
+its working dir and staged input still there; `demand retry` (runtime.cloud.retry, against the
+harness's RedriveExecution) resumes it at *Run job*: Prepare, Register and the stage-in are not
+run again, the input is not read from S3 again, and the execution succeeds and cleans up. The
+failure's delayed cleanup then finds it redriven and leaves it alone.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from runtime.cloud.executions import execution_status
+from runtime.cloud.retry import RetryRefusedError, retry_execution
+from tests.e2e.harness import Harness
+from tests.e2e.test_executions import INPUT, spec
+from tests.e2e.test_report import environment
+
+FAILS_ONCE = [
+    "bash",
+    "-c",
+    'if [ -e "$WORKING_DIR/tried" ]; then wc -w < "$WORDS" > "$COUNTS"; '
+    'else touch "$WORKING_DIR/tried"; exit 3; fi',
+]
+
+
+def test_a_failed_job_is_redriven_without_staging_again(harness: Harness) -> None:
+    harness.put_object(INPUT, b"the quick brown fox\n")
+    arn = harness.start(spec("redrive-1", FAILS_ONCE))
+    assert harness.wait(arn)["status"] == "FAILED"
+    assert harness.states_entered(arn)[-1] == "Run job"
+    failure = harness.status_change(arn)  # what EventBridge sends for the failure
+    ((at_once,),) = harness.deliver_stop(arn, queued=False, event=failure).values()
+    assert at_once["ignored"] is None
+    assert at_once["terminated"] == []  # the job had ended
+    assert (harness.efs / "scratch/redrive-1/tried").exists()  # kept for the redrive window
+    assert harness.object_reads[INPUT] == 1
+    before = dict(harness.invocations)
+
+    redriven = retry_execution(environment(harness), "redrive-1", harness.stepfunctions)
+    assert redriven.execution_arn == arn
+    assert redriven.resumes_at == "Run job"
+    assert redriven.redrive_count == 1
+    assert harness.wait(arn)["status"] == "SUCCEEDED"
+    assert harness.get_object("s3://e2e-data/outputs/redrive-1/counts.txt") == b"4\n"
+
+    # Staging is not repeated: the input was read from S3 once, and no step before the job
+    # ran again (the one new sync is the stage-out).
+    assert harness.object_reads[INPUT] == 1
+    after = dict(harness.invocations)
+    assert {step: after[step] - before.get(step, 0) for step in after} == {
+        "prepare": 0,
+        "register": 0,
+        "sync": 1,
+        "cleanup": 1,
+        "stopped": 0,
+    }
+    assert len(harness.job_outputs) == 2  # the failed run and the redriven one
+    status = execution_status(environment(harness), "redrive-1", harness.stepfunctions)
+    assert status.state == "SUCCEEDED"
+    assert status.redrive_count == 1
+    assert status.exit_code == 0
+
+    # The failure's delayed cleanup comes after the redrive: it leaves the execution alone.
+    ((later,),) = harness.deliver_stop(arn, queued=True, event=failure).values()
+    assert later["ignored"] == "it is SUCCEEDED now (redriven 1 time(s)), not FAILED"
+    assert later["removed"] == []
+    # The redriven run's own Cleanup left nothing of the execution on the file system.
+    for directory in ("scratch", "tmp", "control"):
+        assert list((harness.efs / directory).iterdir()) == [], directory
+
+
+def test_a_request_prepare_refused_is_not_redriven(harness: Harness) -> None:
+    arn = harness.start(spec("refused-1", ["run", "${missing}"]))
+    assert harness.wait(arn)["status"] == "FAILED"
+    with pytest.raises(RetryRefusedError) as refused:
+        retry_execution(environment(harness), "refused-1", harness.stepfunctions)
+    assert str(refused.value).startswith(
+        "cannot retry 'refused-1': Prepare refused its request (SpecError): a redrive would run "
+        "the same request again"
+    )
