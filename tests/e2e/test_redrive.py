@@ -10,11 +10,18 @@ failure's delayed cleanup then finds it redriven and leaves it alone.
 
 from __future__ import annotations
 
+from typing import Any
+
+import boto3
 import pytest
 
 from runtime.cloud.executions import execution_status
 from runtime.cloud.retry import RetryRefusedError, retry_execution
-from tests.e2e.harness import Harness
+from runtime.deployment import DeploymentSettings
+from runtime.plan.builder import shared_cache_key
+from runtime.steps.access_points import ExecutionResources
+from runtime.steps.cache_prune import CacheLayout
+from tests.e2e.harness import FILE_SYSTEM_ID, REGION, Harness
 from tests.e2e.test_executions import INPUT, spec
 from tests.e2e.test_report import environment
 
@@ -81,3 +88,41 @@ def test_a_request_prepare_refused_is_not_redriven(harness: Harness) -> None:
         "cannot retry 'refused-1': Prepare refused its request (SpecError): a redrive would run "
         "the same request again"
     )
+
+
+def test_a_prepare_failure_after_its_claim_is_cleaned_up_by_the_rule(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Prepare claimed the execution's dirs, stored its plan (which names the input's cache
+    entry: cache pruning keeps every entry a stored plan names) and made an access point, then
+    failed. The failure's delayed cleanup releases all of it, the cache entry's pin included."""
+    harness.put_object(INPUT, b"never staged\n")
+    create = ExecutionResources.create_access_points
+
+    def create_then_fail(self: ExecutionResources, plan: Any, roots: Any) -> dict[str, str]:
+        create(self, plan, roots)
+        raise RuntimeError("EFS: AccessPointLimitExceeded")
+
+    monkeypatch.setattr(ExecutionResources, "create_access_points", create_then_fail)
+    arn = harness.start(spec("leak-1", ["true"]))
+    described = harness.wait(arn)
+    assert described["status"] == "FAILED"
+    assert described["error"] == "RuntimeError"
+    assert harness.states_entered(arn) == ["Prepare"]
+    settings = DeploymentSettings.from_environment()
+    cache = CacheLayout.of(settings.planning().volumes, settings.mounts())
+    assert cache.keys_in_use() == {shared_cache_key(INPUT)}
+    assert _access_points("leak-1")
+
+    ((later,),) = harness.deliver_stop(arn, queued=True).values()
+    assert later["ignored"] is None
+    assert cache.keys_in_use() == set()
+    assert _access_points("leak-1") == []
+    for directory in ("scratch", "tmp", "control"):
+        assert list((harness.efs / directory).iterdir()) == [], directory
+
+
+def _access_points(execution_id: str) -> list[str]:
+    efs = boto3.client("efs", region_name=REGION)
+    points = efs.describe_access_points(FileSystemId=FILE_SYSTEM_ID)["AccessPoints"]
+    return [p["AccessPointId"] for p in points if execution_id in p["RootDirectory"]["Path"]]
