@@ -76,7 +76,7 @@ def sync(
     access = _Access(s3)
     digests: DigestRecord | None = None
     try:
-        route = resolve(source, destination, access.backend)
+        route = resolve(source, destination, access.backend, reuse_head=not job.cached)
         options = EngineOptions(
             filter=PathFilter(
                 job.filters, single_name=route.display_name("") if route.single else ""

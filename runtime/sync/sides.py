@@ -25,6 +25,9 @@ class S3Side:
     prefix: str  # a tree's prefix ("" or ending in "/"), or a single object's key
     single: bool
     backend: S3Backend = field(repr=False, compare=False)
+    # A single object's HEAD, taken when the side was resolved: the first listing uses it
+    # instead of asking again (one HEAD per single-object sync, not two).
+    resolved: list[Entry] = field(default_factory=list, repr=False, compare=False)
 
     def key(self, relpath: str) -> str:
         return self.prefix + relpath
@@ -32,7 +35,8 @@ class S3Side:
     def entries(self, after: str | None) -> Iterator[Entry]:
         if self.single:
             if after is None:
-                found = self.backend.head_object(self.bucket, self.prefix)
+                found = self.resolved.pop() if self.resolved else None
+                found = found or self.backend.head_object(self.bucket, self.prefix)
                 if found is not None:
                     yield Entry("", found.size, found.etag, found.checksum_algorithm)
             return
@@ -88,23 +92,35 @@ class Route:
         return relpath or _source_name(self.source)
 
 
-def resolve(source: Location, destination: Location, backend: Callable[[], S3Backend]) -> Route:
-    """Decide tree or single for both sides, and check the pair can work."""
+def resolve(
+    source: Location,
+    destination: Location,
+    backend: Callable[[], S3Backend],
+    *,
+    reuse_head: bool = True,
+) -> Route:
+    """Decide tree or single for both sides, and check the pair can work. ``reuse_head``: the
+    listing that follows at once may use the HEAD that told a single object from a prefix
+    (not when it may follow much later, as after waiting for another stager's lock)."""
     if isinstance(source, S3Location) and isinstance(destination, S3Location):
         raise SyncLocationError(
             f"copies between two S3 locations are not supported: {source} → {destination}"
         )
-    src = _resolve_source(source, backend)
+    src = _resolve_source(source, backend, reuse_head=reuse_head)
     return Route(src, _resolve_destination(destination, src, backend))
 
 
-def _resolve_source(location: Location, backend: Callable[[], S3Backend]) -> Side:
+def _resolve_source(
+    location: Location, backend: Callable[[], S3Backend], *, reuse_head: bool = False
+) -> Side:
     if isinstance(location, S3Location):
         client = backend()
         if location.names_prefix:
             return S3Side(location.bucket, location.key, single=False, backend=client)
-        if client.head_object(location.bucket, location.key) is not None:
-            return S3Side(location.bucket, location.key, single=True, backend=client)
+        head = client.head_object(location.bucket, location.key)
+        if head is not None:
+            resolved = [head] if reuse_head else []
+            return S3Side(location.bucket, location.key, True, client, resolved)
         return S3Side(location.bucket, location.key + "/", single=False, backend=client)
     path = location.path
     if path.is_dir() and not path.is_symlink():
