@@ -434,7 +434,8 @@ class Harness:
     invocations: Counter[str] = field(default_factory=Counter)
     # What each job run printed and returned (the stand-in for its CloudWatch log stream).
     job_outputs: list[subprocess.CompletedProcess[bytes]] = field(default_factory=list)
-    _faults: dict[str, list[Exception]] = field(default_factory=dict)
+    # Per step, what its next invocations do: raise the error, or (None) run as usual.
+    _faults: dict[str, list[Exception | None]] = field(default_factory=dict)
     # Status reasons with which the next jobs end without running (a queue cancelled them).
     _unstartable: list[str] = field(default_factory=list)
     # How many of the next jobs run until terminated, and set when one of them has started.
@@ -601,9 +602,10 @@ class Harness:
 
     # --- faults ------------------------------------------------------------------------------
 
-    def fail_next(self, step: str, error: Exception) -> None:
-        """Make the next invocation of ``step`` (prepare, register, sync, cleanup) raise."""
-        self._faults.setdefault(step, []).append(error)
+    def fail_next(self, step: str, error: Exception, *, after: int = 0) -> None:
+        """Make the next invocation of ``step`` (prepare, register, sync, cleanup) raise, or
+        the one ``after`` further invocations of it (a stage-out's sync after the stage-in's)."""
+        self._faults.setdefault(step, []).extend([*([None] * after), error])
 
     def cancel_next_job(self, status_reason: str) -> None:
         """End the next job without running it, as its queue's time-limit action would."""

@@ -1,11 +1,16 @@
-"""`demand retry` of a failed execution: Step Functions redrive, from the step that failed.
+"""`demand retry` of a failed execution: Step Functions redrive, from the step that failed, and
+the cleanup of failures by the rule on unsuccessful ends (the harness's RedriveExecution runs
+on from the top-level state that did not exit: see harness.py).
 
-The job fails once (its first run marks its working dir, and exits 3; a run that finds the mark
-counts the words). Nothing catches the failure, so the execution ends FAILED in *Run job* with
-its working dir and staged input still there; `demand retry` (runtime.cloud.retry, against the
-harness's RedriveExecution) resumes it at *Run job*: Prepare, Register and the stage-in are not
-run again, the input is not read from S3 again, and the execution succeeds and cleans up. The
-failure's delayed cleanup then finds it redriven and leaves it alone.
+- A job fails once (its first run marks its working dir and exits 3; a run that finds the mark
+  counts the words). Nothing catches the failure, so the execution ends FAILED in *Run job*
+  with its working dir and staged input still there; `demand retry` (runtime.cloud.retry)
+  resumes it at *Run job*: Prepare, Register and the stage-in are not run again, the input is
+  not read from S3 again, and the execution succeeds and cleans up. The failure's delayed
+  cleanup then finds it redriven and leaves it alone.
+- A stage-out that fails is redriven without running the job again.
+- A request Prepare refused is not redriven: it says why.
+- A Prepare that failed after claiming the execution's dirs leaves nothing once the rule ran.
 """
 
 from __future__ import annotations
@@ -21,8 +26,9 @@ from runtime.deployment import DeploymentSettings
 from runtime.plan.builder import shared_cache_key
 from runtime.steps.access_points import ExecutionResources
 from runtime.steps.cache_prune import CacheLayout
+from runtime.sync.errors import SyncFailed
 from tests.e2e.harness import FILE_SYSTEM_ID, REGION, Harness
-from tests.e2e.test_executions import INPUT, spec
+from tests.e2e.test_executions import COUNT_WORDS, INPUT, spec
 from tests.e2e.test_report import environment
 
 FAILS_ONCE = [
@@ -126,3 +132,23 @@ def _access_points(execution_id: str) -> list[str]:
     efs = boto3.client("efs", region_name=REGION)
     points = efs.describe_access_points(FileSystemId=FILE_SYSTEM_ID)["AccessPoints"]
     return [p["AccessPointId"] for p in points if execution_id in p["RootDirectory"]["Path"]]
+
+
+def test_a_failed_stage_out_is_redriven_without_running_the_job_again(harness: Harness) -> None:
+    harness.put_object(INPUT, b"one two three\n")
+    harness.fail_next("sync", SyncFailed("S3: AccessDenied on the output"), after=1)
+    arn = harness.start(spec("redrive-2", COUNT_WORDS))
+    assert harness.wait(arn)["status"] == "FAILED"
+    assert harness.states_entered(arn)[-2:] == ["Stage out", "Sync output"]
+    assert len(harness.job_outputs) == 1
+    assert harness.keys("e2e-data", "outputs/redrive-2/") == []
+
+    redriven = retry_execution(environment(harness), "redrive-2", harness.stepfunctions)
+    assert redriven.resumes_at == "Sync output"
+    assert harness.wait(arn)["status"] == "SUCCEEDED"
+    assert harness.get_object("s3://e2e-data/outputs/redrive-2/counts.txt") == b"3\n"
+    assert len(harness.job_outputs) == 1  # the job's result was kept, not made again
+    assert harness.invocations["prepare"] == 1
+    assert harness.object_reads[INPUT] == 1
+    for directory in ("scratch", "tmp", "control"):
+        assert list((harness.efs / directory).iterdir()) == [], directory
