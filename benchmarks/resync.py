@@ -9,8 +9,8 @@ process: it must find everything current and transfer nothing. The engine runs a
 ``python -m runtime.sync`` with its defaults (every file's content checked against the ETag,
 unless it is the very file already verified: ``DEMAND_SYNC_DIGESTS=off`` shows it without that
 record); s5cmd runs ``sync`` with its defaults (size and modification time, content never
-read). Peak resident memory of each run is printed beside its
-time (``getrusage`` of the child).
+read); the established system's ``sync_data`` as its users call it
+(benchmarks/established_sync.py). Peak resident memory of each run is printed beside its time.
 """
 
 from __future__ import annotations
@@ -19,16 +19,15 @@ import argparse
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from benchmarks.sync import BUCKET, Endpoint, _s5cmd
+from benchmarks import established_sync
+from benchmarks.sync import BUCKET, Endpoint, _s5cmd, timed
 
-TOOLS = ("engine", "s5cmd")
+TOOLS = ("engine", "s5cmd", "established")
 
 
 def build(directory: Path, files: int, size: int) -> None:
@@ -41,6 +40,8 @@ def download(tool: str, prefix: str, target: Path, url: str) -> list[str]:
     source = f"s3://{BUCKET}/{prefix}/"
     if tool == "engine":
         return [sys.executable, "-m", "runtime.sync", source, str(target)]
+    if tool == "established":
+        return established_sync.sync_command(source, str(target))
     return [_s5cmd(), "--endpoint-url", url, "sync", f"{source}*", f"{target}/"]
 
 
@@ -48,21 +49,9 @@ def upload(tool: str, source: Path, prefix: str, url: str) -> list[str]:
     target = f"s3://{BUCKET}/{prefix}/"
     if tool == "engine":
         return [sys.executable, "-m", "runtime.sync", str(source), target]
+    if tool == "established":
+        return established_sync.sync_command(str(source), target)
     return [_s5cmd(), "--endpoint-url", url, "sync", f"{source}/", target]
-
-
-def timed(command: Sequence[str], env: dict[str, str]) -> tuple[float, int]:
-    """Seconds and peak resident KiB of one whole process."""
-    with tempfile.TemporaryFile() as errors:
-        started = time.perf_counter()
-        child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=errors)
-        _, status, usage = os.wait4(child.pid, 0)
-        elapsed = time.perf_counter() - started
-        child.returncode = os.waitstatus_to_exitcode(status)
-        if child.returncode != 0:
-            errors.seek(0)
-            raise RuntimeError(f"{command[0]} failed: {errors.read().decode()[-500:]}")
-    return elapsed, usage.ru_maxrss
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -100,19 +89,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                     memory.setdefault(key, []).append(peak)
     print(
         f"nothing-to-do re-sync of {args.files:,} × {args.kib} KiB, whole processes, "
-        f"median of {args.runs} round(s)"
+        f"median of {args.runs} round(s); ratio = tool / s5cmd; peak resident MiB"
     )
-    columns = ("engine s", "s5cmd s", "ratio", "engine MiB", "s5cmd MiB")
-    print(f"{'case':<10}" + "".join(f"{column:>12}" for column in columns))
+    header = f"{'case':<10}" + "".join(f"{tool + ' s':>15}{'ratio':>7}{'MiB':>7}" for tool in TOOLS)
+    print(header)
     for case in ("download", "upload"):
-        ours = statistics.median(seconds[(case, "engine")])
-        theirs = statistics.median(seconds[(case, "s5cmd")])
-        ours_mib = max(memory[(case, "engine")]) / 1024
-        theirs_mib = max(memory[(case, "s5cmd")]) / 1024
-        print(
-            f"{case:<10}{ours:>12.3f}{theirs:>12.3f}{ours / theirs:>12.2f}"
-            f"{ours_mib:>12.1f}{theirs_mib:>12.1f}"
-        )
+        base = statistics.median(seconds[(case, "s5cmd")])
+        row = f"{case:<10}"
+        for tool in TOOLS:
+            value = statistics.median(seconds[(case, tool)])
+            mib = max(memory[(case, tool)]) / 2**20
+            row += f"{value:>15.3f}{value / base:>7.2f}{mib:>7.0f}"
+        print(row)
     return 0
 
 

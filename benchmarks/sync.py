@@ -40,10 +40,12 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from benchmarks import established_sync
+
 BUCKET = "bench"
 ACCESS_KEY = "benchmark-access-key"  # rclone wants keys of some length
 SECRET_KEY = "benchmark-secret-key"
-TOOLS = ("engine", "s5cmd", "aws")
+TOOLS = ("engine", "s5cmd", "aws", "established")
 
 
 @dataclass(frozen=True)
@@ -212,6 +214,8 @@ def upload_command(tool: str, source: Path, prefix: str, endpoint: Endpoint) -> 
         return [sys.executable, "-m", "runtime.sync", str(source), target]
     if tool == "s5cmd":
         return [_s5cmd(), "--endpoint-url", endpoint.url, "cp", f"{source}/*", target]
+    if tool == "established":
+        return established_sync.sync_command(str(source), target)
     return [_aws(), "s3", "sync", str(source), target, "--endpoint-url", endpoint.url, "--quiet"]
 
 
@@ -221,6 +225,8 @@ def download_command(tool: str, prefix: str, target: Path, endpoint: Endpoint) -
         return [sys.executable, "-m", "runtime.sync", source, str(target)]
     if tool == "s5cmd":
         return [_s5cmd(), "--endpoint-url", endpoint.url, "cp", f"{source}*", f"{target}/"]
+    if tool == "established":
+        return established_sync.sync_command(source, str(target))
     return [_aws(), "s3", "sync", source, str(target), "--endpoint-url", endpoint.url, "--quiet"]
 
 
