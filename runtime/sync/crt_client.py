@@ -41,7 +41,13 @@ from runtime.sync.errors import (
 )
 from runtime.sync.listing import Entry
 from runtime.sync.multipart import is_multipart_etag, part_size_for
-from runtime.sync.s3xml import delete_request, parse_delete_errors, parse_error, parse_listing
+from runtime.sync.s3xml import (
+    delete_request,
+    parse_delete_errors,
+    parse_error,
+    parse_initiate,
+    parse_listing,
+)
 from runtime.sync.settings import S3Config
 from runtime.sync.sink import StreamSink
 
@@ -56,7 +62,9 @@ IN_MEMORY_PUT_MAX = 16 * 2**20
 # The share of the memory limit that bodies held outside the CRT's own buffers may take: single
 # PUTs' bodies and streamed downloads' queued chunks (runtime.sync.budget).
 BODIES_SHARE = 4
-# Uploads streamed through s3transfer at once (a thread each, one part in memory each).
+# Uploads streamed through s3transfer at once, each its parts one after another (one thread
+# per object: measured, s3transfer's part threads under botocore's CRT signer printed the
+# cancelled reads' tracebacks on Ctrl-C).
 STREAMING_UPLOADS = 8
 MD5_MISMATCH = "checksum mismatch: content does not match the ETag"
 MiB = 1 << 20
@@ -122,6 +130,7 @@ class CrtBackend:
         self._streamer: S3Backend | None = None
         self._streamer_lock = threading.Lock()
         self.crt_multipart = True  # False once the endpoint's multipart reply failed the CRT
+        self._multipart_probe: bool | None = None  # None: not probed yet
 
     # -- addressing ---------------------------------------------------------------------------
 
@@ -327,6 +336,8 @@ class CrtBackend:
         on_done: DoneCallback,
     ) -> Cancellable:
         multipart = size > self.config.multipart_threshold
+        if multipart and self._multipart_probe is None:
+            self._probe_multipart(bucket, key)
         if (not multipart and size > IN_MEMORY_PUT_MAX) or (multipart and not self.crt_multipart):
             return self.streamer().upload(path, bucket, key, size, on_bytes, on_done)
         transfer = CrtTransfer()
@@ -391,6 +402,26 @@ class CrtBackend:
             on_progress=on_bytes,
             on_done=done,
         )
+
+    def _probe_multipart(self, bucket: str, key: str) -> None:
+        """Before the first multipart upload: does this endpoint answer CreateMultipartUpload
+        as S3 does? Asked once (an upload created and aborted at once), because the CRT,
+        failing on rclone's reply, would leave the upload it cannot name behind it."""
+        with self._streamer_lock:
+            if self._multipart_probe is not None:
+                return
+            subject = f"s3://{bucket}/{key}"
+            create = self._request("POST", bucket, key, query="uploads", body=b"")
+            name, upload_id = parse_initiate(
+                _result(self._call("CreateMultipartUpload", create), subject)
+            )
+            if upload_id:
+                query = f"uploadId={quote(upload_id, safe='')}"
+                abort = self._request("DELETE", bucket, key, query=query)
+                _result(self._call("AbortMultipartUpload", abort), subject)
+            self._multipart_probe = name == "InitiateMultipartUploadResult"
+            if not self._multipart_probe:
+                self.crt_multipart = False
 
     def streamer(self) -> S3Backend:
         """The s3transfer path for uploads the CRT cannot stream (boto3 imported only then)."""

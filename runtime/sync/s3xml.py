@@ -81,3 +81,17 @@ def parse_error(body: bytes) -> tuple[str, str]:
 
 def _escape(text: str) -> str:
     return "".join(XML_ESCAPES.get(char, char) for char in text)
+
+
+def parse_initiate(body: bytes) -> tuple[str, str | None]:
+    """A CreateMultipartUpload reply: its root element's name (S3's is
+    ``InitiateMultipartUploadResult``) and the upload id, found under any root."""
+    try:
+        root = ET.fromstring(body)
+    except ET.ParseError:
+        return "", None
+    name = root.tag.rpartition("}")[2]
+    upload_id = next(
+        (child.text for child in root if child.tag.rpartition("}")[2] == "UploadId"), None
+    )
+    return name, upload_id

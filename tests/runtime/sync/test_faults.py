@@ -294,3 +294,6 @@ def test_an_endpoint_answering_multipart_uploads_as_rclone_does_gets_them_throug
         SyncRequest(source=str(source), destination=f"s3://{bucket}/rc/", force=True), s3=backend
     )
     assert (again.transferred, again.failed) == (3, 0)
+    # The endpoint was asked once (an upload created and aborted) before the CRT could start
+    # uploads it cannot name: none is left behind.
+    assert "Uploads" not in server_client.list_multipart_uploads(Bucket=bucket)

@@ -18,7 +18,13 @@ from runtime.sync.ledger import Ledger
 from runtime.sync.listing import Entry, merge, walk_local
 from runtime.sync.locations import LocalLocation, S3Location, parse_location
 from runtime.sync.model import SyncRequest
-from runtime.sync.s3xml import delete_request, parse_delete_errors, parse_error, parse_listing
+from runtime.sync.s3xml import (
+    delete_request,
+    parse_delete_errors,
+    parse_error,
+    parse_initiate,
+    parse_listing,
+)
 from runtime.sync.settings import MiB, S3Config, check_tuning, parse_size
 from runtime.volumes import EfsMount, VolumeError, resolve_location
 
@@ -295,6 +301,18 @@ class TestS3Xml:
             "<IsTruncated>true</IsTruncated>",
         )
         assert parse_listing(body, "s3://b/")[1:] == (None, "k1")
+
+    def test_initiate_replies_of_s3_and_of_rclone(self) -> None:
+        s3_reply = (
+            f'<InitiateMultipartUploadResult xmlns="{self.NS}"><Bucket>b</Bucket><Key>k</Key>'
+            "<UploadId>u-1</UploadId></InitiateMultipartUploadResult>"
+        ).encode()
+        rclone_reply = s3_reply.replace(
+            b"InitiateMultipartUploadResult", b"InitiateMultipartUpload"
+        )
+        assert parse_initiate(s3_reply) == ("InitiateMultipartUploadResult", "u-1")
+        assert parse_initiate(rclone_reply) == ("InitiateMultipartUpload", "u-1")
+        assert parse_initiate(b"not xml") == ("", None)
 
     def test_delete_request_and_errors(self) -> None:
         assert b"<Key>a&amp;b&lt;c</Key>" in delete_request(["a&b<c"])
