@@ -45,6 +45,7 @@ from runtime.cloud.executions import (
 )
 from runtime.cloud.job_logs import JobLogStream, follow_log_lines, job_log_stream, log_lines
 from runtime.cloud.notify import with_recipients
+from runtime.cloud.retry import redrivable_until
 from runtime.cloud.run_sets import is_run_set
 from runtime.cloud.stack import DeployedEnvironment, deployment_variables, locate_environment
 from runtime.deployment import DeploymentSettings
@@ -201,7 +202,12 @@ def status_document(result: ExecutionStatus) -> dict[str, Any]:
         "exit_code": result.exit_code,
         "redrive_count": result.redrive_count,
         "redrive_status": result.redrive_status,
+        "redrivable_until": _iso(_redrivable_until(result)),
     }
+
+
+def _redrivable_until(result: ExecutionStatus) -> datetime | None:
+    return redrivable_until(result.state, result.stopped, result.redrive_status, result.error)
 
 
 def _print_status(result: ExecutionStatus, json_output: bool) -> None:
@@ -218,6 +224,11 @@ def _print_status(result: ExecutionStatus, json_output: bool) -> None:
     ]
     if result.redrive_count:
         rows.append(("redriven", f"{result.redrive_count} time(s) (demand retry)"))
+    until = _redrivable_until(result)
+    if until is not None and datetime.now(UTC) < until:
+        rows.append(("retry", f"demand retry {result.execution_id} until {_when(until)}"))
+    elif until is not None:
+        rows.append(("retry", "too late: its files are cleaned up 15 minutes after it ends"))
     if result.failed_step:
         rows.append(("failed in", result.failed_step))
     if result.error or result.cause:

@@ -70,6 +70,19 @@ def _message(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Message", "")).strip()
 
 
+def redrivable_until(
+    state: str, stopped: datetime | None, redrive_status: str | None, error: str | None
+) -> datetime | None:
+    """Until when ``demand retry`` may redrive an execution that ended so: the end of the
+    redrive window, or None where no redrive applies (it succeeded or runs, Step Functions
+    says it is not redrivable, or Prepare refused its request)."""
+    if state not in contract.UNSUCCESSFUL_STATUSES or stopped is None:
+        return None
+    if redrive_status == "NOT_REDRIVABLE" or (state == "FAILED" and error in REQUEST_ERRORS):
+        return None
+    return stopped + REDRIVE_WINDOW
+
+
 def refusal(
     described: Mapping[str, Any],
     newest_first: list[Mapping[str, Any]],

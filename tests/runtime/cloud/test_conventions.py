@@ -38,6 +38,7 @@ STATUS_KEYS = {
     "exit_code",
     "redrive_count",
     "redrive_status",
+    "redrivable_until",
 }
 
 

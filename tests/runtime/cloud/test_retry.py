@@ -22,7 +22,7 @@ from runtime.cli import cloud as commands
 from runtime.cli import operations
 from runtime.cloud.clients import AwsClients
 from runtime.cloud.errors import ExecutionNotFoundError
-from runtime.cloud.retry import RetryRefusedError, retry_execution
+from runtime.cloud.retry import RetryRefusedError, redrivable_until, retry_execution
 from runtime.cloud.stack import DeployedEnvironment
 from tests.runtime.cloud import histories
 from tests.runtime.cloud.conftest import with_history
@@ -302,3 +302,50 @@ def test_demand_status_shows_how_often_it_was_redriven(
     document = json.loads(result.stdout)
     assert document["redrive_count"] == 2
     assert document["redrive_status"] == "NOT_REDRIVABLE"  # running, as Step Functions says
+
+
+@pytest.mark.parametrize(
+    ("ended_ago", "line"),
+    [
+        (timedelta(minutes=5), "demand retry run-1 until "),
+        (timedelta(minutes=20), "too late: its files are cleaned up 15 minutes after it ends"),
+    ],
+)
+def test_demand_status_says_until_when_a_failure_can_be_retried(
+    environment: DeployedEnvironment,
+    clients: AwsClients,
+    monkeypatch: pytest.MonkeyPatch,
+    ended_ago: timedelta,
+    line: str,
+) -> None:
+    clients.stepfunctions.start_execution(
+        stateMachineArn=environment.state_machine_arn, name="run-1", input="{}"
+    )
+    ended = datetime.now(UTC) - ended_ago
+    recorded = with_history(
+        clients,
+        failed_in_run_job(),
+        status="FAILED",
+        stopDate=ended,
+        error="States.TaskFailed",
+        redriveStatus="REDRIVABLE",
+    )
+    monkeypatch.setattr(AwsClients, "create", staticmethod(lambda region=None: recorded))
+    result = CliRunner().invoke(_app(), ["status", "run-1"])
+    assert result.exit_code == 0, result.output
+    lines = {row[:10].strip(): row[11:] for row in result.stdout.splitlines()}
+    assert lines["retry"].startswith(line)
+    document = json.loads(CliRunner().invoke(_app(), ["status", "run-1", "--json"]).stdout)
+    until = datetime.fromisoformat(document["redrivable_until"])
+    assert until == ended + timedelta(minutes=14)
+
+
+def test_no_retry_is_offered_where_a_redrive_cannot_apply() -> None:
+    ended = NOW - timedelta(minutes=1)
+    assert redrivable_until("SUCCEEDED", ended, None, None) is None
+    assert redrivable_until("RUNNING", None, None, None) is None
+    assert redrivable_until("FAILED", ended, "NOT_REDRIVABLE", "States.TaskFailed") is None
+    assert redrivable_until("FAILED", ended, "REDRIVABLE", "SpecError") is None
+    assert redrivable_until("ABORTED", ended, "REDRIVABLE", "Cancelled") == ended + timedelta(
+        minutes=14
+    )
