@@ -19,7 +19,9 @@ from typing import Any
 
 import boto3
 import pytest
+from typer.testing import CliRunner, Result
 
+from runtime.cli.app import app
 from runtime.cloud.executions import execution_status
 from runtime.cloud.retry import RetryRefusedError, retry_execution
 from runtime.deployment import DeploymentSettings
@@ -30,6 +32,12 @@ from runtime.sync.errors import SyncFailed
 from tests.e2e.harness import FILE_SYSTEM_ID, REGION, Harness
 from tests.e2e.test_executions import COUNT_WORDS, INPUT, spec
 from tests.e2e.test_report import environment
+
+
+def demand(*arguments: str) -> Result:
+    """The command itself, against the harness's environment (Harness.deploy_stack)."""
+    return CliRunner().invoke(app, [*arguments, "--env", "dev"])
+
 
 FAILS_ONCE = [
     "bash",
@@ -51,11 +59,14 @@ def test_a_failed_job_is_redriven_without_staging_again(harness: Harness) -> Non
     assert (harness.efs / "scratch/redrive-1/tried").exists()  # kept for the redrive window
     assert harness.object_reads[INPUT] == 1
     before = dict(harness.invocations)
+    harness.deploy_stack()
+    shown = demand("status", "redrive-1")
+    assert shown.exit_code == 0, shown.output
+    assert "\nretry      demand retry redrive-1 until " in shown.stdout
 
-    redriven = retry_execution(environment(harness), "redrive-1", harness.stepfunctions)
-    assert redriven.execution_arn == arn
-    assert redriven.resumes_at == "Run job"
-    assert redriven.redrive_count == 1
+    retried = demand("retry", "redrive-1")
+    assert retried.exit_code == 0, retried.output
+    assert retried.stdout.startswith(f"{arn}: resumed from 'Run job' (redrive 1); ")
     assert harness.wait(arn)["status"] == "SUCCEEDED"
     assert harness.get_object("s3://e2e-data/outputs/redrive-1/counts.txt") == b"4\n"
 
