@@ -40,7 +40,7 @@ from runtime.sync.errors import (
     error_for_response,
 )
 from runtime.sync.listing import Entry
-from runtime.sync.multipart import is_multipart_etag, part_size_for
+from runtime.sync.multipart import candidate_part_sizes, is_multipart_etag, part_size_for
 from runtime.sync.s3xml import (
     delete_request,
     parse_delete_errors,
@@ -286,8 +286,18 @@ class CrtBackend:
         # (see runtime.sync.sink); small ones the client writes itself, the fastest way.
         sink = None
         if obj.size >= STREAM_MIN:
-            wants_md5 = not obj.checksum_algorithm and _single_part_etag(obj.etag)
-            sink = StreamSink.open(path, md5=wants_md5, on_written=on_bytes, budget=self.bodies)
+            # The ETag's MD5 on the way, where S3 holds no checksum the CRT validates: whole,
+            # or part by part for a multipart ETag whose part size the size and count tell
+            # (verified then without reading the file again; a wrong guess is not a mismatch,
+            # the file is then verified after, as before).
+            part_size = _md5_part_size(obj, self.config.part_size)
+            sink = StreamSink.open(
+                path,
+                md5=not obj.checksum_algorithm and bool(obj.etag) and part_size != 0,
+                on_written=on_bytes,
+                budget=self.bodies,
+                md5_part_size=part_size or None,
+            )
         transfer = CrtTransfer()
 
         def report(error: BaseException | None, validated: bool) -> None:
@@ -307,10 +317,10 @@ class CrtBackend:
             def written(md5: str | None, failure: BaseException | None) -> None:
                 if error is not None or failure is not None:
                     report(error or failure, False)
-                elif md5 is not None and md5 != obj.etag:
+                elif md5 is not None and md5 != obj.etag and _single_part_etag(obj.etag):
                     report(IntegrityError(f"{subject}: {MD5_MISMATCH}"), False)
                 else:
-                    report(None, bool(did_validate_checksum) or md5 is not None)
+                    report(None, bool(did_validate_checksum) or md5 == obj.etag)
 
             sink.finish(written)
 
@@ -513,6 +523,19 @@ def refused_settings(error: BaseException, config: S3Config) -> str:
         f"DEMAND_SYNC_THROUGHPUT_GBPS={config.throughput_target_gbps:g}; the memory limit must "
         "be at least 256MiB and twice the part size"
     )
+
+
+def _md5_part_size(obj: Entry, preferred: int) -> int | None:
+    """None: hash the body whole (a single-part ETag); the part size to hash by for a
+    multipart ETag, the first of the usual ones that gives its count; 0: not on the way."""
+    etag = obj.etag or ""
+    if not is_multipart_etag(etag):
+        return None
+    count = etag.rpartition("-")[2]
+    if not count.isdigit():
+        return 0
+    candidates = candidate_part_sizes(obj.size, int(count), extra=(preferred,))
+    return candidates[0] if candidates else 0
 
 
 def _single_part_etag(etag: str | None) -> bool:

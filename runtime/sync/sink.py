@@ -46,8 +46,14 @@ class StreamSink:
         md5: bool,
         on_written: Callable[[int], None] | None = None,
         budget: ByteBudget | None = None,
+        md5_part_size: int | None = None,
     ) -> None:
         self._budget = budget
+        # With a part size: the MD5 of each part, for a multipart ETag ("<md5 of md5s>-N").
+        self._part_size = md5_part_size
+        self._part_left = md5_part_size or 0
+        self._part_digests = bytearray()
+        self._parts = 0
         # Never through a link: the partial file is the engine's own (see localfs).
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o666)
         self._md5: Any = hashlib.md5() if md5 else None
@@ -69,12 +75,16 @@ class StreamSink:
         md5: bool,
         on_written: Callable[[int], None] | None = None,
         budget: ByteBudget | None = None,
+        md5_part_size: int | None = None,
     ) -> StreamSink | None:
-        """A sink for ``path``, or None when enough downloads are streaming already."""
+        """A sink for ``path``, or None when enough downloads are streaming already.
+        ``md5``: hash the body in order, as a whole or (``md5_part_size``) part by part."""
         if not _streams.acquire(blocking=False):
             return None
         try:
-            return cls(path, md5=md5, on_written=on_written, budget=budget)
+            return cls(
+                path, md5=md5, on_written=on_written, budget=budget, md5_part_size=md5_part_size
+            )
         except BaseException:
             _streams.release()
             raise
@@ -107,8 +117,33 @@ class StreamSink:
             os.close(self._fd)
         finally:
             _streams.release()
-        md5 = self._md5.hexdigest() if self._md5 is not None and self._error is None else None
-        self._then(md5, self._error)
+        self._then(self._etag() if self._error is None else None, self._error)
+
+    def _etag(self) -> str | None:
+        """The body's MD5 (hex) or, by parts, the multipart ETag it gives; None if not hashed."""
+        if self._md5 is None:
+            return None
+        if self._part_size is None:
+            return str(self._md5.hexdigest())
+        if self._part_left != self._part_size or not self._parts:  # a last, shorter part
+            self._part_digests += self._md5.digest()
+            self._parts += 1
+        return f"{hashlib.md5(self._part_digests).hexdigest()}-{self._parts}"
+
+    def _hash(self, view: memoryview) -> None:
+        if self._part_size is None:
+            self._md5.update(view)
+            return
+        while view:
+            taken = view[: self._part_left]
+            self._md5.update(taken)
+            self._part_left -= len(taken)
+            view = view[len(taken) :]
+            if not self._part_left:
+                self._part_digests += self._md5.digest()
+                self._parts += 1
+                self._md5 = hashlib.md5()
+                self._part_left = self._part_size
 
     def _write(self, data: bytes, offset: int) -> None:
         view = memoryview(data)
@@ -117,7 +152,7 @@ class StreamSink:
         self._on_written(len(view))
         if self._md5 is not None:
             if offset == self._expected_offset:
-                self._md5.update(view)
+                self._hash(view)
                 self._expected_offset += len(view)
             else:  # not in order after all: the caller hashes the finished file instead
                 self._md5 = None
