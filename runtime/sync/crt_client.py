@@ -62,6 +62,8 @@ IN_MEMORY_PUT_MAX = 16 * 2**20
 # The share of the memory limit that bodies held outside the CRT's own buffers may take: single
 # PUTs' bodies and streamed downloads' queued chunks (runtime.sync.budget).
 BODIES_SHARE = 4
+# ... and the share that the parts of transfers in parts in flight at once may take.
+PARTS_SHARE = 2
 # Uploads streamed through s3transfer at once, each its parts one after another (one thread
 # per object: measured, s3transfer's part threads under botocore's CRT signer printed the
 # cancelled reads' tracebacks on Ctrl-C).
@@ -124,6 +126,7 @@ class CrtBackend:
             # (a rule of a later version), the settings are named, never a traceback.
             raise SyncSettingsError(refused_settings(exc, config)) from None
         self.bodies = ByteBudget(config.memory_limit // BODIES_SHARE)
+        self.parts = ByteBudget(config.memory_limit // PARTS_SHARE)
         # Uploads the CRT cannot do well go through s3transfer, which streams from the file:
         # single PUTs too large to hold in memory, and multipart uploads on an endpoint whose
         # CreateMultipartUpload reply the CRT cannot read (rclone serve s3). Made on first use.
@@ -284,6 +287,10 @@ class CrtBackend:
             checksum = s3.S3ChecksumConfig(validate_response=True, response_validation_mode=mode)
         # Large bodies stream through a sink that writes small pieces and hashes in order
         # (see runtime.sync.sink); small ones the client writes itself, the fastest way.
+        # A ranged download holds up to a part per connection in the CRT's buffers, and parts
+        # that arrived early until the ones before them have: large downloads in flight at
+        # once share half the budget (the CRT's own limit cannot be set below 256 MiB).
+        held = self._held_parts(obj.size)
         sink = None
         if obj.size >= STREAM_MIN:
             # The ETag's MD5 on the way, where S3 holds no checksum the CRT validates: whole,
@@ -310,6 +317,7 @@ class CrtBackend:
             error: BaseException | None = None, did_validate_checksum: bool = False, **_: object
         ) -> None:
             transfer.request = None
+            self.parts.give_back(held)
             if sink is None:
                 report(error, bool(did_validate_checksum))
                 return
@@ -324,17 +332,29 @@ class CrtBackend:
 
             sink.finish(written)
 
-        transfer.request = self._client.make_request(
-            type=s3.S3RequestType.GET_OBJECT,
-            request=self._request("GET", bucket, obj.relpath, headers=headers),
-            recv_filepath=None if sink else path,
-            on_body=sink.on_body if sink else None,
-            checksum_config=checksum,
-            max_active_connections_override=self.config.connections_per_object,
-            on_progress=None if sink else on_bytes,  # a sink reports what it wrote
-            on_done=finished,
-        )
+        try:
+            transfer.request = self._client.make_request(
+                type=s3.S3RequestType.GET_OBJECT,
+                request=self._request("GET", bucket, obj.relpath, headers=headers),
+                recv_filepath=None if sink else path,
+                on_body=sink.on_body if sink else None,
+                checksum_config=checksum,
+                max_active_connections_override=self.config.connections_per_object,
+                on_progress=None if sink else on_bytes,  # a sink reports what it wrote
+                on_done=finished,
+            )
+        except BaseException:
+            self.parts.give_back(held)
+            raise
         return transfer
+
+    def _held_parts(self, size: int) -> int:
+        """Take from the parts budget what a transfer of ``size`` bytes in parts may hold."""
+        if size <= self.config.part_size:
+            return 0
+        return self.parts.take(
+            min(size, self.config.connections_per_object * self.config.part_size)
+        )
 
     def upload(
         self,
@@ -353,9 +373,11 @@ class CrtBackend:
         transfer = CrtTransfer()
         # A single PUT's body is held whole (outside the CRT's own buffers): within budget.
         held = 0 if multipart else self.bodies.take(size)
+        held_parts = self._held_parts(size) if multipart else 0
 
         def finished(error: BaseException | None) -> None:
             self.bodies.give_back(held)
+            self.parts.give_back(held_parts)
             if error is not None and _names(error, "AWS_ERROR_S3_MISSING_UPLOAD_ID"):
                 # rclone serve s3 answers CreateMultipartUpload with <InitiateMultipartUpload>
                 # where S3 says <InitiateMultipartUploadResult>: the CRT finds no UploadId.
@@ -374,6 +396,7 @@ class CrtBackend:
             self._crt_upload(path, bucket, key, size, multipart, on_bytes, finished, transfer)
         except BaseException:
             self.bodies.give_back(held)
+            self.parts.give_back(held_parts)
             raise
         return transfer
 
