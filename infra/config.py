@@ -262,6 +262,11 @@ class PlanningSettings(_Settings):
     max_retry_attempts: int = Field(default=3, ge=1, le=10)
     requests_may_isolate_inputs: bool = True
     requests_may_keep_working_dir: bool = True
+    # Results reused (docs/reuse.md): a table of records, Prepare checking it before staging;
+    # a request may turn it off for itself (execution_options.reuse). Records expire after
+    # reuse_ttl_days (the table's TTL).
+    reuse: bool = True
+    reuse_ttl_days: int = Field(default=30, ge=1, le=3650)
     # The state machine's time limit is the longest job a request may ask for (every attempt
     # at the longest timeout) plus this allowance for queueing, staging and cleanup.
     execution_allowance_hours: int = Field(default=24, ge=1, le=720)
@@ -314,6 +319,8 @@ class PlanningSettings(_Settings):
             contract.ENV_MAX_RETRY_ATTEMPTS: str(self.max_retry_attempts),
             contract.ENV_REQUESTS_MAY_ISOLATE_INPUTS: flag[self.requests_may_isolate_inputs],
             contract.ENV_REQUESTS_MAY_KEEP_WORKING_DIR: flag[self.requests_may_keep_working_dir],
+            contract.ENV_REUSE: flag[self.reuse],
+            contract.ENV_REUSE_TTL_DAYS: str(self.reuse_ttl_days),
         }
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import jsii
 from aws_cdk import Aspects, CfnOutput, Duration, Environment, IAspect, RemovalPolicy, Stack, Tags
@@ -21,6 +21,7 @@ from infra.constructs.functions import LAMBDA_RUNTIME, LambdaSteps, StepEnvironm
 from infra.constructs.network import Network
 from infra.constructs.notifications import Notifications
 from infra.constructs.orchestration import Orchestration
+from infra.constructs.reuse_records import ReuseRecords
 from infra.constructs.run_sets import RunSets
 from infra.constructs.stopped_cleanup import StoppedExecutionCleanup
 from infra.constructs.storage import DataBucket, SharedFileSystem
@@ -147,6 +148,7 @@ class DemandStack(Stack):
                 queue_limits=compute.queue_limits,
                 mirror_outputs=settings.mirror_outputs,
                 request_bucket=data.bucket.bucket_name,
+                reuse_table=self._reuse_table(settings, removal_policy),
                 planning=settings.planning.variables(),
             ),
             vpc=vpc,
@@ -182,6 +184,7 @@ class DemandStack(Stack):
             log_retention=log_retention,
             log_execution_data=settings.log_execution_data,
             removal_policy=removal_policy,
+            reuse=settings.planning.reuse,
         )
         self._run_sets(settings, orchestration, data.bucket, log_retention, removal_policy)
         notifications = self._notifications(settings, steps, orchestration, log_retention)
@@ -331,14 +334,77 @@ class DemandStack(Stack):
     def _grant_data_access(
         self, settings: EnvironmentSettings, steps: LambdaSteps, data_bucket: s3.IBucket
     ) -> None:
-        """Staging is the sync step's work alone: no other step, and no job, touches the data.
-        A job that needs S3 itself names a job role of its own (``job_role_arns``)."""
+        """Staging is the sync step's work alone: no other step, and no job, moves the data
+        (reuse's listings and server-side copies aside: :meth:`_grant_reuse`). A job that needs
+        S3 itself names a job role of its own (``job_role_arns``)."""
         data_bucket.grant_read_write(steps.sync)
         for index, name in enumerate(settings.input_buckets):
             s3.Bucket.from_bucket_name(self, f"InputBucket{index}", name).grant_read(steps.sync)
         for index, name in enumerate(settings.output_buckets):
             bucket = s3.Bucket.from_bucket_name(self, f"OutputBucket{index}", name)
             bucket.grant_read_write(steps.sync)
+        if self._records is not None:
+            self._grant_reuse(settings, steps, data_bucket, self._records)
+
+    def _reuse_table(self, settings: EnvironmentSettings, removal_policy: RemovalPolicy) -> str:
+        """The table of reuse records, made when the environment reuses results; its name
+        for the steps (empty: none)."""
+        self._records = (
+            ReuseRecords(self, "ReuseRecords", removal_policy=removal_policy)
+            if settings.planning.reuse
+            else None
+        )
+        return self._records.table.table_name if self._records is not None else ""
+
+    def _grant_reuse(
+        self,
+        settings: EnvironmentSettings,
+        steps: LambdaSteps,
+        data_bucket: s3.IBucket,
+        records: ReuseRecords,
+    ) -> None:
+        """Results reused (docs/reuse.md): Prepare lists inputs and HEADs recorded outputs
+        (s3:ListBucket, s3:GetObject — it reads no body) and copies a hit's outputs server-side
+        to the new destinations (s3:PutObject on the buckets outputs may go to); Cleanup lists
+        inputs and outputs again to write the record. Neither may delete anything."""
+        records.allow(reader=steps.prepare, writer=steps.cleanup)
+        readable = [data_bucket, *self._named_buckets("Input", settings.input_buckets)]
+        writable = [data_bucket, *self._named_buckets("Output", settings.output_buckets)]
+        for bucket in {id(b): b for b in readable + writable}.values():
+            bucket.grant_read(steps.prepare)
+            bucket.grant_read(steps.cleanup)
+        for bucket in writable:
+            bucket.grant_put(steps.prepare)
+        # A hostile request may name a stored request as an output's destination: a copy never
+        # replaces one (stage-out is denied the same), and Cleanup's listings never read one.
+        requests = data_bucket.arn_for_objects(f"{contract.REQUESTS_PREFIX}*")
+        steps.prepare.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="NeverCopyOntoStoredRequests",
+                effect=iam.Effect.DENY,
+                actions=["s3:PutObject*", "s3:DeleteObject*"],
+                resources=[requests],
+            )
+        )
+        steps.cleanup.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="NeverReadStoredRequests",
+                effect=iam.Effect.DENY,
+                actions=["s3:GetObject*"],
+                resources=[requests],
+            )
+        )
+        nag.accept_bucket_grants([steps.prepare, steps.cleanup])
+
+    def _named_buckets(self, kind: str, names: list[str]) -> list[s3.IBucket]:
+        """The buckets named in the settings (the same constructs the sync grants use)."""
+        found = [self.node.try_find_child(f"{kind}Bucket{index}") for index in range(len(names))]
+        return [
+            cast(s3.IBucket, bucket)
+            if bucket is not None
+            else s3.Bucket.from_bucket_name(self, f"{kind}Bucket{index}", names[index])
+            for index, bucket in enumerate(found)
+        ]
 
     def _grant_stored_requests(self, steps: LambdaSteps, data_bucket: s3.IBucket) -> None:
         """Prepare reads the requests ``demand submit`` stored (runtime.steps.stored_request,

@@ -56,6 +56,12 @@ ENV_MAX_TIMEOUT_SECONDS: Final = "DEMAND_MAX_TIMEOUT_SECONDS"
 ENV_MAX_RETRY_ATTEMPTS: Final = "DEMAND_MAX_RETRY_ATTEMPTS"
 ENV_REQUESTS_MAY_ISOLATE_INPUTS: Final = "DEMAND_REQUESTS_MAY_ISOLATE_INPUTS"
 ENV_REQUESTS_MAY_KEEP_WORKING_DIR: Final = "DEMAND_REQUESTS_MAY_KEEP_WORKING_DIR"
+# Results reused (docs/reuse.md): "true" / "false" (ContextConfiguration.reuse), how many days a
+# record is kept (reuse_ttl_days), and the environment's table of records (Prepare reads it,
+# Cleanup writes it).
+ENV_REUSE: Final = "DEMAND_REUSE"
+ENV_REUSE_TTL_DAYS: Final = "DEMAND_REUSE_TTL_DAYS"
+ENV_REUSE_TABLE: Final = "DEMAND_REUSE_TABLE"
 # DEMAND_* variables that runtime.deployment does not read, each read elsewhere (a handler of
 # its own, the sync engine, the local runner, the CLI): list a new one here. Any other DEMAND_*
 # variable on a step is a mistake (a typo, a removed setting) and is refused.
@@ -206,3 +212,14 @@ ERROR_JOB_COULD_NOT_START: Final = "JobCouldNotStart"
 # runtime.errors or runtime.sync.errors.
 ERROR_TRANSIENT_AWS: Final = "TransientAwsError"
 ERROR_TRANSIENT_SYNC: Final = "TransientSyncError"
+
+
+# --- Reuse records ---------------------------------------------------------------------------
+# The DynamoDB table of an environment's reuse records (infra/constructs/reuse_records.py):
+# partition key REUSE_KEY_ATTRIBUTE (a string); DynamoDB's TTL deletes an item once the epoch
+# seconds in REUSE_TTL_ATTRIBUTE have passed (runtime.reuse.dynamodb_records writes both).
+REUSE_KEY_ATTRIBUTE: Final = "reuse_key"
+# The state machine's Choice after Prepare, and the end it takes when Prepare reused a result.
+STATE_REUSED_CHOICE: Final = "Reused?"
+STATE_REUSED: Final = "Reused"
+REUSE_TTL_ATTRIBUTE: Final = "expires_at"

@@ -85,6 +85,12 @@ class DeploymentSettings(BaseModel):
     requests_may_keep_working_dir: bool | None = Field(
         default=None, alias=contract.ENV_REQUESTS_MAY_KEEP_WORKING_DIR
     )
+    reuse: bool | None = Field(default=None, alias=contract.ENV_REUSE)
+    reuse_ttl_days: int | None = Field(
+        default=None, ge=1, le=3650, alias=contract.ENV_REUSE_TTL_DAYS
+    )
+    # The table of reuse records (docs/reuse.md); unset: nothing is reused or recorded.
+    reuse_table: str | None = Field(default=None, alias=contract.ENV_REUSE_TABLE)
 
     @model_validator(mode="after")
     def _planning_is_consistent(self) -> DeploymentSettings:
@@ -192,5 +198,7 @@ class DeploymentSettings(BaseModel):
             "max_retry_attempts",
             "requests_may_isolate_inputs",
             "requests_may_keep_working_dir",
+            "reuse",
+            "reuse_ttl_days",
         )
         return {name: getattr(self, name) for name in names if getattr(self, name) is not None}

@@ -107,6 +107,8 @@ class StepEnvironment:
     # The data bucket, whose requests prefix holds the requests `demand submit` stored (only
     # Prepare may read them: infra/stacks.py); empty: none are read.
     request_bucket: str = ""
+    # The table of reuse records (Prepare reads it, Cleanup writes it); empty: reuse is off.
+    reuse_table: str = ""
 
     def variables(self, settings: FunctionSettings) -> dict[str, str]:
         return self.planning | {
@@ -118,6 +120,7 @@ class StepEnvironment:
             contract.ENV_EFS_MOUNT_PATH: contract.LAMBDA_EFS_MOUNT_PATH,
             contract.ENV_MIRROR_OUTPUTS: "true" if self.mirror_outputs else "false",
             contract.ENV_REQUEST_BUCKET: self.request_bucket,
+            contract.ENV_REUSE_TABLE: self.reuse_table,
             contract.ENV_DEFAULT_JOB_QUEUE: self.default_job_queue,
             contract.ENV_GPU_JOB_QUEUE: self.gpu_job_queue,
             contract.ENV_DEFAULT_JOB_ROLE_ARN: self.default_job_role_arn,

@@ -89,6 +89,7 @@ class Orchestration(Construct):
         log_retention: logs.RetentionDays,
         log_execution_data: bool,
         removal_policy: RemovalPolicy,
+        reuse: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
         self._map_concurrency = map_concurrency
@@ -134,12 +135,31 @@ class Orchestration(Construct):
         cleanup = self._invoke(
             "Cleanup",
             functions.cleanup,
-            payload={"cleanup": sfn.JsonPath.object_at("$.plan.cleanup"), "status": "SUCCEEDED"},
+            payload={
+                "cleanup": sfn.JsonPath.object_at("$.plan.cleanup"),
+                "status": "SUCCEEDED",
+                # What Prepare's reuse check saw: Cleanup records the result from it.
+                **({"reuse": sfn.JsonPath.object_at("$.plan.reuse")} if reuse else {}),
+            },
             result_path=sfn.JsonPath.DISCARD,
         )
         stage_out.choice.otherwise(cleanup)
 
-        definition = prepare.next(register_and_stage_in).next(run_job).next(stage_out.map)
+        if reuse:
+            # A result already known was delivered by Prepare (docs/reuse.md): the execution
+            # ends here, in three transitions (Prepare, this Choice, the Succeed), nothing
+            # staged and no job submitted.
+            reused = sfn.Choice(self, contract.STATE_REUSED_CHOICE)
+            reused.when(
+                sfn.Condition.is_string("$.plan.reused_from"),
+                sfn.Succeed(self, contract.STATE_REUSED),
+            )
+            reused.otherwise(register_and_stage_in)
+            prepare.next(reused)
+            register_and_stage_in.next(run_job).next(stage_out.map)
+            definition: sfn.IChainable = prepare
+        else:
+            definition = prepare.next(register_and_stage_in).next(run_job).next(stage_out.map)
 
         self.log_group = logs.LogGroup(
             self,

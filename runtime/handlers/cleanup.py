@@ -12,8 +12,11 @@ from runtime.deployment import DeploymentSettings
 from runtime.handlers.events import parsed_event
 from runtime.handlers.observability import logger
 from runtime.handlers.tracing import tracer
+from runtime.reuse.dynamodb_records import DynamoDbRecords
+from runtime.reuse.lookup import SeenState
 from runtime.steps.cleanup import CleanupItem, clean_up_execution
 from runtime.steps.failure import explained_error
+from runtime.steps.reuse import ReuseAccess, after_stage_out
 
 
 class CleanupEvent(BaseModel):
@@ -23,6 +26,8 @@ class CleanupEvent(BaseModel):
     # from outside (runtime.handlers.stopped), so that they can be redriven first.
     status: Literal["SUCCEEDED", "FAILED"]
     error: dict[str, Any] | None = None
+    # What Prepare's reuse check saw (null: not reusable): recorded after a success.
+    reuse: SeenState | None = None
 
 
 @logger.inject_lambda_context
@@ -31,6 +36,20 @@ class CleanupEvent(BaseModel):
 def handler(event: CleanupEvent, context: LambdaContext) -> dict[str, Any]:
     logger.append_keys(execution_id=event.cleanup.execution_id)
     settings = DeploymentSettings.from_environment()
+    if event.status == "SUCCEEDED" and event.reuse is not None and settings.reuse_table:
+        # Before the working dir goes: the record lists the outputs the job produced there.
+        access = ReuseAccess(
+            store=DynamoDbRecords(settings.reuse_table, boto3.client("dynamodb")),
+            s3_client=None,
+        )
+        recorded = after_stage_out(
+            event.reuse,
+            event.cleanup.execution_id,
+            settings.planning(),
+            settings.mounts(),
+            access,
+        )
+        logger.info("reuse record", extra={"reuse": recorded})
     removed = clean_up_execution(
         event.cleanup,
         volumes=settings.planning().volumes,

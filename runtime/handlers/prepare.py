@@ -13,7 +13,9 @@ from runtime.handlers.events import parsed_event
 from runtime.handlers.observability import logger
 from runtime.handlers.tracing import tracer
 from runtime.request_reference import is_reference
+from runtime.reuse.dynamodb_records import DynamoDbRecords
 from runtime.steps.prepare import ExecutionOwner, prepare_execution
+from runtime.steps.reuse import ReuseAccess
 from runtime.steps.stored_request import resolved_request
 
 
@@ -40,6 +42,19 @@ def handler(event: PrepareEvent, context: LambdaContext) -> dict[str, Any]:
     if is_reference(spec):
         name = owner.name if owner is not None else None
         spec = resolved_request(spec, name, settings.request_bucket, boto3.client("s3"))
-    result = prepare_execution(spec, settings.planning(), settings.mounts(), resources, owner=owner)
+    reuse = (
+        ReuseAccess(
+            store=DynamoDbRecords(settings.reuse_table, boto3.client("dynamodb")),
+            s3_client=boto3.client("s3"),
+        )
+        if settings.reuse_table
+        else None
+    )
+    result = prepare_execution(
+        spec, settings.planning(), settings.mounts(), resources, owner=owner, reuse=reuse
+    )
+    if result.get("reused_from"):
+        logger.info("reused", extra={"reused_from": result["reused_from"]})
+        return result
     logger.info("planned", extra={"job_definition": result["job"]["definition"]})
     return result

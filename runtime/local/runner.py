@@ -35,7 +35,7 @@ from runtime.local.stop import Interrupted, stopped_by_signals
 from runtime.plan.builder import build_plan
 from runtime.plan.configuration import PlanningConfiguration
 from runtime.plan.models import CleanupRequest, ExecutionPlan, Resources
-from runtime.reuse.lookup import ReuseCheck, check_reuse, record_result
+from runtime.reuse.lookup import ReuseCheck, SeenState, check_reuse, record_result
 from runtime.reuse.outputs import ResultGoneError, deliver
 from runtime.reuse.sqlite_records import SqliteRecords
 from runtime.spec import DemandExecution
@@ -293,16 +293,14 @@ class LocalRun:
         mounts: Sequence[EfsMount],
         report: RunReport,
     ) -> None:
-        if check.key is None:
+        seen = SeenState.of(check)
+        if seen is None:
             return
         report.reuse = record_result(
-            check,
-            self.spec,
+            seen,
             plan,
-            volumes,
-            self.configuration.context,
             mounts,
-            runner=self._runner_kind(),
+            ttl_days=self.configuration.context.reuse_ttl_days,
             store=SqliteRecords(self.root.reuse_records),
         )
 

@@ -9,6 +9,8 @@ by the sync engine otherwise — or not at all when the destination is the one r
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePosixPath
@@ -56,6 +58,24 @@ def input_listings(
         request.destination: listing(request.source, request.filters, s3=s3)
         for request in plan.stage_in
     }
+
+
+def inputs_fingerprint(
+    stage_in: Sequence[SyncRequest], listings: Mapping[str, tuple[bool, Sequence[ObjectIdentity]]]
+) -> str:
+    """A hash of what each stage-in's source held, in the plan's order: the same for the
+    canonical plan and the execution's own (they differ only in where isolated inputs land)."""
+    listed = [
+        [
+            request.source,
+            [list(rule) for rule in request.filters],
+            listings[request.destination][0],
+            [item.model_dump(mode="json") for item in listings[request.destination][1]],
+        ]
+        for request in stage_in
+    ]
+    text = json.dumps(listed, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def destination(output: PlannedOutput, *, single: bool) -> str:

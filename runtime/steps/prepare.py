@@ -14,6 +14,7 @@ from runtime.plan.models import ExecutionPlan, with_access_points
 from runtime.spec import parse_spec
 from runtime.steps.access_points import ExecutionResources
 from runtime.steps.cleanup import CleanupItem
+from runtime.steps.reuse import ReuseAccess, before_staging
 from runtime.steps.roots import ExecutionRoots
 from runtime.steps.stage import INLINE_LIMIT, sync_items
 from runtime.steps.workdir import claim_execution_dirs, prepare_working_dir
@@ -35,13 +36,16 @@ def prepare_execution(
     resources: ExecutionResources | None = None,
     *,
     owner: ExecutionOwner | None = None,
+    reuse: ReuseAccess | None = None,
 ) -> dict[str, Any]:
     """Everything the state machine needs after Prepare (``$.plan``), as JSON-ready data.
 
     With ``resources`` (a deployment), the job's own-directory volumes get access points of
     their own, so the job can reach nothing else on the file system. With ``owner`` (the state
     machine's execution), the request's id must be the execution's name — a request without
-    one takes it — and the execution's dirs are claimed for that execution alone.
+    one takes it — and the execution's dirs are claimed for that execution alone. With
+    ``reuse`` (the environment's records), a result already known is delivered here and the
+    view says ``reused_from``: nothing is claimed, laid out or staged (runtime/steps/reuse.py).
     """
     request = parse_spec(_named(spec, owner))
     if owner is not None and request.execution_id != owner.name:
@@ -57,6 +61,16 @@ def prepare_execution(
             "no job queue: set execution_platform.aws_batch.job_queue_name "
             "or deploy the environment with a default queue"
         )
+    seen = None
+    if reuse is not None:
+        outcome = before_staging(request, plan, configuration, reuse)
+        if outcome.reused_from is not None:
+            return {
+                "execution_id": plan.execution_id,
+                "reused_from": outcome.reused_from,
+                "reuse": None,
+            }
+        seen = outcome.seen
     roots = ExecutionRoots.of(plan.execution_id, configuration.volumes)
     if owner is not None:
         claim_execution_dirs(roots, mounts, owner.arn)
@@ -65,7 +79,10 @@ def prepare_execution(
         access_points = resources.create_access_points(plan, roots)
         plan = plan.model_copy(update={"job": with_access_points(plan.job, access_points)})
         prepare_working_dir(plan, roots, mounts)  # stores the plan as it will run
-    return state_machine_view(plan)
+    view = state_machine_view(plan)
+    # What the check saw, for the Cleanup that records the result (null: not reusable).
+    view["reuse"] = seen.model_dump() if seen is not None else None
+    return view
 
 
 def _named(spec: object, owner: ExecutionOwner | None) -> object:
@@ -112,6 +129,7 @@ def state_machine_view(plan: ExecutionPlan) -> dict[str, Any]:
         "stage_in": {"items": stages["stage_in"], "pending": bool(stages["stage_in"])},
         "stage_out": {"items": stages["stage_out"], "pending": bool(stages["stage_out"])},
         "cleanup": _cleanup_item(plan).model_dump(),
+        "reused_from": None,
     }
 
 

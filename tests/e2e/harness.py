@@ -483,6 +483,17 @@ class Harness:
                 {"order": 1, "computeEnvironment": environment["computeEnvironmentArn"]}
             ],
         )
+        dynamodb = boto3.client("dynamodb", region_name=REGION)
+        for logical_id in resources(self.template, "AWS::DynamoDB::GlobalTable"):
+            # The table of reuse records, named by its logical id (the stand-in for its Ref).
+            dynamodb.create_table(
+                TableName=logical_id,
+                KeySchema=[{"AttributeName": contract.REUSE_KEY_ATTRIBUTE, "KeyType": "HASH"}],
+                AttributeDefinitions=[
+                    {"AttributeName": contract.REUSE_KEY_ATTRIBUTE, "AttributeType": "S"}
+                ],
+                BillingMode="PAY_PER_REQUEST",
+            )
         self.state_machine_arn = self.stepfunctions.create_state_machine(
             name=self.state_machine_name,
             definition=resolved_definition(self.template),

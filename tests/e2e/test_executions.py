@@ -42,15 +42,15 @@ def test_one_input_one_output_succeeds(harness: Harness) -> None:
     cached = harness.efs / "shared" / shared_cache_key(INPUT) / "words.txt"
     assert cached.read_bytes() == b"the quick brown fox\n"
     entered = harness.states_entered(arn)
-    assert entered[:2] == ["Prepare", "Register and stage in"]
+    assert entered[:3] == ["Prepare", "Reused?", "Register and stage in"]
     # The two branches run at once: their states interleave in any order.
-    branches = entered[2:7]
+    branches = entered[3:8]
     assert sorted(branches) == sorted(
         ["Register", "Stage in", "Sync input", "Stage in pending?", "Staged in"]
     )
     stage_in = [state for state in branches if state != "Register"]
     assert stage_in == ["Stage in", "Sync input", "Stage in pending?", "Staged in"]
-    assert entered[7:] == ["Run job", "Stage out", "Sync output", "Stage out pending?", "Cleanup"]
+    assert entered[8:] == ["Run job", "Stage out", "Sync output", "Stage out pending?", "Cleanup"]
 
 
 def test_a_large_prefix_loops_on_the_continuation_until_done(

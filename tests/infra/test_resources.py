@@ -44,6 +44,9 @@ CONTRACT_VARIABLES = {
     contract.ENV_RETRY_ATTEMPTS,
     contract.ENV_TIMEOUT_SECONDS,
     contract.ENV_JOB_TAGS,
+    contract.ENV_REUSE,
+    contract.ENV_REUSE_TTL_DAYS,
+    contract.ENV_REUSE_TABLE,
     contract.ENV_MAX_TIMEOUT_SECONDS,
     contract.ENV_MAX_RETRY_ATTEMPTS,
     contract.ENV_REQUESTS_MAY_ISOLATE_INPUTS,
@@ -527,7 +530,9 @@ def _role_of(function: dict[str, Any]) -> str:
 @pytest.mark.parametrize("environment", ALL_ENVIRONMENTS)
 def test_only_the_sync_step_touches_the_data(synthesis: Synthesis, environment: str) -> None:
     """No job role, and no step but sync, has any S3 right: staging is the sync step's work.
-    (Prepare reads stored requests, and only those: tests/infra/test_stored_requests.py.)"""
+    (Prepare reads stored requests, and only those: tests/infra/test_stored_requests.py.)
+    Reuse aside (docs/reuse.md): Prepare and Cleanup list and HEAD, Prepare copies a reused
+    result's objects (puts); neither may delete."""
     template = synthesis.templates[environment]
     steps = _step_functions(template)
     roles = resources(template, "AWS::IAM::Role")
@@ -536,14 +541,30 @@ def test_only_the_sync_step_touches_the_data(synthesis: Synthesis, environment: 
         for logical, role in roles.items()
         if role["Properties"].get("Path") == f"/demand/{environment}/jobs/"
     ]
-    for holder in [job_role, *(_role_of(steps[s]) for s in ("prepare", "register", "cleanup"))]:
+    reading = {"s3:GetBucket*", "s3:GetObject*", "s3:List*"}
+    allowed = {
+        job_role: set(),
+        _role_of(steps["register"]): set(),
+        _role_of(steps["cleanup"]): reading,
+        _role_of(steps["prepare"]): reading
+        | {
+            "s3:PutObject",
+            "s3:PutObjectLegalHold",
+            "s3:PutObjectRetention",
+            "s3:PutObjectTagging",
+            "s3:PutObjectVersionTagging",
+            "s3:Abort*",
+        },
+    }
+    for holder, rights in allowed.items():
         actions = {
             action
             for statement in _role_statements(template, holder)
-            if statement.get("Sid") != "ReadStoredRequests"
+            if statement.get("Sid") != "ReadStoredRequests" and statement["Effect"] == "Allow"
             for action in _as_list(statement["Action"])
         }
-        assert not {a for a in actions if a.startswith("s3:")}, holder
+        assert {a for a in actions if a.startswith("s3:")} <= rights, holder
+        assert not {a for a in actions if a.startswith("s3:Delete")}, holder
     sync_actions = json.dumps(_role_statements(template, _role_of(steps["sync"])))
     assert "s3:PutObject" in sync_actions
 

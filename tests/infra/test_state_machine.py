@@ -45,12 +45,24 @@ def _retried_errors(state: dict[str, Any]) -> list[str]:
 def test_flow_follows_the_design(definition: dict[str, Any]) -> None:
     top = definition["States"]
     assert definition["StartAt"] == "Prepare"
-    assert top["Prepare"]["Next"] == "Register and stage in"
+    assert top["Prepare"]["Next"] == "Reused?"
+    assert top["Reused?"]["Default"] == "Register and stage in"
     assert top["Register and stage in"]["Next"] == "Run job"
     assert top["Run job"]["Next"] == "Stage out"
     assert top["Stage out"]["Next"] == "Stage out pending?"
     assert top["Stage out pending?"]["Default"] == "Cleanup"
     assert top["Cleanup"]["End"] is True
+
+
+def test_a_reused_result_ends_the_execution_after_prepare(definition: dict[str, Any]) -> None:
+    top = definition["States"]
+    # Prepare delivered a known result (docs/reuse.md): Prepare, the Choice, the Succeed.
+    assert top["Reused?"]["Choices"] == [
+        {"Variable": "$.plan.reused_from", "IsString": True, "Next": "Reused"}
+    ]
+    assert top["Reused"] == {"Type": "Succeed"}
+    # ... otherwise Cleanup records the result from what Prepare's check saw.
+    assert top["Cleanup"]["Parameters"]["reuse.$"] == "$.plan.reuse"
 
 
 def test_prepare_puts_the_plan_beside_the_input(states: dict[str, Any]) -> None:
@@ -127,6 +139,7 @@ def test_cleanup_payloads(states: dict[str, Any]) -> None:
     assert states["Cleanup"]["Parameters"] == {
         "cleanup.$": "$.plan.cleanup",
         "status": "SUCCEEDED",
+        "reuse.$": "$.plan.reuse",  # what Prepare's reuse check saw: the record's key
     }
     assert states["Cleanup"]["ResultPath"] is None  # the execution's output stays the state
 
@@ -184,10 +197,20 @@ def _transitions(states: dict[str, Any], start: str, items: dict[str, int]) -> i
 def test_transitions_stay_within_the_budget(
     definition: dict[str, Any], inputs: int, outputs: int
 ) -> None:
-    # At most 12 for one input and one output, one more per extra input or output.
-    budget = 12 + max(inputs - 1, 0) + max(outputs - 1, 0)
+    # At most 13 for one input and one output — 12, and the Reused? Choice after Prepare
+    # (docs/reuse.md) — one more per extra input or output.
+    budget = 13 + max(inputs - 1, 0) + max(outputs - 1, 0)
     used = _transitions(definition["States"], "Prepare", {"Stage in": inputs, "Stage out": outputs})
     assert used <= budget
+
+
+def test_a_hit_costs_three_transitions(definition: dict[str, Any]) -> None:
+    states = definition["States"]
+    entered = ["Prepare", states["Prepare"]["Next"]]
+    (choice,) = states[entered[-1]]["Choices"]
+    entered.append(choice["Next"])
+    assert entered == ["Prepare", "Reused?", "Reused"]
+    assert states["Reused"]["Type"] == "Succeed"
 
 
 def test_logging_and_tracing(synthesis: Synthesis) -> None:

@@ -46,14 +46,22 @@ def test_prepare_reads_the_requests_prefix_only(synthesis: Synthesis, environmen
         for statement in _role_statements(template, _role_of(steps["prepare"]))
         if any(action.startswith("s3:") for action in _as_list(statement["Action"]))
     ]
-    assert s3_statements == [
-        {
-            "Sid": "ReadStoredRequests",
-            "Effect": "Allow",
-            "Action": "s3:GetObject",
-            "Resource": _requests_objects(template, environment),
-        }
-    ]
+    (read,) = [s for s in s3_statements if s.get("Sid") == "ReadStoredRequests"]
+    assert read == {
+        "Sid": "ReadStoredRequests",
+        "Effect": "Allow",
+        "Action": "s3:GetObject",
+        "Resource": _requests_objects(template, environment),
+    }
+    # Results reused (docs/reuse.md) list, HEAD and copy; never onto a stored request.
+    (deny,) = [s for s in s3_statements if s.get("Sid") == "NeverCopyOntoStoredRequests"]
+    assert deny["Effect"] == "Deny"
+    assert deny["Resource"] == _requests_objects(template, environment)
+    assert set(_as_list(deny["Action"])) == {"s3:PutObject*", "s3:DeleteObject*"}
+    cleanup = _role_statements(template, _role_of(steps["cleanup"]))
+    (hidden,) = [s for s in cleanup if s.get("Sid") == "NeverReadStoredRequests"]
+    assert hidden["Effect"] == "Deny"
+    assert hidden["Resource"] == _requests_objects(template, environment)
 
 
 @pytest.mark.parametrize("environment", ALL_ENVIRONMENTS)
