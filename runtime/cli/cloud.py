@@ -52,6 +52,7 @@ from runtime.deployment import DeploymentSettings
 from runtime.errors import ConfigError
 from runtime.plan.builder import build_plan
 from runtime.plan.configuration import PlanningConfiguration
+from runtime.reuse.key import without_reuse
 from runtime.spec import load_spec_file
 
 # How often --wait and --follow ask AWS, by default: well within the APIs' rate limits.
@@ -333,6 +334,15 @@ def submit(
             show_default=False,
         ),
     ] = None,
+    no_reuse: Annotated[
+        bool,
+        typer.Option(
+            "--no-reuse",
+            help="Run even when the result is already known (docs/reuse.md): the request "
+            "is sent with execution_options.reuse false. Not with --table (set it in the "
+            "template).",
+        ),
+    ] = False,
 ) -> None:
     """Start SPEC in a deployed environment; print the execution's ARN (a run set's id).
 
@@ -351,6 +361,12 @@ def submit(
             ],
             json_output=json_output,
         )
+    if table is not None and no_reuse:
+        fail(
+            "request",
+            ["--no-reuse is for one request: put execution_options.reuse: false in the template"],
+            json_output=json_output,
+        )
     if table is not None:
         _submit_set(
             spec,
@@ -366,6 +382,8 @@ def submit(
         return
     with aws_settings(profile, region, endpoint_url), reported_errors(json_output=json_output):
         request = with_recipients(load_spec_file(spec), notify or [])
+        if no_reuse:
+            request = without_reuse(request)
         clients = AwsClients.create()
         environment = _environment(env, clients)
         planning = deployed_planning(env, clients)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
@@ -74,6 +75,18 @@ def test_submit_prints_the_execution_arn(
         executionArn=environment.execution_arn("run-1")
     )
     assert described["status"] == "RUNNING"
+
+
+def test_submit_no_reuse_sends_the_request_with_reuse_off(
+    environment: DeployedEnvironment, clients: AwsClients, spec_file: Path
+) -> None:
+    result = _invoke("submit", str(spec_file), "--env", "dev", "--no-reuse")
+    assert result.exit_code == 0, result.output
+    described = clients.stepfunctions.describe_execution(
+        executionArn=environment.execution_arn("run-1")
+    )
+    sent = json.loads(described["input"])["spec"]
+    assert sent["execution_options"]["reuse"] is False
 
 
 def test_submitting_the_same_id_twice_is_refused(
