@@ -218,15 +218,20 @@ def plan(
         return
     console = output_console()
     render_plan(execution_plan, console)
-    if env is None:
-        with cloud_commands.aws_settings(profile, region, endpoint_url):
+    with (
+        cloud_commands.aws_settings(profile, region, endpoint_url),
+        reported_errors(json_output=False),
+    ):
+        if env is not None:
+            check = cloud_commands.deployed_reuse_check(env, request)
+        else:
             check = LocalRun(
                 spec=request,
                 root=LocalRoot((root or default_root()).expanduser().resolve()),
                 launcher=launcher_named(runner),
                 configuration=configuration,
             ).reuse_check()
-        render_reuse(check, console)
+    render_reuse(check, console)
 
 
 @app.command()

@@ -52,8 +52,11 @@ from runtime.deployment import DeploymentSettings
 from runtime.errors import ConfigError
 from runtime.plan.builder import build_plan
 from runtime.plan.configuration import PlanningConfiguration
+from runtime.reuse.dynamodb_records import DynamoDbRecords
 from runtime.reuse.key import without_reuse
-from runtime.spec import load_spec_file
+from runtime.reuse.lookup import ReuseCheck, check_reuse
+from runtime.spec import DemandExecution, load_spec_file
+from runtime.steps.reuse import DEPLOYED_RUNNER
 
 # How often --wait and --follow ask AWS, by default: well within the APIs' rate limits.
 POLL_SECONDS = 5.0
@@ -167,15 +170,38 @@ def _environment(env: str, clients: AwsClients) -> DeployedEnvironment:
 def deployed_planning(env: str, clients: AwsClients | None = None) -> PlanningConfiguration:
     """How environment ``env`` plans an execution: the settings its Prepare function is given,
     read as Prepare reads them (:class:`DeploymentSettings`), so both plan alike."""
-    clients = clients or AwsClients.create()
+    return _deployed_settings(env, clients or AwsClients.create()).planning()
+
+
+def _deployed_settings(env: str, clients: AwsClients) -> DeploymentSettings:
     environment = _environment(env, clients)
     variables = deployment_variables(environment, clients.lambda_)
     try:
-        settings = DeploymentSettings.from_environment(variables)
+        return DeploymentSettings.from_environment(variables)
     except ConfigError as exc:
         where = f"environment {env!r} (function {environment.prepare_function})"
         raise ConfigError([f"{where}: {problem}" for problem in exc.problems]) from None
-    return settings.planning()
+
+
+def deployed_reuse_check(env: str, request: DemandExecution) -> ReuseCheck:
+    """Whether environment ``env``'s Prepare would reuse a result for ``request``: the same
+    check, against its table of records (docs/reuse.md)."""
+    import boto3
+
+    settings = _deployed_settings(env, AwsClients.create())
+    if not settings.reuse_table:
+        return ReuseCheck(key=None, refusal="the environment keeps no records (planning.reuse)")
+    dynamodb = boto3.session.Session(region_name=aws_config.require_region()).client(
+        "dynamodb", endpoint_url=aws_config.endpoint_url("dynamodb")
+    )
+    planning = settings.planning()
+    return check_reuse(
+        request,
+        planning.volumes,
+        planning.context,
+        runner=DEPLOYED_RUNNER,
+        store=DynamoDbRecords(settings.reuse_table, dynamodb),
+    )
 
 
 def _when(moment: datetime | None) -> str:

@@ -28,6 +28,7 @@ PREPARE_FUNCTION = "demand-dev-StepsPrepare575F9C70-AbCdEf012345"
 # What dev's Prepare function is told, as infra/constructs/functions.py sets it for cdk.json's
 # dev settings (tests/runtime/cloud/test_plan_env.py also plans with the synthesized template's
 # own): the default queue is Spot (max 128 vCPUs) then on-demand (64); no GPU queue.
+REUSE_TABLE = "demand-dev-reuse-records"
 PREPARE_VARIABLES = {
     "DEMAND_ENVIRONMENT": "dev",
     "DEMAND_FILE_SYSTEM_ID": FILE_SYSTEM_ID,
@@ -59,6 +60,9 @@ PREPARE_VARIABLES = {
     "DEMAND_RETRY_ATTEMPTS": "3",
     "DEMAND_TIMEOUT_SECONDS": "43200",
     "DEMAND_JOB_TAGS": "{}",
+    "DEMAND_REUSE": "true",
+    "DEMAND_REUSE_TTL_DAYS": "30",
+    "DEMAND_REUSE_TABLE": REUSE_TABLE,
     "DEMAND_MAX_TIMEOUT_SECONDS": "172800",
     "DEMAND_MAX_RETRY_ATTEMPTS": "3",
     "DEMAND_REQUESTS_MAY_ISOLATE_INPUTS": "true",

@@ -20,6 +20,7 @@ from tests.runtime.cloud.conftest import (
     FILE_SYSTEM_ID,
     PREPARE_FUNCTION,
     PREPARE_VARIABLES,
+    REUSE_TABLE,
     deploy_stack,
 )
 from tests.runtime.specs import spec_dict
@@ -33,6 +34,7 @@ STAND_INS = {
     "AWS::EFS::FileSystem": FILE_SYSTEM_ID,
     "AWS::EFS::AccessPoint": PREPARE_VARIABLES["DEMAND_SHARED_ACCESS_POINT_ID"],
     "AWS::S3::Bucket": DATA_BUCKET,
+    "AWS::DynamoDB::GlobalTable": REUSE_TABLE,
     "AWS::IAM::Role": PREPARE_VARIABLES["DEMAND_DEFAULT_JOB_ROLE_ARN"],
 }
 
