@@ -27,6 +27,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from infra.constructs.functions import LambdaSteps
+from infra.constructs.state_machines import logged_state_machine
 from runtime import contract
 
 LAMBDA_SERVICE_ERRORS = [
@@ -161,28 +162,14 @@ class Orchestration(Construct):
         else:
             definition = prepare.next(register_and_stage_in).next(run_job).next(stage_out.map)
 
-        self.log_group = logs.LogGroup(
+        self.state_machine, self.log_group = logged_state_machine(
             self,
-            "Logs",
-            log_group_name=f"/aws/vendedlogs/states/{state_machine_name}",
-            retention=log_retention,
-            removal_policy=removal_policy,
-        )
-        self.state_machine = sfn.StateMachine(
-            self,
-            "StateMachine",
-            state_machine_name=state_machine_name,
-            state_machine_type=sfn.StateMachineType.STANDARD,
-            definition_body=sfn.DefinitionBody.from_chainable(definition),
+            state_machine_name,
+            definition,
             timeout=execution_timeout,
-            tracing_enabled=True,
-            # Every state's record, but not its data (each request's parameters) unless the
-            # environment asks for it while debugging.
-            logs=sfn.LogOptions(
-                destination=self.log_group,
-                level=sfn.LogLevel.ALL,
-                include_execution_data=log_execution_data,
-            ),
+            log_retention=log_retention,
+            removal_policy=removal_policy,
+            log_execution_data=log_execution_data,
         )
         self._grant_batch_submission(job_queues, job_definitions)
 

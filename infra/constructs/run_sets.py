@@ -28,6 +28,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from infra.constructs.state_machines import logged_state_machine
 from runtime import contract
 
 # How Step Functions names the errors of starting an execution (the StartExecution API's error
@@ -124,23 +125,12 @@ class RunSets(Construct):
         check = sfn.Choice(self, "Check the limits").when(within, rows).otherwise(refused)
         rows.next(sfn.Succeed(self, "Done"))
 
-        self.log_group = logs.LogGroup(
+        self.state_machine, self.log_group = logged_state_machine(
             self,
-            "Logs",
-            log_group_name=f"/aws/vendedlogs/states/{state_machine_name}",
-            retention=log_retention,
+            state_machine_name,
+            check,
+            timeout=None,
+            log_retention=log_retention,
             removal_policy=removal_policy,
-        )
-        self.state_machine = sfn.StateMachine(
-            self,
-            "StateMachine",
-            state_machine_name=state_machine_name,
-            state_machine_type=sfn.StateMachineType.STANDARD,
-            definition_body=sfn.DefinitionBody.from_chainable(check),
-            tracing_enabled=True,
-            logs=sfn.LogOptions(
-                destination=self.log_group,
-                level=sfn.LogLevel.ALL,
-                include_execution_data=log_execution_data,
-            ),
+            log_execution_data=log_execution_data,
         )
