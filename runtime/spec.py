@@ -170,6 +170,7 @@ class _Model(BaseModel):
         validate_by_alias=True,
         serialize_by_alias=False,
         loc_by_alias=False,
+        defer_build=True,
     )
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-import boto3
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from runtime.deployment import DeploymentSettings
+from runtime.handlers.aws_clients import aws_client
 from runtime.handlers.events import parsed_event
 from runtime.handlers.observability import logger
 from runtime.handlers.tracing import tracer
@@ -39,7 +39,7 @@ def handler(event: CleanupEvent, context: LambdaContext) -> dict[str, Any]:
     if event.status == "SUCCEEDED" and event.reuse is not None and settings.reuse_table:
         # Before the working dir goes: the record lists the outputs the job produced there.
         access = ReuseAccess(
-            store=DynamoDbRecords(settings.reuse_table, boto3.client("dynamodb")),
+            store=DynamoDbRecords(settings.reuse_table, aws_client("dynamodb")),
             s3_client=None,
         )
         recorded = after_stage_out(
@@ -55,7 +55,7 @@ def handler(event: CleanupEvent, context: LambdaContext) -> dict[str, Any]:
         volumes=settings.planning().volumes,
         mounts=settings.mounts(),
         succeeded=event.status == "SUCCEEDED",
-        resources=settings.execution_resources(boto3.client("efs"), boto3.client("batch")),
+        resources=settings.execution_resources(aws_client("efs"), aws_client("batch")),
     )
     logger.info("cleaned up", extra={"removed": removed, "status": event.status})
     if event.status == "SUCCEEDED":

@@ -9,13 +9,13 @@ from __future__ import annotations
 import os
 from typing import Any
 
-import boto3
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field
 
 from runtime import contract
 from runtime.documents import validate_document
 from runtime.errors import ConfigError
+from runtime.handlers.aws_clients import aws_client
 from runtime.handlers.events import parsed_event
 from runtime.handlers.observability import logger
 from runtime.handlers.tracing import tracer
@@ -43,13 +43,11 @@ class NotificationSettings(BaseModel):
 def handler(event: StatusChangeEvent, context: LambdaContext) -> dict[str, Any]:
     logger.append_keys(execution_id=event.detail.name, status=event.detail.status)
     settings = NotificationSettings.from_environment()
-    notification = notification_of(
-        event.detail, settings.environment, boto3.client("stepfunctions")
-    )
+    notification = notification_of(event.detail, settings.environment, aws_client("stepfunctions"))
     if notification is None:
         logger.info("not an end: nothing published")
         return {"published": None}
-    message_id = publish(notification, settings.topic_arn, boto3.client("sns"))
+    message_id = publish(notification, settings.topic_arn, aws_client("sns"))
     logger.info(
         "published", extra={"message_id": message_id, "recipients": len(notification.recipients)}
     )

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import boto3
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from runtime.deployment import DeploymentSettings
+from runtime.handlers.aws_clients import aws_client
 from runtime.handlers.events import parsed_event
 from runtime.handlers.observability import logger
 from runtime.handlers.tracing import tracer
@@ -32,7 +32,7 @@ class PrepareEvent(BaseModel):
 def handler(event: PrepareEvent, context: LambdaContext) -> dict[str, Any]:
     logger.append_keys(execution_id=event.spec.get("execution_id"))
     settings = DeploymentSettings.from_environment()
-    resources = settings.execution_resources(boto3.client("efs"), boto3.client("batch"))
+    resources = settings.execution_resources(aws_client("efs"), aws_client("batch"))
     owner = (
         ExecutionOwner(arn=event.execution, name=event.execution_name)
         if event.execution and event.execution_name
@@ -41,11 +41,11 @@ def handler(event: PrepareEvent, context: LambdaContext) -> dict[str, Any]:
     spec: object = event.spec
     if is_reference(spec):
         name = owner.name if owner is not None else None
-        spec = resolved_request(spec, name, settings.request_bucket, boto3.client("s3"))
+        spec = resolved_request(spec, name, settings.request_bucket, aws_client("s3"))
     reuse = (
         ReuseAccess(
-            store=DynamoDbRecords(settings.reuse_table, boto3.client("dynamodb")),
-            s3_client=boto3.client("s3"),
+            store=DynamoDbRecords(settings.reuse_table, aws_client("dynamodb")),
+            s3_client=aws_client("s3"),
         )
         if settings.reuse_table
         else None

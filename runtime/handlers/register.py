@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import boto3
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from runtime.deployment import DeploymentSettings
+from runtime.handlers.aws_clients import aws_client
 from runtime.handlers.events import parsed_event
 from runtime.handlers.observability import logger
 from runtime.handlers.tracing import tracer
@@ -31,13 +31,13 @@ def handler(event: RegisterEvent, context: LambdaContext) -> dict[str, str]:
     settings = DeploymentSettings.from_environment()
     planning = settings.planning()
     roots = ExecutionRoots.of(event.execution_id, planning.volumes)
-    resources = settings.execution_resources(boto3.client("efs"), boto3.client("batch"))
+    resources = settings.execution_resources(aws_client("efs"), aws_client("batch"))
     check_definition(
         event.definition,
         roots,
         name_prefix=planning.context.name_prefix,
         access_point=resources.access_point_view,
     )
-    arn = register_job_definition(event.definition, boto3.client("batch"))
+    arn = register_job_definition(event.definition, aws_client("batch"))
     logger.info("job definition ready", extra={"job_definition_arn": arn})
     return {"job_definition_arn": arn}

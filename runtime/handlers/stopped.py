@@ -12,12 +12,12 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any, Literal
 
-import boto3
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field, Json, TypeAdapter
 
 from runtime import contract
 from runtime.deployment import DeploymentSettings
+from runtime.handlers.aws_clients import aws_client
 from runtime.handlers.events import parsed_event
 from runtime.handlers.observability import logger
 from runtime.handlers.tracing import tracer
@@ -66,7 +66,7 @@ def _handle(
     change = event.detail
     logger.append_keys(execution_id=change.name, status=change.status)
     state_machine = contract.stack_name(settings.environment)
-    stopped = confirmed_stop(change, state_machine, boto3.client("stepfunctions"))
+    stopped = confirmed_stop(change, state_machine, aws_client("stepfunctions"))
     if isinstance(stopped, str):
         outcome = StoppedOutcome(change.name, ignored=stopped)
     elif clean_up:
@@ -74,15 +74,15 @@ def _handle(
             stopped,
             volumes=settings.planning().volumes,
             mounts=settings.mounts(),
-            batch=boto3.client("batch"),
-            resources=settings.execution_resources(boto3.client("efs"), boto3.client("batch")),
+            batch=aws_client("batch"),
+            resources=settings.execution_resources(aws_client("efs"), aws_client("batch")),
         )
     else:
         outcome = stop_jobs(
             stopped,
             volumes=settings.planning().volumes,
             mounts=settings.mounts(),
-            batch=boto3.client("batch"),
+            batch=aws_client("batch"),
         )
     logger.info("ignored" if outcome.ignored else "handled", extra=asdict(outcome))
     return asdict(outcome)

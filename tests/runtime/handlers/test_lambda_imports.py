@@ -3,8 +3,8 @@
 The Lambda package holds runtime/ and its Lambda dependencies only (infra/lambda_code.py): a
 handler that imported the CLI's or the CDK's libraries would fail on its first invocation. And
 each step loads only what it uses: no Powertools parser (the events are validated with pydantic
-directly, runtime.handlers.events), the X-Ray SDK only where boto3 calls are traced (and then
-patching botocore alone), neither it nor botocore in the sync and cache-pruning steps, and no
+directly, runtime.handlers.events), neither boto3 nor the X-Ray SDK at import (the steps that
+call AWS load them on their first call, and the tracer then patches botocore alone), and no
 PyYAML (the steps read JSON).
 
 Each import runs in a fresh interpreter with the variables Lambda sets: the X-Ray SDK makes a
@@ -41,11 +41,15 @@ class Block(importlib.abc.MetaPathFinder):
 sys.meta_path.insert(0, Block())
 module = __import__("runtime.handlers." + sys.argv[1], fromlist=["handler"])
 assert callable(module.handler)
+if sys.argv[3] == "call":  # what the first call makes before the step's own code runs
+    module.tracer.tracer
+    import botocore.client  # the tracer patched it on its import, if not before
+    assert hasattr(botocore.client.BaseClient._make_api_call, "__wrapped__")
 print(json.dumps(sorted(sys.modules)))
 """
 
 
-def _modules_loaded_by(handler: str) -> set[str]:
+def _modules_loaded_by(handler: str, *, first_call: bool = False) -> set[str]:
     environment = {
         **os.environ,
         "LAMBDA_TASK_ROOT": str(PROJECT_ROOT),
@@ -55,7 +59,14 @@ def _modules_loaded_by(handler: str) -> set[str]:
     }
     environment.pop("POWERTOOLS_TRACE_DISABLED", None)
     result = subprocess.run(
-        [sys.executable, "-c", BLOCK_AND_IMPORT, handler, json.dumps(sorted(NEVER))],
+        [
+            sys.executable,
+            "-c",
+            BLOCK_AND_IMPORT,
+            handler,
+            json.dumps(sorted(NEVER)),
+            "call" if first_call else "import",
+        ],
         capture_output=True,
         text=True,
         check=False,
@@ -77,10 +88,15 @@ def test_a_handler_loads_only_what_its_step_uses(handler: str) -> None:
     assert not NEVER & {name.split(".")[0] for name in loaded}
     assert "aws_lambda_powertools.utilities.parser" not in loaded
     assert "yaml" not in loaded  # no step reads a YAML document (runtime.yaml_documents)
-    if handler in BOTO3_STEPS:
-        assert {"boto3", "aws_xray_sdk.core", "aws_xray_sdk.ext.botocore.patch"} <= loaded
-        # botocore alone is patched: no http.client subsegment under each AWS request
-        assert "aws_xray_sdk.ext.httplib" not in loaded
-    else:
-        for module in ("aws_xray_sdk", "boto3", "botocore.session", "botocore.client"):
-            assert module not in loaded, f"{handler} loads {module}"
+    # boto3 and the X-Ray SDK come with the first invocation (runtime.handlers.aws_clients,
+    # runtime.handlers.tracing), not with the import.
+    for module in ("aws_xray_sdk", "boto3", "s3transfer", "botocore.session", "botocore.client"):
+        assert module not in loaded, f"{handler} loads {module}"
+
+
+@pytest.mark.parametrize("handler", sorted(BOTO3_STEPS))
+def test_a_traced_step_patches_botocore_alone_on_its_first_call(handler: str) -> None:
+    loaded = _modules_loaded_by(handler, first_call=True)
+    assert {"aws_xray_sdk.core", "aws_xray_sdk.ext.botocore.patch"} <= loaded
+    # botocore alone is patched: no http.client subsegment under each AWS request
+    assert "aws_xray_sdk.ext.httplib" not in loaded
