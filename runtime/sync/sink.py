@@ -9,8 +9,10 @@ Two measured reasons not to let the CRT write large objects itself (``recv_filep
 - the CRT delivers the body in order to ``on_body``, so the MD5 an ETag calls for can be
   computed while the bytes arrive instead of by reading the whole file again afterwards.
 
-The CRT's callback only copies the chunk and queues it; a thread per download writes and
-hashes, so the client's event loop is never held up by the disk or the hash. The copies
+The CRT's callback only copies the chunk and queues it; per download one thread writes and
+another hashes (both drop the GIL), so the client's event loop is never held up by the disk or
+the hash, and a large object's MD5 — one core's work, the bound for a single object — runs
+beside its writes rather than after each of them. The copies
 queued across all downloads take their bytes from the client's budget
 (:mod:`runtime.sync.budget`): when writers fall behind the network, the callback waits for one
 of them rather than memory growing with the objects in flight.
@@ -62,9 +64,13 @@ class StreamSink:
         self._on_written: Callable[[int], None] = on_written or (lambda _count: None)
         self._expected_offset = 0
         self._chunks: queue.Queue[tuple[bytes, int, int] | None] = queue.Queue(QUEUE_DEPTH)
+        # Written chunks on their way to the hasher, which gives their bytes back.
+        self._hashing: queue.Queue[tuple[bytes, int, int] | None] = queue.Queue()
         self._error: BaseException | None = None
         self._then: Finished = lambda _md5, _error: None
         self._thread = threading.Thread(target=self._drain, name="sync-sink", daemon=True)
+        self._hasher = threading.Thread(target=self._digest, name="sync-hash", daemon=True)
+        self._hasher.start()
         self._thread.start()
 
     @classmethod
@@ -102,22 +108,40 @@ class StreamSink:
         self._chunks.put(None)
 
     def _drain(self) -> None:
-        while (item := self._chunks.get()) is not None:
+        try:
+            while (item := self._chunks.get()) is not None:
+                data, offset, held = item
+                try:
+                    if self._error is None:  # else keep taking chunks: the client never blocks
+                        self._write(data, offset)
+                except OSError as exc:
+                    self._error = exc
+                # The hasher gives the bytes back once it has hashed them.
+                self._hashing.put((data, offset, held))
+                del data, item
+        finally:
+            self._hashing.put(None)
+            try:
+                os.close(self._fd)
+            finally:
+                self._hasher.join()
+                _streams.release()
+        self._then(self._etag() if self._error is None else None, self._error)
+
+    def _digest(self) -> None:
+        while (item := self._hashing.get()) is not None:
             data, offset, held = item
             try:
-                if self._error is None:  # else keep taking chunks: the client never blocks
-                    self._write(data, offset)
-            except OSError as exc:
-                self._error = exc
+                if self._md5 is not None and self._error is None:
+                    if offset == self._expected_offset:
+                        self._hash(memoryview(data))
+                        self._expected_offset += len(data)
+                    else:  # not in order after all: the caller hashes the finished file
+                        self._md5 = None
             finally:
-                del data
+                del data, item
                 if self._budget is not None:
                     self._budget.give_back(held)
-        try:
-            os.close(self._fd)
-        finally:
-            _streams.release()
-        self._then(self._etag() if self._error is None else None, self._error)
 
     def _etag(self) -> str | None:
         """The body's MD5 (hex) or, by parts, the multipart ETag it gives; None if not hashed."""
@@ -150,9 +174,3 @@ class StreamSink:
         for start in range(0, len(view), SLICE):
             os.pwrite(self._fd, view[start : start + SLICE], offset + start)
         self._on_written(len(view))
-        if self._md5 is not None:
-            if offset == self._expected_offset:
-                self._hash(view)
-                self._expected_offset += len(view)
-            else:  # not in order after all: the caller hashes the finished file instead
-                self._md5 = None
