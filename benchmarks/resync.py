@@ -16,7 +16,6 @@ read); the established system's ``sync_data`` as its users call it
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import statistics
 import sys
@@ -25,15 +24,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from benchmarks import established_sync
-from benchmarks.sync import BUCKET, Endpoint, _s5cmd, timed
+from benchmarks.datasets import DataSet, build
+from benchmarks.endpoints import BUCKET, RcloneEndpoint
+from benchmarks.tools import fresh_digest_record, s5cmd, timed
 
 TOOLS = ("engine", "s5cmd", "established")
-
-
-def build(directory: Path, files: int, size: int) -> None:
-    directory.mkdir(parents=True)
-    for index in range(files):
-        (directory / f"part-{index:06d}.bin").write_bytes(os.urandom(size))
 
 
 def download(tool: str, prefix: str, target: Path, url: str) -> list[str]:
@@ -42,7 +37,7 @@ def download(tool: str, prefix: str, target: Path, url: str) -> list[str]:
         return [sys.executable, "-m", "runtime.sync", source, str(target)]
     if tool == "established":
         return established_sync.sync_command(source, str(target))
-    return [_s5cmd(), "--endpoint-url", url, "sync", f"{source}*", f"{target}/"]
+    return [s5cmd(), "--endpoint-url", url, "sync", f"{source}*", f"{target}/"]
 
 
 def upload(tool: str, source: Path, prefix: str, url: str) -> list[str]:
@@ -51,7 +46,7 @@ def upload(tool: str, source: Path, prefix: str, url: str) -> list[str]:
         return [sys.executable, "-m", "runtime.sync", str(source), target]
     if tool == "established":
         return established_sync.sync_command(str(source), target)
-    return [_s5cmd(), "--endpoint-url", url, "sync", f"{source}/", target]
+    return [s5cmd(), "--endpoint-url", url, "sync", f"{source}/", target]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -65,14 +60,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="resync-bench-") as raw:
         work = Path(raw)
         data = work / "data"
-        build(data, args.files, args.kib * 1024)
+        build(DataSet("part", args.files, args.kib * 1024), data)
         # rclone caches listings: the objects are on its disk before it starts.
-        endpoint = Endpoint(work / "endpoint")
-        shutil.copytree(data, endpoint.root / BUCKET / "seed")
+        endpoint = RcloneEndpoint(work / "endpoint")
+        shutil.copytree(data, endpoint.objects("seed"))
         with endpoint:
-            env = endpoint.environment()
-            # The engine's record of verified files: a fresh one (or off), never the user's.
-            env.setdefault("DEMAND_SYNC_DIGESTS", str(work / "sync-digests.sqlite"))
+            env = fresh_digest_record(endpoint.environment(), work)
             cases = {}
             for tool in TOOLS:
                 target = work / "out" / tool
